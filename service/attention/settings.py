@@ -1,0 +1,27 @@
+"""Settings of the attention service: environment variables prefixed ``ATTENTION_``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from service.kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Attention service settings (``ATTENTION_PORT``, ``ATTENTION_EMBEDDINGS_URL``, …)."""
+
+    model_config = SettingsConfigDict(env_prefix="ATTENTION_", extra="ignore")
+    service_name: ClassVar[str] = "attention"
+
+    port: int = Field(8002, ge=1, le=65535, description="TCP port.")
+    default_model: str = Field("dates", description="Name of the model trained at first start.")
+    embeddings_url: str = Field(
+        "http://127.0.0.1:8001", description="Base URL of the embeddings service (vectors for word encoders)."
+    )
+    max_batch: int = Field(1000, ge=1, description="Most inputs (or pairs) in one request.")
+    max_input_tokens: int = Field(200, ge=1, description="Longest input, in tokens (characters or words).")
+    max_output_len: int = Field(200, ge=1, description="Largest `max_len` a decode may ask for.")
+    max_beam_size: int = Field(16, ge=1, le=64, description="Largest beam size.")

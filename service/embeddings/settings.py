@@ -1,0 +1,23 @@
+"""Settings of the embeddings service: environment variables prefixed ``EMBEDDINGS_``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from service.kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Embeddings service settings (``EMBEDDINGS_PORT``, ``EMBEDDINGS_DATA_DIR``, …)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMBEDDINGS_", extra="ignore")
+    service_name: ClassVar[str] = "embeddings"
+
+    port: int = Field(8001, ge=1, le=65535, description="TCP port.")
+    default_model: str = Field("default", description="Name of the model trained at first start.")
+    max_topn: int = Field(1000, ge=1, description="Largest `topn` a query may ask for.")
+    max_batch: int = Field(1000, ge=1, description="Most queries (or words, sentences) in one batch request.")
+    mmap: bool = Field(True, description="Load stored vectors with mmap (shared between worker processes).")

@@ -1,0 +1,154 @@
+"""ASGI middleware of the kit: request context (id, access log, metrics, last-resort 500) and the
+request-body size limit, both written as pure ASGI so that they see the body while it streams.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterable
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.kit.logging import request_id_var
+from service.kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from service.kit.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+
+access_log = logging.getLogger("service.access")
+_RID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+class RequestContextMiddleware:
+    """Give every request an id (from ``X-Request-ID`` when sane), echo it, log and measure it.
+
+    An exception that escapes the app becomes a problem+json 500 without a stack trace.
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _RID_RE.fullmatch(incoming or "") else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        start = time.perf_counter()
+        status = 500
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            access_log.exception("unhandled error", extra={"path": scope.get("path")})
+            if not started:
+                body = {
+                    "type": PROBLEM_BASE + "internal-error",
+                    "title": "Internal Server Error",
+                    "status": 500,
+                    "detail": "an unexpected error occurred; see the server log",
+                    "instance": scope.get("path"),
+                    "request_id": rid,
+                }
+                await send_wrapper(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode())],
+                    }
+                )
+                await send_wrapper({"type": "http.response.body", "body": json.dumps(body).encode()})
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, template).observe(elapsed)
+            if template not in ("/healthz", "/metrics"):
+                access_log.info(
+                    "%s %s %s",
+                    method,
+                    scope.get("path"),
+                    status,
+                    extra={"status": status, "route": template, "duration_ms": round(elapsed * 1000, 2)},
+                )
+            request_id_var.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 for bodies over the limit, checked while the body streams in.
+
+    ``Content-Length`` over the limit is refused before anything is read; otherwise the bytes are
+    counted as they arrive and the read fails with a 413 as soon as the limit is crossed, so a
+    chunked body is never buffered past it. Paths matching ``upload_paths`` (regexes) get the
+    larger ``max_upload_bytes``.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int, upload_paths: Iterable[str] = ()
+    ) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+        self.max_upload = max_upload_bytes
+        self.upload_res = [re.compile(p) for p in upload_paths]
+
+    def _limit(self, path: str) -> int:
+        return self.max_upload if any(r.fullmatch(path) for r in self.upload_res) else self.max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope.get("path", ""))
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(scope, send, limit)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, detail=f"the request body exceeds the limit of {limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _reject(self, scope: Scope, send: Send, limit: int) -> None:
+        body = {
+            "type": PROBLEM_BASE + "body-too-large",
+            "title": "Content Too Large",
+            "status": 413,
+            "detail": f"the request body exceeds the limit of {limit} bytes",
+            "instance": scope.get("path"),
+            "request_id": request_id_var.get(),
+        }
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": json.dumps(body).encode()})

@@ -1,0 +1,153 @@
+"""Versioned models on disk, shared by both services.
+
+Layout under the store's root (``data_dir/<service>/models``)::
+
+    <name>/v1/            one complete version: the service's files plus meta.json
+    <name>/v2/
+    <name>/CURRENT.json   {"version": 2} — which version is served
+
+A version is written into a temporary directory and renamed into place in one step
+(:func:`service.kit.storage.atomic_directory`); ``CURRENT.json`` is replaced atomically after that.
+A crash at any point leaves the previous version as the current, loadable one.
+
+>>> store = ModelStore(Path("/tmp/store-demo"))                   # doctest: +SKIP
+>>> with store.new_version("default", meta={"algorithm": "word2vec"}) as d:  # doctest: +SKIP
+...     (d / "vectors.txt").write_text("...")
+>>> store.current("default").version                              # doctest: +SKIP
+1
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from service.kit.names import is_valid_name
+from service.kit.storage import (
+    TMP_PREFIX,
+    _fsync_tree,
+    _tmp_sibling,
+    atomic_write_json,
+    read_json,
+    remove_tree,
+)
+
+_VERSION_RE = re.compile(r"^v(\d+)$")
+META = "meta.json"
+CURRENT = "CURRENT.json"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One stored version of a model: where it lives and its metadata."""
+
+    name: str
+    version: int
+    path: Path
+    meta: dict[str, Any]
+
+
+class ModelStore:
+    """Create, find and delete versioned model directories under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _dir(self, name: str) -> Path:
+        if not is_valid_name(name):
+            raise ValueError(f"invalid model name {name!r}")
+        return self.root / name
+
+    def names(self) -> list[str]:
+        """Names of the models that have a current version, sorted."""
+        if not self.root.exists():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and is_valid_name(p.name) and (p / CURRENT).exists()
+        )
+
+    def versions(self, name: str) -> list[int]:
+        """Complete versions of ``name`` on disk, ascending."""
+        d = self._dir(name)
+        if not d.exists():
+            return []
+        out = []
+        for p in d.iterdir():
+            m = _VERSION_RE.match(p.name)
+            if m and p.is_dir() and (p / META).exists():
+                out.append(int(m.group(1)))
+        return sorted(out)
+
+    def current(self, name: str) -> ModelVersion | None:
+        """The served version of ``name``, or None when there is no such model."""
+        d = self._dir(name)
+        try:
+            version = int(read_json(d / CURRENT)["version"])
+            path = d / f"v{version}"
+            return ModelVersion(name, version, path, read_json(path / META))
+        except (FileNotFoundError, KeyError, ValueError, TypeError):
+            return None
+
+    def get(self, name: str, version: int) -> ModelVersion | None:
+        """A specific version of ``name``, or None."""
+        path = self._dir(name) / f"v{version}"
+        try:
+            return ModelVersion(name, version, path, read_json(path / META))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def exists(self, name: str) -> bool:
+        """True when ``name`` has a current version."""
+        return self.current(name) is not None
+
+    @contextmanager
+    def new_version(self, name: str, meta: dict[str, Any]) -> Iterator[Path]:
+        """Yield an empty directory; on success it becomes the next version and the current one.
+
+        ``meta`` (and the ``version`` number, added to it) is written as ``meta.json``. The block
+        may also update ``meta`` in place before it ends.
+        """
+        d = self._dir(name)
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_sibling(d / "new")
+        tmp.mkdir()
+        try:
+            yield tmp
+            while True:
+                existing = [int(m.group(1)) for p in d.iterdir() if (m := _VERSION_RE.match(p.name))]
+                version = max(existing, default=0) + 1
+                meta["version"] = version
+                atomic_write_json(tmp / META, meta)
+                _fsync_tree(tmp)
+                try:
+                    os.rename(tmp, d / f"v{version}")
+                    break
+                except OSError:  # another writer took this number: take the next one
+                    continue
+            atomic_write_json(d / CURRENT, {"version": version})
+        finally:
+            if tmp.exists():
+                remove_tree(tmp)
+
+    def delete(self, name: str) -> bool:
+        """Remove every version of ``name``; returns False when it did not exist."""
+        d = self._dir(name)
+        if not d.exists():
+            return False
+        remove_tree(d)
+        return True
+
+    def clean(self) -> None:
+        """Remove leftovers of interrupted writes (``.tmp-*``) under the root."""
+        if not self.root.exists():
+            return
+        for p in self.root.rglob(f"{TMP_PREFIX}*"):
+            if p.exists():
+                remove_tree(p) if p.is_dir() else p.unlink(missing_ok=True)

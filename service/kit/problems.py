@@ -1,0 +1,191 @@
+"""RFC 9457 problem details: the one error format of both services.
+
+Every error either service returns is ``application/problem+json``::
+
+    {"type": "https://embattn.dev/problems/unknown-words", "title": "Unknown words",
+     "status": 404, "detail": "not in the vocabulary of model 'default': 'qwzx'",
+     "instance": "/v1/models/default/similar", "request_id": "…"}
+
+Validation failures add ``errors``: a list of ``{"loc": [...], "msg": ..., "type": ...}``.
+Route code raises :class:`ProblemError`; FastAPI's own errors (422, 404, 405) and unexpected
+exceptions (500, no stack trace in the body) are converted by :func:`install_problem_handlers`.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.kit.logging import request_id_var
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://embattn.dev/problems/"
+
+log = logging.getLogger("service.errors")
+
+
+class ProblemError(Exception):
+    """An error answered as a problem+json response.
+
+    >>> raise ProblemError(404, "Model not found", "no model named 'x'", type="model-not-found")
+    Traceback (most recent call last):
+    ...
+    service.kit.problems.ProblemError: 404 Model not found: no model named 'x'
+    """
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        type: str | None = None,  # noqa: A002 - the RFC's member name
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(f"{status} {title}: {detail}" if detail else f"{status} {title}")
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type
+        self.errors = errors
+        self.headers = headers
+        self.extensions = extensions
+
+
+def not_found(kind: str, name: str) -> ProblemError:
+    """A 404 for a missing resource of the given kind (``"model"``, ``"job"``, ``"corpus"``)."""
+    return ProblemError(
+        404, f"{kind.capitalize()} not found", f"no {kind} named {name!r}", type=f"{kind}-not-found"
+    )
+
+
+def conflict(detail: str, *, type: str = "conflict") -> ProblemError:  # noqa: A002
+    """A 409 for a request that clashes with the current state."""
+    return ProblemError(409, "Conflict", detail, type=type)
+
+
+def invalid(
+    detail: str, *, loc: list[str | int] | None = None, type: str = "invalid-request"
+) -> ProblemError:  # noqa: A002
+    """A 422 for a request that is well-formed JSON but cannot be processed."""
+    errors = [{"loc": loc, "msg": detail, "type": type}] if loc else None
+    return ProblemError(422, "Unprocessable request", detail, type=type, errors=errors)
+
+
+def problem_response(
+    request: Request | None,
+    status: int,
+    title: str | None = None,
+    detail: str | None = None,
+    *,
+    type: str | None = None,  # noqa: A002
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """Build the problem+json response; ``type`` is a slug under :data:`PROBLEM_BASE` or ``about:blank``."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + type if type else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if request is not None:
+        body["instance"] = request.url.path
+    if errors:
+        body["errors"] = errors
+    rid = request_id_var.get()
+    if rid:
+        body["request_id"] = rid
+    if extensions:
+        body.update({k: v for k, v in extensions.items() if k not in body})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
+    return [part for part in loc if not (isinstance(part, str) and part.startswith("function-"))]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """FastAPI/pydantic validation errors as ``[{loc, msg, type}]`` (inputs echoed only when short)."""
+    out = []
+    for err in exc.errors():
+        item = {"loc": _clean_loc(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        ctx = err.get("ctx")
+        if ctx:
+            item["ctx"] = _jsonable(ctx)
+        out.append(item)
+    return out
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Route every error through :func:`problem_response`."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            request,
+            exc.status,
+            exc.title,
+            exc.detail,
+            type=exc.type,
+            errors=exc.errors,
+            headers=exc.headers,
+            extensions=exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc)
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        return problem_response(
+            request,
+            422,
+            "Request validation failed",
+            f"{fields}{more}",
+            type="validation-error",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route for {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            detail = f"method {request.method} is not allowed on {request.url.path}"
+        slug = {413: "body-too-large", 404: "not-found", 405: "method-not-allowed"}.get(exc.status_code)
+        return problem_response(
+            request, exc.status_code, None, detail, type=slug, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request,
+            500,
+            "Internal Server Error",
+            "an unexpected error occurred; see the server log",
+            type="internal-error",
+        )

@@ -1,0 +1,51 @@
+"""Settings shared by both services, read from the environment with pydantic-settings.
+
+Each service subclasses :class:`ServiceSettings` with its own environment prefix
+(``EMBEDDINGS_`` or ``ATTENTION_``), so one ``.env`` file can configure both::
+
+    EMBEDDINGS_PORT=8001
+    ATTENTION_API_TOKEN=change-me
+
+Every field below is documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings common to every service (the prefix is set by the subclass)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMBATTN_", extra="ignore", env_file=None)
+
+    host: str = Field("127.0.0.1", description="Interface to bind.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
+    data_dir: Path = Field(Path("data"), description="Root of models, jobs and uploads (one volume).")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token required by mutating routes; unset = open (development)."
+    )
+    protect_queries: bool = Field(False, description="Also require the token on query routes.")
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body, in bytes (413).")
+    max_upload_bytes: int = Field(
+        256 << 20, ge=1024, description="Largest upload (corpora, model files), in bytes (413)."
+    )
+    max_concurrent_jobs: int = Field(1, ge=1, le=64, description="Training jobs that run at once.")
+    threads: int = Field(
+        1, ge=1, le=256, description="BLAS/torch threads per process (match the container's CPU limit)."
+    )
+    train_default: bool = Field(True, description="Train the default model at start-up when none exists.")
+    log_level: str = Field("info", description="Logging level.")
+    log_json: bool = Field(True, description="One JSON object per log line (false: plain text).")
+
+    #: The service's name; its state lives in ``data_dir/<service_name>``.
+    service_name: ClassVar[str] = "service"
+
+    @property
+    def service_dir(self) -> Path:
+        """Directory of this service's state: ``data_dir/<service_name>``."""
+        return self.data_dir / self.service_name

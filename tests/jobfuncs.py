@@ -1,0 +1,34 @@
+"""Job functions run by the kit's JobManager in worker processes during the kit's tests."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def count(spec, report):
+    """Report `n` steps, then return their sum."""
+    total = 0
+    for i in range(spec["n"]):
+        total += i
+        report(progress=(i + 1) / spec["n"], step=i + 1, loss=1.0 / (i + 1), history=True)
+        time.sleep(spec.get("sleep", 0))
+    return {"total": total}
+
+
+def fail(spec, report):
+    report(progress=0.5)
+    raise ValueError("bad corpus: line 3 is not JSON")
+
+
+def die(spec, report):
+    import os
+
+    os._exit(3)
+
+
+def sleep_forever(spec, report):
+    Path(spec["marker"]).write_text("started")
+    report(progress=0.1)
+    while True:
+        time.sleep(0.05)

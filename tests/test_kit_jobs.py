@@ -1,0 +1,86 @@
+"""JobManager with real worker processes: progress, failure, crash, cancel, persistence, restart."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from service.kit.jobs import JobManager, JobRecord
+from service.kit.problems import ProblemError
+from service.kit.storage import atomic_write_json
+
+
+@pytest.fixture
+def manager(tmp_path):
+    finished = []
+    m = JobManager(tmp_path / "jobs", max_concurrent=1, service="test", on_finished=finished.append)
+    m.finished = finished
+    m.start()
+    yield m
+    m.shutdown()
+
+
+def test_job_runs_in_worker_reports_history_and_persists(manager, tmp_path):
+    job = manager.submit("train", "tests.jobfuncs:count", {"n": 4}, model="m")
+    assert job.status == "queued"
+    rec = manager.wait(job.id, 60)
+    assert rec.status == "succeeded", rec.error
+    assert rec.result == {"total": 6}
+    assert rec.progress == 1.0 and rec.step == 4
+    assert [h["step"] for h in rec.history] == [1, 2, 3, 4]
+    assert rec.metrics["loss"] == pytest.approx(0.25)
+    on_disk = JobRecord.model_validate_json((tmp_path / "jobs" / f"{job.id}.json").read_text())
+    assert on_disk.status == "succeeded" and on_disk.result == {"total": 6}
+    deadline = time.time() + 5
+    while not manager.finished and time.time() < deadline:
+        time.sleep(0.02)
+    assert manager.finished[0].id == job.id
+
+
+def test_failure_and_crash_are_reported(manager):
+    failed = manager.wait(manager.submit("train", "tests.jobfuncs:fail", {}).id, 60)
+    assert failed.status == "failed" and "line 3 is not JSON" in failed.error
+    died = manager.wait(manager.submit("train", "tests.jobfuncs:die", {}).id, 60)
+    assert died.status == "failed" and "exit code 3" in died.error
+    ok = manager.wait(manager.submit("train", "tests.jobfuncs:count", {"n": 1}).id, 60)
+    assert ok.status == "succeeded"  # the manager keeps serving
+
+
+def test_cancel_running_and_queued(manager, tmp_path):
+    marker = tmp_path / "started"
+    running = manager.submit("train", "tests.jobfuncs:sleep_forever", {"marker": str(marker)})
+    queued = manager.submit("train", "tests.jobfuncs:count", {"n": 1})
+    deadline = time.time() + 60
+    while not marker.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert manager.get(queued.id).status == "queued"  # concurrency bound: 1
+    assert manager.cancel(queued.id).status == "cancelled"
+    rec = manager.cancel(running.id)
+    assert rec.status == "cancelled"
+    with pytest.raises(ProblemError) as err:
+        manager.cancel(running.id)
+    assert err.value.status == 409
+    with pytest.raises(ProblemError) as err:
+        manager.get("0" * 32)
+    assert err.value.status == 404
+
+
+def test_restart_marks_running_failed_and_requeues_queued(tmp_path):
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    running = JobRecord(id="a" * 32, kind="train", status="running", target="tests.jobfuncs:count", spec={"n": 1})
+    queued = JobRecord(id="b" * 32, kind="train", status="queued", target="tests.jobfuncs:count", spec={"n": 2})
+    for rec in (running, queued):
+        data = rec.model_dump(mode="json")
+        data["target"] = rec.target
+        atomic_write_json(jobs / f"{rec.id}.json", data)
+    (jobs / "garbage.json").write_text("{not json")
+    m = JobManager(jobs, max_concurrent=1, service="test")
+    m.start()
+    try:
+        rec = m.get("a" * 32)
+        assert rec.status == "failed" and "interrupted" in rec.error
+        assert m.wait("b" * 32, 60).result == {"total": 1}
+    finally:
+        m.shutdown()
