@@ -1,0 +1,257 @@
+"""Tokenizers and streaming corpus readers for training.
+
+Readers never hold the file in memory: each iteration re-opens the file and yields one sentence
+(a ``list[str]`` of tokens) per line, so they are *restartable* iterables as gensim needs
+(``build_vocab`` makes one pass, ``train`` one per epoch).
+
+Formats (``format=``):
+
+* ``"text"``  -- plain UTF-8 text, one sentence per line, tokenized by a :class:`Tokenizer`.
+* ``"jsonl"`` -- one JSON array of strings per line, e.g. ``["the", "cat"]``; taken as is (no tokenizer).
+
+Either may be gzip-compressed: compression is detected from the magic bytes ``1f 8b``, not the extension.
+Blank lines (and lines with no token) are skipped. Errors name the 1-based line number
+(:class:`~models.embeddings.errors.CorpusFormatError`, a ``ValueError``).
+
+>>> sentences = LineCorpus("corpus.txt")            # doctest: +SKIP
+>>> next(iter(sentences))                           # doctest: +SKIP
+['hundreds', 'of', 'people', 'have', 'been', 'forced']
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Literal
+
+from gensim.utils import simple_preprocess, tokenize
+
+from .errors import CorpusFormatError
+
+CorpusFormat = Literal["text", "jsonl"]
+CORPUS_FORMATS: tuple[str, ...] = ("text", "jsonl")
+TOKENIZER_KINDS: tuple[str, ...] = ("simple", "whitespace")
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """Turns one line of text into tokens.
+
+    ``kind="simple"`` (default) is gensim's :func:`~gensim.utils.simple_preprocess`: alphabetic tokens
+    (``\\w`` without digits), ``min_len <= len <= max_len``, tokens starting with ``_`` dropped,
+    accents stripped when ``deacc``; lowercased unless ``keep_case``.
+    ``kind="whitespace"`` is ``str.split()``; lowercased unless ``keep_case``
+    (``min_len``/``max_len``/``deacc`` do not apply).
+
+    >>> Tokenizer()("Hello, World! It's 2024")
+    ['hello', 'world', 'it']
+    >>> Tokenizer(kind="whitespace", keep_case=True)("Hello, World!")
+    ['Hello,', 'World!']
+    """
+
+    kind: str = "simple"
+    keep_case: bool = False
+    deacc: bool = False
+    min_len: int = 2
+    max_len: int = 15
+
+    def __post_init__(self) -> None:
+        if self.kind not in TOKENIZER_KINDS:
+            raise ValueError(f"unknown tokenizer {self.kind!r}; expected one of {TOKENIZER_KINDS}")
+        if self.min_len < 1 or self.max_len < self.min_len:
+            raise ValueError(
+                f"need 1 <= min_len <= max_len, got min_len={self.min_len} max_len={self.max_len}"
+            )
+
+    def __call__(self, text: str) -> list[str]:
+        if self.kind == "whitespace":
+            return text.split() if self.keep_case else text.lower().split()
+        if not self.keep_case:
+            return simple_preprocess(text, deacc=self.deacc, min_len=self.min_len, max_len=self.max_len)
+        # simple_preprocess without lowercasing (same filter as gensim's implementation)
+        return [
+            t
+            for t in tokenize(text, lower=False, deacc=self.deacc, errors="ignore")
+            if self.min_len <= len(t) <= self.max_len and not t.startswith("_")
+        ]
+
+
+DEFAULT_TOKENIZER = Tokenizer()
+
+
+def is_gzip(path: str | os.PathLike) -> bool:
+    """Return True when the file starts with the gzip magic bytes ``1f 8b`` (whatever its extension)."""
+    with open(path, "rb") as f:
+        return f.read(2) == _GZIP_MAGIC
+
+
+def _open_binary(path: str | os.PathLike) -> IO[bytes]:
+    if is_gzip(path):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def _raw_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_bytes)``; a corrupt/truncated gzip stream becomes CorpusFormatError."""
+    line_no = 0
+    try:
+        with _open_binary(path) as f:
+            for line_no, raw in enumerate(f, start=1):
+                yield line_no, raw
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise CorpusFormatError(line_no + 1, f"corrupt gzip stream ({exc})", path=os.fspath(path)) from None
+
+
+def _decode(raw: bytes, line_no: int, path: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusFormatError(
+            line_no, f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path=path
+        ) from None
+
+
+def _parse_json_tokens(text: str, line_no: int, path: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CorpusFormatError(line_no, f"invalid JSON: {exc.msg}", path=path) from None
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise CorpusFormatError(line_no, "expected a JSON array of strings", path=path)
+    return value
+
+
+_BLANK = re.compile(r"^\s*$")
+
+
+def iter_sentences(
+    path: str | os.PathLike, format: str = "text", tokenizer: Tokenizer | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line_number, tokens)`` for each non-empty sentence, streaming from disk.
+
+    >>> next(iter_sentences("corpus.jsonl", "jsonl"))   # doctest: +SKIP
+    (1, ['a', 'b'])
+
+    Raises :class:`CorpusFormatError` (``ValueError``) naming the line for bad UTF-8 or bad JSON lines
+    and for a corrupt / truncated gzip stream, ``ValueError`` for an unknown format, ``OSError`` if the
+    file cannot be read.
+    """
+    if format not in CORPUS_FORMATS:
+        raise ValueError(f"unknown corpus format {format!r}; expected one of {CORPUS_FORMATS}")
+    tok = tokenizer or DEFAULT_TOKENIZER
+    spath = os.fspath(path)
+    for line_no, raw in _raw_lines(path):
+        text = _decode(raw, line_no, spath)
+        if _BLANK.match(text):
+            continue
+        tokens = _parse_json_tokens(text, line_no, spath) if format == "jsonl" else tok(text)
+        if tokens:
+            yield line_no, tokens
+
+
+class LineCorpus:
+    """Restartable iterable of sentences (``list[str]``) read lazily from ``path``.
+
+    Every ``iter()`` re-opens the file, so gensim can iterate it once per epoch; nothing is cached.
+    See :func:`iter_sentences` for formats and errors.
+
+    >>> corpus = LineCorpus(datapath("lee_background.cor"))   # doctest: +SKIP
+    >>> sum(1 for _ in corpus)                                  # doctest: +SKIP
+    300
+    """
+
+    def __init__(self, path: str | os.PathLike, format: str = "text", tokenizer: Tokenizer | None = None):
+        if format not in CORPUS_FORMATS:
+            raise ValueError(f"unknown corpus format {format!r}; expected one of {CORPUS_FORMATS}")
+        self.path = os.fspath(path)
+        self.format = format
+        self.tokenizer = tokenizer or DEFAULT_TOKENIZER
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for _, tokens in iter_sentences(self.path, self.format, self.tokenizer):
+            yield tokens
+
+    def __repr__(self) -> str:
+        return f"LineCorpus({self.path!r}, format={self.format!r}, tokenizer={self.tokenizer!r})"
+
+
+def read_corpus(
+    path: str | os.PathLike, format: str = "text", tokenizer: Tokenizer | None = None
+) -> LineCorpus:
+    """Return a restartable streaming :class:`LineCorpus` over ``path`` (same as the constructor)."""
+    return LineCorpus(path, format, tokenizer)
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """Result of :func:`scan_corpus`.
+
+    ``lines``: physical lines in the (decompressed) file; ``sentences``: non-empty sentences (what gensim
+    sees); ``tokens``: total tokens; ``distinct``: distinct tokens (``None`` if not counted);
+    ``bytes``: size of the file on disk (compressed size for gzip); ``gzip``: whether it was gzip;
+    ``max_sentence_tokens``: the longest sentence (gensim silently truncates sentences beyond 10000 tokens).
+    """
+
+    lines: int
+    sentences: int
+    tokens: int
+    distinct: int | None
+    bytes: int
+    gzip: bool
+    max_sentence_tokens: int
+
+
+def scan_corpus(
+    path: str | os.PathLike,
+    format: str = "text",
+    tokenizer: Tokenizer | None = None,
+    *,
+    count_distinct: bool = True,
+) -> CorpusStats:
+    """Validate the whole file in one streaming pass and return its :class:`CorpusStats`.
+
+    Meant for right after an upload: any bad line raises here, before training starts.
+    ``count_distinct=True`` keeps a set of the distinct tokens (memory ~ vocabulary size).
+
+    >>> scan_corpus(datapath("lee_background.cor"))   # doctest: +SKIP
+    CorpusStats(lines=300, sentences=300, tokens=58480, distinct=..., bytes=..., gzip=False, ...)
+
+    Raises :class:`CorpusFormatError` (``ValueError``) naming the line (bad UTF-8, bad JSON, corrupt
+    gzip), ``ValueError`` for an unknown format, ``OSError`` for unreadable files.
+    """
+    if format not in CORPUS_FORMATS:
+        raise ValueError(f"unknown corpus format {format!r}; expected one of {CORPUS_FORMATS}")
+    tok = tokenizer or DEFAULT_TOKENIZER
+    spath = os.fspath(path)
+    gz = is_gzip(path)
+    lines = sentences = tokens = longest = 0
+    seen: set[str] | None = set() if count_distinct else None
+    for line_no, raw in _raw_lines(path):
+        lines = line_no
+        text = _decode(raw, line_no, spath)
+        if _BLANK.match(text):
+            continue
+        toks = _parse_json_tokens(text, line_no, spath) if format == "jsonl" else tok(text)
+        if not toks:
+            continue
+        sentences += 1
+        tokens += len(toks)
+        longest = max(longest, len(toks))
+        if seen is not None:
+            seen.update(toks)
+    return CorpusStats(
+        lines=lines,
+        sentences=sentences,
+        tokens=tokens,
+        distinct=None if seen is None else len(seen),
+        bytes=os.path.getsize(path),
+        gzip=gz,
+        max_sentence_tokens=longest,
+    )

@@ -1,0 +1,81 @@
+"""Exceptions raised by the embeddings ML core.
+
+Plain Python exceptions carrying data; the HTTP layer maps them to RFC 9457 problem+json 4xx.
+
+* :class:`UnknownWordsError` (``KeyError``) -- words absent from the vocabulary; ``.words`` lists ALL of them.
+* :class:`InvalidModelFileError` (``ValueError``) -- a user-supplied vectors file that cannot be parsed.
+* :class:`NotAPickleSafeFileError` (``InvalidModelFileError``) -- a user file that looks like a pickle /
+  zip / torch archive; refused before any parsing, never unpickled.
+* :class:`CorpusFormatError` (``ValueError``) -- a corpus line that cannot be decoded or parsed;
+  ``.line`` is the 1-based line number.
+* :class:`DatasetFormatError` (``ValueError``) -- an evaluation dataset line that cannot be parsed.
+"""
+
+from __future__ import annotations
+
+
+class UnknownWordsError(KeyError):
+    """Some words of a query are not in the vocabulary.
+
+    ``.words`` is the list of all unknown words, in query order, without duplicates.
+
+    >>> str(UnknownWordsError(["foo", "bar"]))
+    "words not in vocabulary: 'foo', 'bar'"
+    """
+
+    def __init__(self, words: list[str]):
+        self.words: list[str] = list(dict.fromkeys(words))
+        super().__init__(self.words)
+
+    def __str__(self) -> str:
+        return "words not in vocabulary: " + ", ".join(repr(w) for w in self.words)
+
+
+class InvalidModelFileError(ValueError):
+    """A user-supplied vectors file could not be imported.
+
+    ``.format`` is the format that was tried (or ``"auto"``), ``.reason`` a human-readable message.
+    """
+
+    def __init__(self, reason: str, *, format: str | None = None):
+        self.reason = reason
+        self.format = format
+        super().__init__(
+            f"invalid model file ({format}): {reason}" if format else f"invalid model file: {reason}"
+        )
+
+
+class NotAPickleSafeFileError(InvalidModelFileError):
+    """The file is (or embeds) a Python pickle / zip / torch archive; refused without being unpickled.
+
+    ``.kind`` names what was detected: ``"pickle"``, ``"zip"`` (includes torch ``.pt`` archives).
+    """
+
+    def __init__(self, kind: str, *, format: str | None = None):
+        self.kind = kind
+        super().__init__(
+            f"file looks like a {kind} archive; pickled/archived objects are never loaded from user files",
+            format=format,
+        )
+
+
+class CorpusFormatError(ValueError):
+    """A corpus file line is not valid (bad UTF-8, bad JSON, not a list of strings).
+
+    ``.line`` is the 1-based line number, ``.reason`` the message.
+    """
+
+    def __init__(self, line: int, reason: str, *, path: str | None = None):
+        self.line = line
+        self.reason = reason
+        self.path = path
+        super().__init__(f"line {line}: {reason}")
+
+
+class DatasetFormatError(ValueError):
+    """An evaluation dataset line is not valid. ``.line`` is the 1-based line number."""
+
+    def __init__(self, line: int, reason: str):
+        self.line = line
+        self.reason = reason
+        super().__init__(f"line {line}: {reason}")

@@ -1,0 +1,324 @@
+"""Similarity queries over a gensim ``KeyedVectors``, returning exactly gensim's results.
+
+>>> q = VectorQueries(kv)                         # doctest: +SKIP
+>>> q.warm()  # precompute norms once, before serving threads   # doctest: +SKIP
+>>> q.most_similar(["king"], topn=2)            # doctest: +SKIP
+[('queen', 0.71), ('prince', 0.68)]
+
+Unknown words: for a Word2Vec-style ``KeyedVectors`` every query checks its words first and raises
+:class:`UnknownWordsError` listing ALL unknown words (gensim would stop at the first). For
+``FastTextKeyedVectors`` (``kv.bucket > 0``) any non-empty word gets a vector from its character n-grams
+(gensim wraps it as ``<word>``, so with ``min_n <= 3`` every non-empty word has at least one n-gram; the
+n-gram hashes always land in a bucket, even buckets never seen in training), so only words without any
+n-gram in range (e.g. the empty string) are unknown there -- see :meth:`VectorQueries.is_known`.
+Scores are Python floats; words and order are gensim's.
+
+Thread safety: queries only read ``kv``; call :meth:`VectorQueries.warm` once before concurrent use so that
+gensim's lazily filled ``kv.norms`` is not computed by several threads at once. No BLAS thread settings are
+changed here (the service bounds them with threadpoolctl).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from gensim.models import KeyedVectors
+from gensim.models.fasttext import FastTextKeyedVectors, ft_ngram_hashes
+
+from ..padding import lengths_to_mask, masked_pool, pad_sequences
+from .corpus import DEFAULT_TOKENIZER, Tokenizer
+from .errors import UnknownWordsError
+
+SIMILARITY_METHODS: tuple[str, ...] = ("cosadd", "cosmul")
+POOL_MODES: tuple[str, ...] = ("mean", "max", "sum")
+
+
+@dataclass
+class WordVector:
+    """One entry of :meth:`VectorQueries.vectors`.
+
+    ``vector``: float32 ``(D,)`` or ``None`` when unknown; ``known``: a vector was produced;
+    ``in_vocab``: the word itself is in the vocabulary; ``oov``: FastText built it from subwords.
+    """
+
+    word: str
+    vector: np.ndarray | None
+    known: bool
+    in_vocab: bool
+    oov: bool
+
+
+@dataclass
+class SentenceVector:
+    """One entry of :meth:`VectorQueries.sentence_vectors`.
+
+    ``vector``: float32 ``(D,)`` (zeros when ``known_tokens == 0``); ``tokens``: all tokens of the sentence;
+    ``used_tokens``: tokens pooled (in order, duplicates kept); ``unknown_tokens``: tokens masked out
+    (Word2Vec); ``oov_tokens``: tokens pooled from FastText subword vectors; ``known_tokens``: ``len(used)``.
+    """
+
+    vector: np.ndarray
+    tokens: list[str]
+    used_tokens: list[str]
+    unknown_tokens: list[str]
+    oov_tokens: list[str] = field(default_factory=list)
+    known_tokens: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.known_tokens = len(self.used_tokens)
+
+
+class VectorQueries:
+    """Read-only query wrapper over ``kv`` (``KeyedVectors`` or ``FastTextKeyedVectors``)."""
+
+    def __init__(self, kv: KeyedVectors):
+        if not isinstance(kv, KeyedVectors):
+            raise TypeError(f"expected gensim KeyedVectors, got {type(kv).__name__}")
+        self.kv = kv
+        self.is_fasttext = isinstance(kv, FastTextKeyedVectors) and kv.bucket > 0
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def vector_size(self) -> int:
+        return int(self.kv.vector_size)
+
+    def warm(self) -> None:
+        """Precompute the vector norms (``kv.fill_norms()``) so first queries are fast and thread-safe."""
+        self.kv.fill_norms()
+
+    def is_known(self, word: str) -> bool:
+        """True if a vector exists for ``word``: in the vocabulary, or (FastText) it has at least one
+        character n-gram of length ``min_n..max_n`` in ``<word>``. A FastText word without any n-gram
+        (the empty string; ``min_n > len(word) + 2``; n-grams disabled) would get gensim's all-zero
+        "origin" vector, whose cosine is NaN -- it is treated as unknown here.
+        """
+        if word in self.kv.key_to_index:
+            return True
+        if not self.is_fasttext:
+            return False
+        kv = self.kv
+        return len(ft_ngram_hashes(word, kv.min_n, kv.max_n, kv.bucket)) > 0
+
+    def unknown_words(self, words: Iterable[str]) -> list[str]:
+        """Return the words (unique, in order) that have no vector."""
+        return list(dict.fromkeys(w for w in words if not self.is_known(w)))
+
+    def _require(self, words: Iterable[str]) -> None:
+        words = list(words)
+        for w in words:
+            if not isinstance(w, str):
+                raise TypeError(f"words must be strings, got {type(w).__name__}")
+        missing = self.unknown_words(words)
+        if missing:
+            raise UnknownWordsError(missing)
+
+    @staticmethod
+    def _check_topn(topn: int) -> None:
+        if isinstance(topn, bool) or not isinstance(topn, int) or topn < 1:
+            raise ValueError(f"topn must be a positive int, got {topn!r}")
+
+    def _check_restrict(self, restrict_vocab: int | None) -> None:
+        if restrict_vocab is not None and (isinstance(restrict_vocab, bool) or restrict_vocab < 1):
+            raise ValueError(f"restrict_vocab must be a positive int or None, got {restrict_vocab!r}")
+
+    # ------------------------------------------------------------------ neighbours
+
+    def most_similar(
+        self,
+        positive: Sequence[str],
+        negative: Sequence[str] = (),
+        topn: int = 10,
+        method: str = "cosadd",
+        restrict_vocab: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """Return the ``topn`` nearest words as ``[(word, cosine-or-cosmul score), ...]``, best first.
+
+        ``method="cosadd"`` is gensim ``most_similar`` (mean of unit vectors, +positive -negative);
+        ``"cosmul"`` is ``most_similar_cosmul`` (Levy & Goldberg 3CosMul, scores in ``[0, ~1/eps]``).
+        Input words are excluded from the results. ``restrict_vocab``: only the first N words (by
+        frequency for trained models) are candidates -- cosadd only: gensim 4.4's ``most_similar_cosmul``
+        accepts but IGNORES it, so it is refused here rather than silently ignored.
+
+        >>> q.most_similar(["woman", "king"], ["man"], topn=1)      # doctest: +SKIP
+        [('queen', 0.7118)]
+
+        Raises :class:`UnknownWordsError` (all unknown words), ``ValueError`` (no positive word, bad
+        topn/method/restrict_vocab).
+        """
+        positive, negative = list(positive), list(negative)
+        if method not in SIMILARITY_METHODS:
+            raise ValueError(f"unknown method {method!r}; expected one of {SIMILARITY_METHODS}")
+        if not positive:
+            raise ValueError("need at least one positive word")
+        self._check_topn(topn)
+        self._check_restrict(restrict_vocab)
+        self._require(positive + negative)
+        if method == "cosmul":
+            if restrict_vocab is not None:
+                raise ValueError("restrict_vocab is not supported with method='cosmul' (gensim ignores it)")
+            res = self.kv.most_similar_cosmul(positive=positive, negative=negative, topn=topn)
+        else:
+            res = self.kv.most_similar(
+                positive=positive, negative=negative, topn=topn, restrict_vocab=restrict_vocab
+            )
+        return [(w, float(s)) for w, s in res]
+
+    def similar_by_vector(
+        self, vector: Sequence[float] | np.ndarray, topn: int = 10, restrict_vocab: int | None = None
+    ) -> list[tuple[str, float]]:
+        """Return the ``topn`` words closest (cosine) to a raw ``vector`` ``(D,)``.
+
+        Same as gensim ``similar_by_vector``; returns ``[(word, cosine), ...]``, best first.
+
+        Raises ``ValueError`` if the vector is not 1-D of length ``vector_size``, not finite, or all zeros.
+        """
+        vec = np.asarray(vector, dtype=np.float32)  # (D,)
+        if vec.ndim != 1 or vec.shape[0] != self.vector_size:
+            raise ValueError(f"vector must have shape ({self.vector_size},), got {vec.shape}")
+        if not np.all(np.isfinite(vec)) or not np.any(vec):
+            raise ValueError("vector must be finite and not all zeros")
+        self._check_topn(topn)
+        self._check_restrict(restrict_vocab)
+        return [
+            (w, float(s)) for w, s in self.kv.similar_by_vector(vec, topn=topn, restrict_vocab=restrict_vocab)
+        ]
+
+    def analogy(
+        self,
+        a: str,
+        b: str,
+        c: str,
+        topn: int = 10,
+        method: str = "cosadd",
+        restrict_vocab: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """Solve ``a : b :: c : ?`` -- gensim with positive ``[b, c]``, negative ``[a]``; returns like
+        :meth:`most_similar`. ``man : king :: woman : ?`` -> ``queen``. Unknown words are listed in
+        ``a, b, c`` order.
+        """
+        self._require([a, b, c])
+        return self.most_similar([b, c], [a], topn=topn, method=method, restrict_vocab=restrict_vocab)
+
+    # ------------------------------------------------------------------ pairwise
+
+    def similarity(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Return the cosine similarity of each ``(w1, w2)`` pair (gensim ``kv.similarity``), as floats.
+
+        >>> q.similarity([("king", "queen"), ("king", "king")])     # doctest: +SKIP
+        [0.65, 1.0]
+
+        Raises :class:`UnknownWordsError` listing every unknown word of every pair.
+        """
+        pairs = [tuple(p) for p in pairs]
+        for p in pairs:
+            if len(p) != 2:
+                raise ValueError(f"each pair must have exactly 2 words, got {list(p)!r}")
+        self._require(w for p in pairs for w in p)
+        return [float(self.kv.similarity(w1, w2)) for w1, w2 in pairs]
+
+    def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
+        """Return the cosine between the means of two word sets (gensim ``n_similarity``).
+
+        Raises ``ValueError`` (gensim ``ZeroDivisionError`` turned into it) for an empty set,
+        :class:`UnknownWordsError` for unknown words.
+        """
+        ws1, ws2 = list(ws1), list(ws2)
+        if not ws1 or not ws2:
+            raise ValueError("both word sets must be non-empty")
+        self._require(ws1 + ws2)
+        return float(self.kv.n_similarity(ws1, ws2))
+
+    def doesnt_match(self, words: Sequence[str]) -> str:
+        """Return the word furthest from the mean of the others (gensim ``doesnt_match``).
+
+        gensim would silently drop unknown words; here they raise :class:`UnknownWordsError`.
+        Raises ``ValueError`` for fewer than 2 words.
+        """
+        words = list(words)
+        if len(words) < 2:
+            raise ValueError("need at least 2 words")
+        self._require(words)
+        return str(self.kv.doesnt_match(words))
+
+    # ------------------------------------------------------------------ vectors
+
+    def vectors(self, words: Sequence[str]) -> list[WordVector]:
+        """Return one :class:`WordVector` per word (in order). Unknown words get ``vector=None``;
+        FastText out-of-vocabulary words get their subword vector with ``oov=True``. Vectors are raw
+        (not unit-normalised) float32 copies.
+
+        Raises :class:`UnknownWordsError` only when EVERY word is unknown; ``ValueError`` for no words.
+        """
+        words = list(words)
+        if not words:
+            raise ValueError("need at least one word")
+        out: list[WordVector] = []
+        for w in words:
+            in_vocab = w in self.kv.key_to_index
+            if self.is_known(w):
+                vec = np.array(self.kv.get_vector(w), dtype=np.float32)  # (D,)
+                out.append(WordVector(w, vec, True, in_vocab, oov=not in_vocab))
+            else:
+                out.append(WordVector(w, None, False, False, False))
+        if not any(v.known for v in out):
+            raise UnknownWordsError(words)
+        return out
+
+    def sentence_vectors(
+        self,
+        sentences: Sequence[str | Sequence[str]],
+        mode: str = "mean",
+        tokenizer: Tokenizer | None = None,
+    ) -> list[SentenceVector]:
+        """Return one :class:`SentenceVector` per sentence: masked pooling of RAW word vectors.
+
+        A sentence is a string (tokenized with ``tokenizer``, default gensim ``simple_preprocess``) or a
+        list of tokens (used as is). Word2Vec: unknown tokens are masked out; FastText: OOV tokens use
+        subword vectors. Pooling goes through :mod:`models.padding`: token rows are padded (post) to
+        ``(B, T)``, looked up into ``(B, T, D)``, masked by ``lengths_to_mask`` and pooled by
+        ``masked_pool(mode)`` (``"mean"``, ``"max"`` or ``"sum"``). A sentence with no usable token gets a
+        zero vector and ``known_tokens == 0``. Vectors are raw (not unit-normalised) before pooling, so
+        ``mean`` is exactly ``np.mean([kv[t] for t in used_tokens], axis=0)``.
+
+        Raises ``ValueError`` for an unknown mode or no sentences; never :class:`UnknownWordsError`.
+        """
+        if mode not in POOL_MODES:
+            raise ValueError(f"unknown pooling mode {mode!r}; expected one of {POOL_MODES}")
+        tok = tokenizer or DEFAULT_TOKENIZER
+        sentences = list(sentences)
+        if not sentences:
+            raise ValueError("need at least one sentence")
+        table_ids: dict[str, int] = {}
+        rows: list[np.ndarray] = [np.zeros(self.vector_size, dtype=np.float32)]  # row 0: pad
+        id_seqs: list[list[int]] = []
+        infos: list[tuple[list[str], list[str], list[str], list[str]]] = []
+        for s in sentences:
+            tokens = tok(s) if isinstance(s, str) else [str(t) for t in s]
+            used, unknown, oov, ids = [], [], [], []
+            for t in tokens:
+                if not self.is_known(t):
+                    unknown.append(t)
+                    continue
+                if t not in table_ids:
+                    table_ids[t] = len(rows)
+                    rows.append(np.asarray(self.kv.get_vector(t), dtype=np.float32))
+                ids.append(table_ids[t])
+                used.append(t)
+                if t not in self.kv.key_to_index:
+                    oov.append(t)
+            id_seqs.append(ids)
+            infos.append((tokens, used, unknown, oov))
+        table = np.stack(rows)  # (U + 1, D)
+        padded, lengths = pad_sequences(id_seqs, padding="post", dtype=np.int64, value=0, return_lengths=True)
+        width = padded.shape[1] if padded.ndim == 2 else 0
+        padded = padded.reshape(len(id_seqs), width)  # (B, T)
+        mask = lengths_to_mask(lengths, width)  # (B, T)
+        x = table[padded]  # (B, T, D)
+        pooled = np.asarray(masked_pool(x, mask, mode), dtype=np.float32)  # (B, D)
+        return [
+            SentenceVector(pooled[i].copy(), tokens, used, unknown, oov)
+            for i, (tokens, used, unknown, oov) in enumerate(infos)
+        ]

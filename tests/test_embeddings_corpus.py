@@ -1,0 +1,99 @@
+import gzip
+import json
+
+import pytest
+from gensim.test.utils import datapath
+from gensim.utils import simple_preprocess
+
+from models.embeddings.corpus import CorpusStats, LineCorpus, Tokenizer, is_gzip, read_corpus, scan_corpus
+from models.embeddings.errors import CorpusFormatError
+
+LEE = datapath("lee_background.cor")
+
+
+def test_default_tokenizer_is_simple_preprocess():
+    text = "Hello, World! It's a Café in 2024 _under x"
+    assert Tokenizer()(text) == simple_preprocess(text)
+    assert Tokenizer(deacc=True, min_len=1, max_len=4)(text) == simple_preprocess(
+        text, deacc=True, min_len=1, max_len=4
+    )
+
+
+def test_keep_case_and_whitespace():
+    assert Tokenizer(keep_case=True)("Hello, World 42") == ["Hello", "World"]
+    assert Tokenizer(kind="whitespace")("Hello, World 42") == ["hello,", "world", "42"]
+    assert Tokenizer(kind="whitespace", keep_case=True)("Hello,  World") == ["Hello,", "World"]
+    with pytest.raises(ValueError):
+        Tokenizer(kind="bpe")
+
+
+def test_text_corpus_streams_and_restarts():
+    corpus = LineCorpus(LEE)
+    first = list(corpus)
+    second = list(corpus)
+    assert first == second and len(first) == 300
+    with open(LEE, encoding="utf-8") as f:
+        assert first[0] == simple_preprocess(f.readline())
+
+
+def test_gzip_detected_by_magic_not_extension(tmp_path):
+    plain = tmp_path / "c.txt"
+    plain.write_text("one two three\n\nfour five\n", encoding="utf-8")
+    disguised = tmp_path / "c.txt"  # gzip content under a .txt name
+    data = plain.read_bytes()
+    disguised.write_bytes(gzip.compress(data))
+    assert is_gzip(disguised)
+    assert list(read_corpus(disguised)) == [["one", "two", "three"], ["four", "five"]]
+    stats = scan_corpus(disguised)
+    assert stats.gzip and stats.lines == 3 and stats.sentences == 2 and stats.tokens == 5
+
+
+def test_jsonl_corpus_and_bad_line(tmp_path):
+    p = tmp_path / "c.jsonl"
+    p.write_text('["a","B"]\n\n["c"]\n', encoding="utf-8")
+    assert list(LineCorpus(p, "jsonl")) == [["a", "B"], ["c"]]
+    assert scan_corpus(p, "jsonl") == CorpusStats(
+        lines=3, sentences=2, tokens=3, distinct=3, bytes=p.stat().st_size, gzip=False, max_sentence_tokens=2
+    )
+    p.write_text('["a"]\n{"x": 1}\n', encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match="line 2") as e:
+        list(LineCorpus(p, "jsonl"))
+    assert e.value.line == 2 and isinstance(e.value, ValueError)
+    p.write_text('["a"]\n["b"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2"):
+        scan_corpus(p, "jsonl")
+    p.write_text(json.dumps(["a", 1]) + "\n", encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match="line 1"):
+        scan_corpus(p, "jsonl")
+
+
+def test_non_utf8_names_line(tmp_path):
+    p = tmp_path / "latin1.txt"
+    p.write_bytes("good line\ncaf\xe9 au lait\n".encode("latin-1"))
+    with pytest.raises(CorpusFormatError, match="line 2") as e:
+        scan_corpus(p)
+    assert e.value.line == 2
+    with pytest.raises(ValueError, match="line 2"):
+        list(LineCorpus(p))
+
+
+def test_scan_lee():
+    stats = scan_corpus(LEE)
+    assert stats.lines == 300 and stats.sentences == 300
+    assert stats.tokens == sum(len(s) for s in LineCorpus(LEE))
+    assert stats.distinct == len({t for s in LineCorpus(LEE) for t in s})
+    assert scan_corpus(LEE, count_distinct=False).distinct is None
+
+
+def test_unknown_format():
+    with pytest.raises(ValueError):
+        LineCorpus(LEE, "csv")
+
+
+def test_truncated_gzip_is_corpus_error(tmp_path):
+    p = tmp_path / "c.gz"
+    p.write_bytes(gzip.compress(("word " * 50 + "\n").encode() * 200)[:-30])
+    with pytest.raises(CorpusFormatError, match="gzip"):
+        scan_corpus(p)
+    with pytest.raises(CorpusFormatError):
+        list(LineCorpus(p))
