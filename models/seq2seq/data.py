@@ -1,0 +1,195 @@
+"""Parallel data: parsing (inline, TSV, JSON lines), encoding, and length-bucketed padded batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from models.padding import BucketBatchSampler, pad_sequences
+from models.vocab import Vocabulary
+
+from .alignment import Link, from_pharaoh
+
+
+class DataError(ValueError):
+    """A bad input line/item; ``line`` is 1-based (file line or inline item number)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class Example:
+    """One parallel pair; ``links`` are gold (src_idx, tgt_idx) token links or None if unknown."""
+
+    source: str
+    target: str
+    links: tuple[Link, ...] | None = None
+
+
+def _links(value: Any, line: int) -> tuple[Link, ...] | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            return tuple(from_pharaoh(value))
+        return tuple((int(s), int(t)) for s, t in value)
+    except (TypeError, ValueError) as exc:
+        raise DataError(line, f"bad links: {exc}") from None
+
+
+def to_example(item: Any, line: int = 1) -> Example:
+    """Normalise one item: an :class:`Example`, ``[src, tgt]``/``(src, tgt, links)``, or a dict
+    ``{"source", "target"[, "links"]}``. Raises :class:`DataError` for anything else."""
+    if isinstance(item, Example):
+        src, tgt, links = item.source, item.target, item.links
+    elif isinstance(item, dict):
+        if not {"source", "target"} <= set(item):
+            raise DataError(line, "object needs 'source' and 'target'")
+        src, tgt, links = item["source"], item["target"], _links(item.get("links"), line)
+    elif isinstance(item, list | tuple) and len(item) in (2, 3):
+        src, tgt = item[0], item[1]
+        links = _links(item[2], line) if len(item) == 3 else None
+    else:
+        raise DataError(line, "expected [source, target] or {'source': ..., 'target': ...}")
+    if not isinstance(src, str) or not isinstance(tgt, str):
+        raise DataError(line, "source and target must be strings")
+    if not src.strip():
+        raise DataError(line, "empty source")
+    return Example(src, tgt, links)
+
+
+def examples_from_pairs(items: Iterable[Any]) -> list[Example]:
+    """Return examples from inline items (see :func:`to_example`); errors name the 1-based item number."""
+    return [to_example(item, i) for i, item in enumerate(items, start=1)]
+
+
+def parse_tsv(text: str) -> list[Example]:
+    """Parse ``source<TAB>target[<TAB>pharaoh links]`` lines; blank lines are skipped."""
+    out = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        cols = raw.split("\t")
+        if len(cols) not in (2, 3):
+            raise DataError(n, f"expected 2 or 3 tab-separated columns, got {len(cols)}")
+        out.append(to_example(cols, n))
+    return out
+
+
+def parse_jsonl(text: str) -> list[Example]:
+    """Parse JSON lines: ``{"source": ..., "target": ...[, "links": ...]}`` or ``[src, tgt]``."""
+    out = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataError(n, f"invalid JSON: {exc.msg}") from None
+        out.append(to_example(item, n))
+    return out
+
+
+def read_tsv(path: str | Path) -> list[Example]:
+    """Read a UTF-8 TSV file (see :func:`parse_tsv`)."""
+    return parse_tsv(Path(path).read_text(encoding="utf-8"))
+
+
+def read_jsonl(path: str | Path) -> list[Example]:
+    """Read a UTF-8 JSON-lines file (see :func:`parse_jsonl`)."""
+    return parse_jsonl(Path(path).read_text(encoding="utf-8"))
+
+
+@dataclass
+class EncodedData:
+    """Token-id lists (no BOS/EOS) of a dataset, aligned with ``examples``."""
+
+    examples: list[Example]
+    src_ids: list[list[int]]
+    tgt_ids: list[list[int]]
+
+
+def encode_examples(
+    examples: Sequence[Example],
+    tokenizer: Any,
+    src_vocab: Vocabulary,
+    tgt_vocab: Vocabulary,
+    max_src_len: int | None = None,
+    max_tgt_len: int | None = None,
+) -> EncodedData:
+    """Tokenize and map to ids; :class:`DataError` (1-based item number) for too-long or empty sources.
+
+    ``max_tgt_len`` bounds the target tokens plus EOS.
+    """
+    src_ids, tgt_ids = [], []
+    for n, ex in enumerate(examples, start=1):
+        s = src_vocab.encode(tokenizer.tokenize(ex.source))
+        t = tgt_vocab.encode(tokenizer.tokenize(ex.target))
+        if not s:
+            raise DataError(n, "empty source")
+        if max_src_len is not None and len(s) > max_src_len:
+            raise DataError(n, f"source has {len(s)} tokens > max_src_len {max_src_len}")
+        if max_tgt_len is not None and len(t) + 1 > max_tgt_len:
+            raise DataError(n, f"target has {len(t)} tokens (+EOS) > max_tgt_len {max_tgt_len}")
+        src_ids.append(list(s))
+        tgt_ids.append(list(t))
+    return EncodedData(list(examples), src_ids, tgt_ids)
+
+
+@dataclass
+class Batch:
+    """A padded batch (pads are PAD=0, post-padded).
+
+    src: (B, S); src_lengths: (B,); tgt_in: (B, T) = BOS + target; tgt_out: (B, T) = target + EOS;
+    indices: (B,) positions of the rows in the dataset.
+    """
+
+    src: Tensor
+    src_lengths: Tensor
+    tgt_in: Tensor
+    tgt_out: Tensor
+    indices: list[int]
+
+
+def pad_ids(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> Tensor:
+    """Post-pad id lists into a (B, max_len) long tensor."""
+    return torch.from_numpy(pad_sequences(list(seqs), dtype="int64", padding="post", value=pad_id))
+
+
+def make_batch(data: EncodedData, indices: Sequence[int], tgt_vocab: Vocabulary) -> Batch:
+    """Collate the rows ``indices`` of ``data`` into a :class:`Batch`."""
+    src = [data.src_ids[i] for i in indices]
+    tgt_in = [[tgt_vocab.bos_id, *data.tgt_ids[i]] for i in indices]
+    tgt_out = [[*data.tgt_ids[i], tgt_vocab.eos_id] for i in indices]
+    return Batch(
+        src=pad_ids(src, tgt_vocab.pad_id),  # (B, S)
+        src_lengths=torch.tensor([len(s) for s in src], dtype=torch.long),  # (B,)
+        tgt_in=pad_ids(tgt_in, tgt_vocab.pad_id),  # (B, T)
+        tgt_out=pad_ids(tgt_out, tgt_vocab.pad_id),  # (B, T)
+        indices=list(indices),
+    )
+
+
+def iterate_batches(
+    data: EncodedData,
+    tgt_vocab: Vocabulary,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    epoch: int = 0,
+) -> Iterator[Batch]:
+    """Yield length-bucketed batches (via ``BucketBatchSampler`` on source lengths)."""
+    sampler = BucketBatchSampler([len(s) for s in data.src_ids], batch_size, shuffle=shuffle, seed=seed)
+    sampler.set_epoch(epoch)
+    for indices in sampler:
+        yield make_batch(data, [int(i) for i in indices], tgt_vocab)

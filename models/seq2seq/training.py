@@ -1,0 +1,279 @@
+"""Training loop: Adam + LR schedule, teacher forcing, grad clipping, per-epoch dev evaluation,
+best-dev checkpoint kept in memory and restored at the end."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from models.vocab import Vocabulary
+
+from .checkpoint import init_embedding_from_vectors
+from .data import Example, encode_examples, examples_from_pairs, iterate_batches
+from .evaluation import evaluate
+from .model import Seq2Seq, Seq2SeqConfig
+from .schedules import ScheduleConfig, build_scheduler, lr_at
+from .tokenizers import get_tokenizer
+
+Report = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TrainParams:
+    """Optimisation settings of :func:`train` (see :mod:`models.seq2seq.schedules` for the schedule)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 3e-3
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    rate: float = 0.5
+    step_size: int = 1000
+    decay_steps: int = 1000
+    min_lr: float = 0.0
+    teacher_forcing: float = 1.0
+    clip_grad_norm: float | None = 1.0
+    weight_decay: float = 0.0
+    seed: int = 0
+    max_steps: int | None = None
+    report_every: int = 50
+    min_freq: int = 1
+    max_vocab: int | None = None
+    eval_beam_size: int = 1
+    early_stop_exact_match: float | None = None  # stop once dev exact match reaches this
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.report_every < 1:
+            raise ValueError("epochs, batch_size and report_every must be >= 1")
+        if not 0.0 <= self.teacher_forcing <= 1.0:
+            raise ValueError("teacher_forcing must be in [0, 1]")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError("max_steps must be >= 1 or None")
+        if self.clip_grad_norm is not None and self.clip_grad_norm <= 0:
+            raise ValueError("clip_grad_norm must be > 0 or None")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a plain dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainParams:
+        """Build from a dict; unknown keys raise ValueError."""
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown training parameters: {sorted(unknown)}")
+        return cls(**data)
+
+    def schedule_config(self, total_steps: int) -> ScheduleConfig:
+        """Return the :class:`ScheduleConfig` for a run of ``total_steps`` updates."""
+        return ScheduleConfig(
+            name=self.schedule,
+            lr=self.lr,
+            warmup_steps=self.warmup_steps,
+            rate=self.rate,
+            step_size=self.step_size,
+            decay_steps=self.decay_steps,
+            min_lr=self.min_lr,
+            total_steps=max(total_steps, self.warmup_steps + 1),
+        )
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    model: trained model (best dev weights restored, eval mode); metrics: the best epoch's dev metrics
+    plus ``best_epoch``, ``steps``, ``epochs_run``, ``train_time_s``, ``stopped`` ("completed",
+    "max_steps", "early_stop" or "should_stop"); lr_history: the lr used at every update;
+    history: every dict passed to ``report``.
+    """
+
+    model: Seq2Seq
+    metrics: dict[str, Any]
+    lr_history: list[float] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_model(config: Seq2SeqConfig, examples: Sequence[Example], params: TrainParams) -> Seq2Seq:
+    """Build vocabularies from ``examples`` and a freshly initialised model (seeded by ``params.seed``)."""
+    tokenizer = get_tokenizer(config.tokenization)
+    src_vocab = Vocabulary.build(
+        (tokenizer.tokenize(e.source) for e in examples), min_freq=params.min_freq, max_size=params.max_vocab
+    )
+    tgt_vocab = Vocabulary.build(
+        (tokenizer.tokenize(e.target) for e in examples), min_freq=params.min_freq, max_size=params.max_vocab
+    )
+    torch.manual_seed(params.seed)
+    return Seq2Seq(config, src_vocab, tgt_vocab)
+
+
+def train(
+    config: Seq2SeqConfig | dict[str, Any],
+    train_pairs: Sequence[Any],
+    dev_pairs: Sequence[Any] | None,
+    params: TrainParams | dict[str, Any],
+    report: Report | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    src_vectors: Any | None = None,
+) -> TrainResult:
+    """Train a :class:`Seq2Seq` from scratch.
+
+    ``train_pairs``/``dev_pairs``: :class:`Example` objects, ``(src, tgt)``/``(src, tgt, links)`` tuples or
+    ``{"source", "target"[, "links"]}`` dicts (bad items -> :class:`~models.seq2seq.data.DataError`).
+    ``report(dict)`` gets ``{"event": "step", "step", "total_steps", "epoch", "lr", "train_loss"}`` every
+    ``params.report_every`` updates and ``{"event": "epoch", "epoch", "step", "train_loss", "dev_loss",
+    "dev_exact_match", "dev_token_accuracy", "dev_alignment_accuracy", "elapsed_s"}`` after each epoch
+    (dev keys only with dev data). ``should_stop()`` is polled before every update; True ends training
+    early (the best weights so far are still restored). Torch thread count is the caller's business.
+    ``src_vectors``: optional gensim ``KeyedVectors`` to initialise the source embedding (its size must
+    equal ``config.emb_dim``); the vocabulary coverage is returned as ``metrics["src_vector_coverage"]``.
+    Too-long or empty sources in train or dev data raise :class:`~models.seq2seq.data.DataError` up front.
+    """
+    config = Seq2SeqConfig.from_dict(config) if isinstance(config, dict) else config
+    params = TrainParams.from_dict(params) if isinstance(params, dict) else params
+    train_examples = examples_from_pairs(train_pairs)
+    dev_examples = examples_from_pairs(dev_pairs or [])
+    if not train_examples:
+        raise ValueError("no training examples")
+    started = time.perf_counter()
+    model = build_model(config, train_examples, params)
+    data = encode_examples(
+        train_examples,
+        model.tokenizer,
+        model.src_vocab,
+        model.tgt_vocab,
+        config.max_src_len,
+        config.max_tgt_len,
+    )
+    encode_examples(  # validate dev lengths before spending time on training
+        dev_examples,
+        model.tokenizer,
+        model.src_vocab,
+        model.tgt_vocab,
+        config.max_src_len,
+        config.max_tgt_len,
+    )
+    coverage = None
+    if src_vectors is not None:
+        coverage = init_embedding_from_vectors(model.encoder.embedding, model.src_vocab, src_vectors)
+    pad = model.tgt_vocab.pad_id
+    n_batches = -(-len(train_examples) // params.batch_size)
+    total_steps = params.epochs * n_batches
+    if params.max_steps is not None:
+        total_steps = min(total_steps, params.max_steps)
+    sched_cfg = params.schedule_config(total_steps)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    scheduler = build_scheduler(optimizer, sched_cfg)
+    generator = torch.Generator().manual_seed(params.seed)
+
+    history: list[dict[str, Any]] = []
+    lr_history: list[float] = []
+
+    def emit(event: dict[str, Any]) -> None:
+        history.append(event)
+        if report is not None:
+            report(dict(event))
+
+    best_state: dict[str, torch.Tensor] | None = None
+    best_key: tuple[float, float] | None = None
+    best_metrics: dict[str, Any] = {}
+    step, epochs_run, stopped = 0, 0, "completed"
+    running, running_n = 0.0, 0
+    model.train()
+    for epoch in range(params.epochs):
+        epoch_loss, epoch_n = 0.0, 0
+        for batch in iterate_batches(
+            data, model.tgt_vocab, params.batch_size, shuffle=True, seed=params.seed, epoch=epoch
+        ):
+            if should_stop is not None and should_stop():
+                stopped = "should_stop"
+                break
+            if step >= total_steps:
+                stopped = "max_steps"
+                break
+            lr = optimizer.param_groups[0]["lr"]
+            lr_history.append(lr)
+            logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in, params.teacher_forcing, generator)
+            loss = F.cross_entropy(
+                logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=pad
+            )  # (B*T, V)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if params.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), params.clip_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            loss_value = loss.item()
+            running += loss_value
+            running_n += 1
+            epoch_loss += loss_value
+            epoch_n += 1
+            if step % params.report_every == 0:
+                emit(
+                    {
+                        "event": "step",
+                        "step": step,
+                        "total_steps": total_steps,
+                        "epoch": epoch,
+                        "lr": lr,
+                        "train_loss": running / running_n,
+                    }
+                )
+                running, running_n = 0.0, 0
+        if epoch_n == 0:
+            break
+        epochs_run = epoch + 1
+        event: dict[str, Any] = {
+            "event": "epoch",
+            "epoch": epoch,
+            "step": step,
+            "train_loss": epoch_loss / epoch_n,
+        }
+        if dev_examples:
+            m = evaluate(model, dev_examples, beam_size=params.eval_beam_size, with_bleu=False)
+            model.train()
+            event.update(
+                dev_loss=m["loss"],
+                dev_exact_match=m["exact_match"],
+                dev_token_accuracy=m["token_accuracy"],
+                dev_alignment_accuracy=m["alignment_accuracy"],
+            )
+            key = (m["exact_match"], -m["loss"])
+            if best_key is None or key > best_key:
+                best_key = key
+                best_state = copy.deepcopy(model.state_dict())
+                best_metrics = {f"dev_{k}": v for k, v in m.items() if k != "bleu"} | {"best_epoch": epoch}
+        event["elapsed_s"] = time.perf_counter() - started
+        emit(event)
+        if stopped != "completed":
+            break
+        if (
+            params.early_stop_exact_match is not None
+            and dev_examples
+            and event["dev_exact_match"] >= params.early_stop_exact_match
+        ):
+            stopped = "early_stop"
+            break
+        if step >= total_steps:
+            stopped = "max_steps" if params.max_steps is not None and step >= params.max_steps else stopped
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    metrics = dict(best_metrics)
+    metrics.update(
+        steps=step, epochs_run=epochs_run, train_time_s=time.perf_counter() - started, stopped=stopped
+    )
+    if coverage is not None:
+        metrics["src_vector_coverage"] = coverage
+    return TrainResult(model=model, metrics=metrics, lr_history=lr_history, history=history)
+
+
+__all__ = ["TrainParams", "TrainResult", "build_model", "lr_at", "train"]

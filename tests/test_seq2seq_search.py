@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+import torch
+
+from models.seq2seq.attention import ATTENTION_TYPES
+from models.seq2seq.model import Seq2Seq, Seq2SeqConfig
+from models.seq2seq.search import beam_search, greedy_search
+from models.vocab import Vocabulary
+
+SRC_VOCAB = Vocabulary(list("abcdefghij"))
+TGT_VOCAB = Vocabulary(list("klmnopq"))
+LENGTHS = [5, 1, 7, 3]
+
+
+def _model(attention="general", layer_norm=False, layers=1, seed=0):
+    torch.manual_seed(seed)
+    cfg = Seq2SeqConfig(
+        emb_dim=8,
+        hidden=12,
+        layers=layers,
+        bidirectional=attention != "dot",
+        dropout=0.3,
+        attention=attention,
+        layer_norm=layer_norm,
+        max_tgt_len=9,
+    )
+    return Seq2Seq(cfg, SRC_VOCAB, TGT_VOCAB).eval()
+
+
+def _batch(seed=0, pad_noise=False):
+    g = torch.Generator().manual_seed(seed)
+    s = max(LENGTHS)
+    src = torch.randint(4, len(SRC_VOCAB), (len(LENGTHS), s), generator=g)
+    lengths = torch.tensor(LENGTHS)
+    pads = torch.arange(s)[None, :] >= lengths[:, None]
+    if pad_noise:
+        src[pads] = torch.randint(
+            4, len(SRC_VOCAB), (int(pads.sum()),), generator=torch.Generator().manual_seed(99)
+        )
+    else:
+        src[pads] = 0
+    return src, lengths
+
+
+def _alone(model, src, lengths, i, search, **kw):
+    n = int(lengths[i])
+    return search(model, src[i : i + 1, :n], lengths[i : i + 1], **kw)[0]
+
+
+def _same(h1, h2):
+    assert h1.ids == h2.ids
+    assert h1.attention.shape == h2.attention.shape
+    np.testing.assert_allclose(h1.attention, h2.attention, rtol=0, atol=1e-5)
+    assert h1.score == pytest.approx(h2.score, abs=1e-4)
+
+
+@pytest.mark.parametrize("attention", ATTENTION_TYPES)
+@pytest.mark.parametrize("search,kw", [(greedy_search, {}), (beam_search, {"beam_size": 3})])
+def test_batch_invariance_and_pad_contents(attention, search, kw):
+    model = _model(attention, layer_norm=attention == "concat", layers=2 if attention == "bahdanau" else 1)
+    src, lengths = _batch()
+    batched = search(model, src, lengths, **kw)
+    noisy = search(model, *_batch(pad_noise=True), **kw)
+    for i in range(len(LENGTHS)):
+        alone = _alone(model, src, lengths, i, search, **kw)
+        _same(batched[i], alone)
+        _same(noisy[i], alone)
+        att = batched[i].attention
+        assert att.shape == (len(batched[i].ids), LENGTHS[i])
+        if len(att):
+            np.testing.assert_allclose(att.sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", ATTENTION_TYPES)
+def test_greedy_equals_beam_of_one(attention):
+    model = _model(attention, seed=3)
+    src, lengths = _batch(seed=3)
+    greedy = greedy_search(model, src, lengths)
+    beam = beam_search(model, src, lengths, beam_size=1)
+    for g, b in zip(greedy, beam, strict=True):
+        assert g.ids == b.ids
+        np.testing.assert_allclose(g.attention, b.attention, rtol=0, atol=1e-6)
+        assert g.log_prob == pytest.approx(b.log_prob, abs=1e-5)
+        n = len(g.ids) + (1 if g.finished else 0)
+        assert b.score == pytest.approx(b.log_prob / n, abs=1e-5)
+
+
+def test_beam_attention_rows_and_no_pad_columns():
+    model = _model("bahdanau", seed=5)
+    src, lengths = _batch(seed=5)
+    for beam_size in (2, 5, 16):
+        hyps = beam_search(model, src, lengths, beam_size=beam_size)
+        for h, n in zip(hyps, LENGTHS, strict=True):
+            assert h.attention.shape == (len(h.ids), n)
+            if len(h.ids):
+                np.testing.assert_allclose(h.attention.sum(1), 1.0, atol=1e-5)
+            assert len(h.ids) + int(h.finished) <= 9
+            assert all(i not in (0, 2, 3) for i in h.ids)
+
+
+def test_beam_finds_at_least_the_greedy_normalised_score():
+    model = _model("general", seed=7)
+    src, lengths = _batch(seed=7)
+    greedy = greedy_search(model, src, lengths)
+    beam = beam_search(model, src, lengths, beam_size=8)
+    for g, b in zip(greedy, beam, strict=True):
+        if g.finished and b.finished:
+            n = len(g.ids) + 1
+            assert b.score >= g.log_prob / n - 1e-5
+
+
+def test_beam_size_bounds_and_mode_restored():
+    model = _model()
+    model.train()
+    src, lengths = _batch()
+    greedy_search(model, src, lengths)
+    assert model.training
+    with pytest.raises(ValueError):
+        beam_search(model, src, lengths, beam_size=17)
+    with pytest.raises(ValueError):
+        beam_search(model, src, lengths, beam_size=0)

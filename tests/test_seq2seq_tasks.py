@@ -1,0 +1,64 @@
+import datetime as dt
+
+import pytest
+
+from models.seq2seq.tasks import DATE_FORMATS, copy_task, dates_task, make_task, render_date, reversal_task
+
+
+@pytest.mark.parametrize("name", ["reversal", "copy", "dates"])
+def test_deterministic_per_seed_and_disjoint(name):
+    kwargs = {"n_train": 300, "n_dev": 50, "n_test": 50}
+    a, b, c = (
+        make_task(name, seed=3, **kwargs),
+        make_task(name, seed=3, **kwargs),
+        make_task(name, seed=4, **kwargs),
+    )
+    assert a.train == b.train and a.dev == b.dev and a.test == b.test
+    assert a.train != c.train
+    assert (len(a.train), len(a.dev), len(a.test)) == (300, 50, 50)
+    srcs = [{e.source for e in split} for split in (a.train, a.dev, a.test)]
+    assert not (srcs[0] & srcs[1]) and not (srcs[0] & srcs[2]) and not (srcs[1] & srcs[2])
+
+
+def test_reversal_and_copy_links():
+    for ex in reversal_task(50, 5, 5, seed=1).train:
+        n = len(ex.source)
+        assert ex.target == ex.source[::-1]
+        assert all(ex.source[s] == ex.target[t] and t == n - 1 - s for s, t in ex.links)
+        assert len(ex.links) == n
+    for ex in copy_task(50, 5, 5, seed=1).train:
+        assert ex.target == ex.source and ex.links == tuple((i, i) for i in range(len(ex.source)))
+
+
+def test_date_links_point_at_equal_digits():
+    task = dates_task(n_train=500, n_dev=50, n_test=50, seed=2)
+    linked = 0
+    for ex in task.train + task.dev + task.test:
+        assert dt.date.fromisoformat(ex.target).isoformat() == ex.target
+        if ex.links is None:
+            continue
+        linked += 1
+        for s, t in ex.links:
+            assert ex.source[s] == ex.target[t] and ex.source[s].isdigit()
+        # every year digit is linked
+        assert {t for _, t in ex.links} >= {0, 1, 2, 3}
+    assert linked == 600
+
+
+def test_each_format_renders_the_same_date():
+    import random
+
+    d = dt.date(2026, 11, 26)
+    sources = set()
+    for fmt in DATE_FORMATS:
+        ex = render_date(d, fmt(d, random.Random(0)))
+        assert ex.target == "2026-11-26"
+        sources.add(ex.source.lower())
+    assert (
+        "26 november 2026" in sources and "2026.11.26" in sources and "thursday, november 26 2026" in sources
+    )
+
+
+def test_unknown_task():
+    with pytest.raises(ValueError):
+        make_task("sorting")

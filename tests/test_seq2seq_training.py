@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from models.seq2seq.recipes import DEFAULT_DATES_RECIPE, train_default_dates
+from models.seq2seq.schedules import lr_at
+from models.seq2seq.tasks import reversal_task
+from models.seq2seq.training import TrainParams, train
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """These tiny models gain nothing from a 2nd thread, and OpenMP spin-waits explode under CPU contention."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+REVERSAL_CONFIG = {"emb_dim": 32, "hidden": 64, "attention": "general", "max_src_len": 16, "max_tgt_len": 16}
+
+
+def test_short_reversal_run_learns_alignment():
+    """A real ~3 s run: attention must align output i with source n-1-i (>= 90% of gold links)."""
+    task = reversal_task(n_train=2000, n_dev=200, n_test=200, max_len=8, seed=0)
+    events = []
+    params = {
+        "epochs": 6,
+        "batch_size": 64,
+        "lr": 5e-3,
+        "schedule": "linear",
+        "warmup_steps": 10,
+        "min_lr": 5e-4,
+    }
+    result = train(REVERSAL_CONFIG, task.train, task.dev, params, report=events.append)
+    assert result.metrics["dev_alignment_accuracy"] >= 0.9
+    assert result.metrics["dev_exact_match"] >= 0.6
+    epochs = [e for e in events if e["event"] == "epoch"]
+    steps = [e for e in events if e["event"] == "step"]
+    assert len(epochs) == 6 and steps and {"step", "epoch", "lr", "train_loss"} <= set(steps[0])
+    assert {"dev_loss", "dev_exact_match", "dev_token_accuracy", "dev_alignment_accuracy"} <= set(epochs[0])
+    # lr history follows the schedule formula
+    cfg = TrainParams.from_dict(params).schedule_config(result.metrics["steps"])
+    assert result.lr_history == pytest.approx([lr_at(s, cfg) for s in range(result.metrics["steps"])])
+    # the best dev epoch's weights are restored
+    best = max(epochs, key=lambda e: (e["dev_exact_match"], -e["dev_loss"]))
+    assert result.metrics["best_epoch"] == best["epoch"]
+    assert result.metrics["dev_exact_match"] == best["dev_exact_match"]
+
+
+def test_reproducible_and_stoppable():
+    task = reversal_task(n_train=200, n_dev=20, n_test=20, max_len=6, seed=1)
+    params = {"epochs": 2, "batch_size": 32, "teacher_forcing": 0.7, "seed": 5, "report_every": 1}
+    small = {"emb_dim": 8, "hidden": 16, "attention": "bahdanau", "dropout": 0.2}
+    a = train(small, task.train, task.dev, params)
+    b = train(small, task.train, task.dev, params)
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k])
+    assert [e.get("train_loss") for e in a.history] == [e.get("train_loss") for e in b.history]
+    calls = []
+    c = train(small, task.train, task.dev, params, should_stop=lambda: len(calls.append(1) or calls) > 3)
+    assert c.metrics["stopped"] == "should_stop" and c.metrics["steps"] == 3
+    d = train(small, [(e.source, e.target) for e in task.train], None, {**params, "max_steps": 4})
+    assert d.metrics["steps"] == 4 and d.metrics["stopped"] == "max_steps"
+
+
+def test_bad_params():
+    with pytest.raises(ValueError):
+        TrainParams.from_dict({"epochs": 1, "learning_rate": 1})
+    with pytest.raises(ValueError):
+        train({"hidden": 8}, [("ab", "ba"), ["", "x"]], None, {"epochs": 1})
+
+
+def test_default_recipe_is_valid():
+    from models.seq2seq.model import Seq2SeqConfig
+
+    Seq2SeqConfig.from_dict(DEFAULT_DATES_RECIPE["config"])
+    TrainParams.from_dict(DEFAULT_DATES_RECIPE["params"])
+
+
+@pytest.mark.slow
+def test_default_dates_model_reaches_99_percent():
+    result = train_default_dates()
+    assert result.metrics["test_exact_match"] > 0.99
+
+
+def test_word_level_with_pretrained_source_vectors(tmp_path):
+    from models.seq2seq.checkpoint import load_word_vectors
+    from models.seq2seq.inference import translate
+
+    path = tmp_path / "vec.txt"
+    path.write_text("3 4\nthe 1 0 0 0\ncat 0 1 0 0\nsat 0 0 1 0\n")
+    pairs = [("the cat sat", "sat cat the"), ("cat sat", "sat cat"), ("the dog", "dog the")] * 4
+    cfg = {"emb_dim": 4, "hidden": 8, "tokenization": "word", "attention": "concat"}
+    result = train(cfg, pairs, pairs[:3], {"epochs": 2, "batch_size": 4}, src_vectors=load_word_vectors(path))
+    assert result.metrics["src_vector_coverage"] == pytest.approx(3 / 4)
+    out = translate(result.model, ["the cat sat"], beam_size=2)[0]
+    assert out.src_tokens == ["the", "cat", "sat"] and out.text == " ".join(out.tokens)
+    with pytest.raises(ValueError):
+        train({**cfg, "emb_dim": 6}, pairs, None, {"epochs": 1}, src_vectors=load_word_vectors(path))
+
+
+def test_too_long_dev_source_rejected_before_training():
+    with pytest.raises(ValueError, match="line 2"):
+        train({"hidden": 8, "max_src_len": 4}, [("ab", "ba")], [("ab", "ba"), ("abcdef", "x")], {"epochs": 1})
