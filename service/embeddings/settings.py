@@ -21,3 +21,9 @@ class Settings(ServiceSettings):
     max_topn: int = Field(1000, ge=1, description="Largest `topn` a query may ask for.")
     max_batch: int = Field(1000, ge=1, description="Most queries (or words, sentences) in one batch request.")
     mmap: bool = Field(True, description="Load stored vectors with mmap (shared between worker processes).")
+    max_inline_sentences: int = Field(
+        10_000, ge=1, description="Most sentences a training request may carry inline (`sentences`)."
+    )
+    max_evaluation_items: int = Field(
+        50_000, ge=1, description="Most word pairs or analogies an `/evaluate` request may carry inline."
+    )

@@ -1,0 +1,1 @@
+"""The embeddings service's routers, one per resource: corpora, models, jobs, queries."""

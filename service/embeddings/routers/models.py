@@ -1,0 +1,288 @@
+"""``/v1/models``: train, continue, list, show, delete, import and export models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from gensim.models.fasttext import FastTextKeyedVectors
+
+from models.embeddings.errors import InvalidModelFileError
+from models.embeddings.io import import_vectors, iter_export, save_model, sniff_format
+from service.embeddings.errors import model_file_error
+from service.embeddings.routers.jobs import job_url
+from service.embeddings.schemas import (
+    ContinueRequest,
+    JobAccepted,
+    ModelInfo,
+    ModelList,
+    TrainRequest,
+    VersionInfo,
+)
+from service.embeddings.state import EmbeddingsState, get_state
+from service.kit.auth import require_query_token, require_token
+from service.kit.names import ModelName
+from service.kit.problems import ProblemError, not_found
+from service.kit.storage import stream_request_to_file
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+def model_info(state: EmbeddingsState, name: str) -> ModelInfo:
+    current = state.store.current(name)
+    if current is None:
+        raise not_found("model", name)
+    meta = dict(current.meta)
+    versions = []
+    for v in state.store.versions(name):
+        mv = state.store.get(name, v)
+        vm = mv.meta if mv else {}
+        versions.append(
+            VersionInfo(
+                version=v, created=vm.get("created"), source=vm.get("source"), vocab_size=vm.get("vocab_size")
+            )
+        )
+    meta.pop("version", None)
+    return ModelInfo(
+        **{k: v for k, v in meta.items() if k not in ModelInfo.model_fields},
+        name=name,
+        version=current.version,
+        algorithm=meta.get("algorithm"),
+        source=meta.get("source"),
+        vector_size=int(meta.get("vector_size", 0)),
+        vocab_size=int(meta.get("vocab_size", 0)),
+        oov_vectors=bool(meta.get("oov_vectors", False)),
+        trainable=bool(meta.get("has_full_model", False)),
+        created=meta.get("created"),
+        training_time_s=meta.get("training_time_s"),
+        params=meta.get("params"),
+        corpus=meta.get("corpus"),
+        loaded=state.registry.loaded().get(name) == current.version,
+        versions=versions,
+    )
+
+
+def _accepted(rec: Any) -> JSONResponse:
+    body = JobAccepted(job_id=rec.id, status=rec.status, status_url=job_url(rec.id), model=rec.model)
+    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": job_url(rec.id)})
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobAccepted,
+    summary="Train a Word2Vec or FastText model (a job)",
+    description="Queues a training job and answers 202 with its URL (also in `Location`). Train on an "
+    "uploaded corpus (`corpus_id`) or on a few inline `sentences`. 409 when the name exists (send "
+    "`overwrite: true` for a new version) or a job for it is queued or running.",
+    dependencies=[Depends(require_token)],
+    responses={409: {"description": "The model exists, or a job for it is active"}},
+)
+def train_model(body: TrainRequest, state: EmbeddingsState = Depends(get_state)) -> JSONResponse:
+    sentences = None
+    if body.sentences is not None:
+        sentences = state.tokenize_inline(body.sentences, body.tokenizer.kind, body.tokenizer.lowercase)
+    rec = state.submit_training(
+        mode="train",
+        name=body.name,
+        algorithm=body.algorithm,
+        params=body.params.given(),
+        overwrite=body.overwrite,
+        corpus_id=body.corpus_id,
+        sentences=sentences,
+    )
+    return _accepted(rec)
+
+
+@router.post(
+    "/{name}/continue",
+    status_code=202,
+    response_model=JobAccepted,
+    summary="Continue training a model on new sentences (a job; new version)",
+    description="gensim's vocabulary update: new words reaching `min_count` in the new corpus are added, "
+    "then the model trains on the new corpus only. Imported models (vectors only) cannot continue (422).",
+    dependencies=[Depends(require_token)],
+)
+def continue_training(
+    name: ModelName, body: ContinueRequest, state: EmbeddingsState = Depends(get_state)
+) -> JSONResponse:
+    if not state.store.exists(name):
+        raise not_found("model", name)
+    sentences = None
+    if body.sentences is not None:
+        sentences = state.tokenize_inline(body.sentences, body.tokenizer.kind, body.tokenizer.lowercase)
+    params = {
+        k: v
+        for k, v in {"epochs": body.epochs, "alpha": body.alpha, "min_alpha": body.min_alpha}.items()
+        if v is not None
+    }
+    current = state.store.current(name)
+    if current is not None:
+        stored = current.meta.get("params") or {}
+        alpha = params.get("alpha", stored.get("alpha", 0.025))
+        min_alpha = params.get("min_alpha", stored.get("min_alpha", 0.0001))
+        if min_alpha > alpha:
+            raise ProblemError(
+                422,
+                "Invalid parameters",
+                f"min_alpha ({min_alpha}) must be <= alpha ({alpha})",
+                type="invalid-request",
+            )
+    rec = state.submit_training(
+        mode="continue",
+        name=name,
+        algorithm=None,
+        params=params,
+        overwrite=True,
+        corpus_id=body.corpus_id,
+        sentences=sentences,
+    )
+    return _accepted(rec)
+
+
+@router.get("", response_model=ModelList, summary="List models", dependencies=[Depends(require_query_token)])
+def list_models(state: EmbeddingsState = Depends(get_state)) -> ModelList:
+    out = []
+    for name in state.store.names():
+        try:
+            out.append(model_info(state, name))
+        except ProblemError:  # deleted meanwhile
+            continue
+    return ModelList(models=out)
+
+
+@router.get(
+    "/{name}",
+    response_model=ModelInfo,
+    summary="Show a model: metadata of the current version and every version",
+    dependencies=[Depends(require_query_token)],
+)
+def get_model(name: ModelName, state: EmbeddingsState = Depends(get_state)) -> ModelInfo:
+    return model_info(state, name)
+
+
+@router.delete(
+    "/{name}",
+    status_code=204,
+    summary="Delete a model and all its versions",
+    description="409 while a job for it is queued or running.",
+    dependencies=[Depends(require_token)],
+)
+def delete_model(name: ModelName, state: EmbeddingsState = Depends(get_state)) -> Response:
+    with state.lock:
+        state.check_no_active_job(name)
+        if not state.store.exists(name):
+            raise not_found("model", name)
+        state.registry.drop(name)
+        state.store.delete(name)
+    return Response(status_code=204)
+
+
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The raw vectors file (word2vec text or binary, or a Facebook fastText `.bin`). "
+        "Parsed only by non-pickle loaders: pickles, zip/torch archives and gzip are refused.",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def _import(state: EmbeddingsState, name: str, path: Any, fmt: str, overwrite: bool, size: int) -> ModelInfo:
+    try:
+        if fmt == "auto":
+            fmt = sniff_format(path)  # refuses pickles/archives from the first bytes
+        kv = import_vectors(path, fmt)
+    except InvalidModelFileError as exc:
+        raise model_file_error(exc) from None
+    fasttext = isinstance(kv, FastTextKeyedVectors) and kv.bucket > 0
+    meta: dict[str, Any] = {
+        "algorithm": "fasttext" if fasttext else "word2vec",
+        "source": "imported",
+        "import_format": fmt,
+        "import_bytes": size,
+        "created": datetime.now(UTC).isoformat(),
+        "oov_vectors": fasttext,
+        "params": None,
+        "corpus": None,
+        "training_time_s": None,
+    }
+    with state.lock:
+        state.check_no_active_job(name)
+        if state.store.exists(name) and not overwrite:
+            raise ProblemError(
+                409, "Conflict", f"a model named {name!r} exists; send overwrite=true", type="model-exists"
+            )
+        with state.store.new_version(name, meta) as directory:
+            meta.update(save_model(kv, directory))
+    state.registry.load(name)
+    return model_info(state, name)
+
+
+@router.post(
+    "/{name}/import",
+    status_code=201,
+    response_model=ModelInfo,
+    summary="Import vectors from a word2vec or fastText file",
+    description="The body is the file, streamed to disk up to `EMBEDDINGS_MAX_UPLOAD_BYTES`. `auto` sniffs "
+    "the format from the first bytes. A pickle or zip archive is 415 (never loaded); a file that does not "
+    "parse is 422. 409 when the model exists (unless `overwrite=true`: new version).",
+    dependencies=[Depends(require_token)],
+    openapi_extra=IMPORT_BODY,
+)
+async def import_model(
+    name: ModelName,
+    request: Request,
+    format: Literal["auto", "word2vec-text", "word2vec-binary", "fasttext-bin"] = Query("auto"),  # noqa: A002
+    overwrite: bool = Query(False, description="Store a new version when the model exists."),
+    state: EmbeddingsState = Depends(get_state),
+) -> JSONResponse:
+    state.check_no_active_job(name)
+    if state.store.exists(name) and not overwrite:
+        raise ProblemError(
+            409, "Conflict", f"a model named {name!r} exists; send overwrite=true", type="model-exists"
+        )
+    state.uploads_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state.uploads_dir / f".tmp-import-{uuid.uuid4().hex}"
+    try:
+        size = await stream_request_to_file(request, tmp, state.settings.max_upload_bytes)
+        info = await run_in_threadpool(_import, state, name, tmp, format, overwrite, size)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return JSONResponse(
+        info.model_dump(mode="json"), status_code=201, headers={"Location": f"/v1/models/{name}"}
+    )
+
+
+@router.get(
+    "/{name}/vectors",
+    summary="Export the vectors (word2vec text or binary), streamed",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}, "text/plain": {}}, "description": "The file"}
+    },
+    dependencies=[Depends(require_query_token)],
+)
+def export_model(
+    name: ModelName,
+    format: Literal["word2vec-text", "word2vec-binary"] = Query("word2vec-binary"),  # noqa: A002
+    state: EmbeddingsState = Depends(get_state),
+) -> StreamingResponse:
+    model = state.registry.get(name)
+    try:
+        chunks = iter_export(model.kv, format)
+    except ValueError as exc:
+        raise ProblemError(422, "Cannot export", str(exc), type="cannot-export") from None
+    ext, media = (
+        ("txt", "text/plain; charset=utf-8")
+        if format == "word2vec-text"
+        else ("bin", "application/octet-stream")
+    )
+    filename = f"{name}-v{model.version}.{ext}"
+    return StreamingResponse(
+        chunks, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
