@@ -39,14 +39,14 @@ def _check(request: Request, credentials: HTTPAuthorizationCredentials | None) -
         raise ProblemError(403, "Forbidden", "the bearer token is not valid", type="forbidden")
 
 
-def require_token(
+async def require_token(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> None:
     """Dependency of mutating routes: enforce the API token when one is configured."""
     _check(request, credentials)
 
 
-def require_query_token(
+async def require_query_token(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> None:
     """Dependency of query routes: enforce the token only when queries are protected too."""

@@ -117,8 +117,13 @@ def _child_main(target: str, spec: dict[str, Any], conn: Any, threads: int) -> N
 class JobManager:
     """Queue, run, watch, cancel and persist jobs.
 
-    ``on_finished(record)`` is called (in a manager thread) after a job ends, whatever its outcome,
-    so the service can load the model a job produced.
+    ``on_finished(record)`` is called (in a manager thread) when a job ends, whatever its outcome,
+    so the service can load the model a job produced. For a success it is called *before* the
+    job's status becomes ``succeeded``: a client that sees ``succeeded`` can query the model.
+
+    Job functions run in processes started by a forkserver, which re-imports the parent's
+    ``__main__``: a script that creates an app must guard its code with
+    ``if __name__ == "__main__":``.
     """
 
     def __init__(
@@ -296,11 +301,17 @@ class JobManager:
                 with self._lock:
                     if rec.status in ACTIVE:
                         self._finish(rec, "failed", error="internal error while running the job")
-            if self.on_finished is not None:
-                try:
-                    self.on_finished(self.get(job_id))
-                except Exception:
-                    log.exception("job %s: on_finished hook failed", job_id)
+            final = self.get(job_id)
+            if final.status != "succeeded":  # successes were announced before they were published
+                self._call_hook(final)
+
+    def _call_hook(self, rec: JobRecord) -> None:
+        if self.on_finished is None:
+            return
+        try:
+            self.on_finished(rec)
+        except Exception:
+            log.exception("job %s: on_finished hook failed", rec.id)
 
     def _run(self, rec: JobRecord) -> None:
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
@@ -355,12 +366,18 @@ class JobManager:
         finally:
             proc.join(10)
             parent_conn.close()
+        if result is not None and rec.id not in self._cancel_requested:
+            # Let the service load what the job produced before anyone sees "succeeded".
+            with self._lock:
+                rec.result = result
+                done = rec.model_copy(deep=True)
+            done.status = "succeeded"
+            self._call_hook(done)
         with self._lock:
             self._procs.pop(rec.id, None)
             if rec.id in self._cancel_requested:
                 self._finish(rec, "cancelled", error="cancelled by request")
             elif result is not None:
-                rec.result = result
                 self._finish(rec, "succeeded")
             elif self._stopping.is_set():
                 self._finish(rec, "failed", error=rec.error or "interrupted: the service shut down")

@@ -2,7 +2,7 @@
 
 Layout under the store's root (``data_dir/<service>/models``)::
 
-    <name>/v1/            one complete version: the service's files plus meta.json
+    <name>/v1/            one complete version: the service's files plus version.json (its metadata)
     <name>/v2/
     <name>/CURRENT.json   {"version": 2} — which version is served
 
@@ -38,7 +38,7 @@ from service.kit.storage import (
 )
 
 _VERSION_RE = re.compile(r"^v(\d+)$")
-META = "meta.json"
+META = "version.json"
 CURRENT = "CURRENT.json"
 
 
@@ -111,7 +111,7 @@ class ModelStore:
     def new_version(self, name: str, meta: dict[str, Any]) -> Iterator[Path]:
         """Yield an empty directory; on success it becomes the next version and the current one.
 
-        ``meta`` (and the ``version`` number, added to it) is written as ``meta.json``. The block
+        ``meta`` (and the ``version`` number, added to it) is written as ``version.json``. The block
         may also update ``meta`` in place before it ends.
         """
         d = self._dir(name)

@@ -15,8 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends
 
 from models.embeddings.evaluation import evaluate_word_analogies, evaluate_word_pairs
 from service.embeddings import schemas as s
@@ -29,19 +28,7 @@ from service.kit.auth import require_query_token
 from service.kit.names import ModelName
 from service.kit.problems import PROBLEM_BASE, ProblemError, invalid
 
-_bearer = HTTPBearer(
-    auto_error=False, description="`Authorization: Bearer <token>` (when a token is configured)"
-)
-
-
-async def query_token(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> None:
-    """The kit's query-token check, run on the event loop (a sync dependency costs a threadpool hop)."""
-    require_query_token(request, credentials)
-
-
-router = APIRouter(prefix="/v1/models", tags=["queries"], dependencies=[Depends(query_token)])
+router = APIRouter(prefix="/v1/models", tags=["queries"], dependencies=[Depends(require_query_token)])
 
 T = TypeVar("T")
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
