@@ -4,7 +4,7 @@ Every query answers exactly what gensim answers on the model's vectors (words, o
 batch form takes ``{"queries": [<the single body>, ...]}`` (at most ``EMBEDDINGS_MAX_BATCH``) and
 answers ``{"results": [<the single answer> | null, ...], "errors": [{index, status, type, ...}]}``:
 a query that would have been a 4xx alone (unknown words, topn too large) fails alone, the rest are
-answered. Cosadd neighbour queries of a batch run as one matrix product (:mod:`..batch_similar`).
+answered. Cosadd neighbour queries of a batch run as one matrix product (:mod:`models.embeddings.batch`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends
 
 from models.embeddings.evaluation import evaluate_word_analogies, evaluate_word_pairs
 from service.embeddings import schemas as s
-from service.embeddings.batch_similar import CosAddQuery, most_similar_cosadd
+from models.embeddings.batch import CosAddQuery, most_similar_cosadd
 from service.embeddings.corpora import tokenizer_for
 from service.embeddings.errors import query_errors, unknown_words
 from service.embeddings.registry import LoadedModel
