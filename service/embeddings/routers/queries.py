@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import numpy as np
 from fastapi import APIRouter, Depends
 
+from models.embeddings.batch import CosAddQuery, most_similar_cosadd
 from models.embeddings.evaluation import evaluate_word_analogies, evaluate_word_pairs
 from service.embeddings import schemas as s
-from models.embeddings.batch import CosAddQuery, most_similar_cosadd
 from service.embeddings.corpora import tokenizer_for
 from service.embeddings.errors import query_errors, unknown_words
 from service.embeddings.registry import LoadedModel
