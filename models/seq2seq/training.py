@@ -121,6 +121,7 @@ def train(
     report: Report | None = None,
     should_stop: Callable[[], bool] | None = None,
     src_vectors: Any | None = None,
+    init_model: Callable[[Seq2Seq], None] | None = None,
 ) -> TrainResult:
     """Train a :class:`Seq2Seq` from scratch.
 
@@ -133,6 +134,8 @@ def train(
     early (the best weights so far are still restored). Torch thread count is the caller's business.
     ``src_vectors``: optional gensim ``KeyedVectors`` to initialise the source embedding (its size must
     equal ``config.emb_dim``); the vocabulary coverage is returned as ``metrics["src_vector_coverage"]``.
+    ``init_model(model)``: optional hook called once on the freshly built model (vocabularies built,
+    weights initialised) before the first update, e.g. to load or freeze pretrained embeddings.
     Too-long or empty sources in train or dev data raise :class:`~models.seq2seq.data.DataError` up front.
     """
     config = Seq2SeqConfig.from_dict(config) if isinstance(config, dict) else config
@@ -143,6 +146,8 @@ def train(
         raise ValueError("no training examples")
     started = time.perf_counter()
     model = build_model(config, train_examples, params)
+    if init_model is not None:
+        init_model(model)
     data = encode_examples(
         train_examples,
         model.tokenizer,
