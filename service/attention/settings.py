@@ -25,3 +25,17 @@ class Settings(ServiceSettings):
     max_input_tokens: int = Field(200, ge=1, description="Longest input, in tokens (characters or words).")
     max_output_len: int = Field(200, ge=1, description="Largest `max_len` a decode may ask for.")
     max_beam_size: int = Field(16, ge=1, le=64, description="Largest beam size.")
+    max_train_pairs: int = Field(
+        200_000, ge=1, description="Most training pairs a job accepts (dataset, inline pairs or task sizes)."
+    )
+    max_inline_pairs: int = Field(5000, ge=1, description="Most pairs sent inline in a training request.")
+    max_eval_examples: int = Field(5000, ge=1, description="Most examples one evaluate request decodes.")
+    embeddings_timeout_s: float = Field(
+        60.0, gt=0, description="Timeout when fetching vectors from the embeddings service."
+    )
+    infer_batch_size: int = Field(
+        256,
+        ge=1,
+        le=4096,
+        description="Rows per padded batch when decoding (inputs are length-sorted first).",
+    )

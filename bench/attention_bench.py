@@ -1,0 +1,237 @@
+"""Attention service benchmark: starts the real service (uvicorn subprocess, fresh data dir), lets it
+train the default ``dates`` model, then measures over real HTTP:
+
+* 1,000 date inputs translated in one request vs 1,000 single-input requests (target >= 20x);
+* batched inference throughput through HTTP vs the same model called in-process (target >= 0.7x);
+* the share of padding in length-bucketed training batches vs unbucketed random batches;
+* the default model's training time and test exact match.
+
+    .venv/bin/python bench/attention_bench.py [--threads 1] [--n 1000] [--heatmap docs/attention-dates.png]
+
+Timings are best-of-``--repeats``; on a shared machine, other processes' load shows in them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float) -> float:
+    """Wait for /readyz (the default model trained and loaded), printing the job's progress."""
+    start = time.perf_counter()
+    last_print = 0.0
+    while time.perf_counter() - start < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the service exited with code {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return time.perf_counter() - start
+            if time.perf_counter() - last_print > 10:
+                last_print = time.perf_counter()
+                jobs = httpx.get(f"{base}/v1/jobs", params={"model": "dates"}, timeout=5).json()
+                if jobs:
+                    j = jobs[0]
+                    print(
+                        f"  default model: {j['status']}, step {j.get('step')}, {j['progress']:.0%}",
+                        flush=True,
+                    )
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"service not ready after {timeout}s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def padding_shares(batch_size: int, seed: int = 0) -> tuple[float, float]:
+    """Padded share of source cells: bucketed batches (the trainer's sampler) vs random batches."""
+    from models.padding import BucketBatchSampler, padding_fraction
+    from models.seq2seq.recipes import DEFAULT_DATES_RECIPE
+    from models.seq2seq.tasks import dates_task
+
+    task = dates_task(**DEFAULT_DATES_RECIPE["task"])
+    lengths = [len(e.source) for e in task.train]
+    bucketed = BucketBatchSampler(lengths, batch_size, shuffle=True, seed=seed)
+    order = np.random.default_rng(seed).permutation(len(lengths)).tolist()
+    random_batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return bucketed.padding_fraction(), padding_fraction(lengths, random_batches)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of the service and in-process run (ATTENTION_THREADS)",
+    )
+    parser.add_argument(
+        "--ready-timeout", type=float, default=900, help="seconds to wait for the default model"
+    )
+    parser.add_argument("--n", type=int, default=1000, help="number of date inputs")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs of each batched measure (best kept)"
+    )
+    parser.add_argument("--heatmap", type=Path, help="also save the service's PNG heatmap of one date here")
+    args = parser.parse_args()
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # before torch is imported
+        os.environ.setdefault(var, str(args.threads))
+
+    from models.seq2seq.recipes import DEFAULT_DATES_RECIPE
+    from models.seq2seq.tasks import dates_task
+
+    task = dates_task(**DEFAULT_DATES_RECIPE["task"])
+    inputs = [e.source for e in task.test][: args.n]
+    while len(inputs) < args.n:
+        inputs += inputs[: args.n - len(inputs)]
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data_dir = Path(tempfile.mkdtemp(prefix="attention-bench-"))
+    env = os.environ | {
+        "ATTENTION_THREADS": str(args.threads),
+        "ATTENTION_TRAIN_DEFAULT": "true",
+        "ATTENTION_LOG_LEVEL": "warning",
+        "ATTENTION_MAX_BATCH": str(max(1000, args.n)),
+    }
+    cmd = [sys.executable, "-m", "service", "attention", "--port", str(port), "--data-dir", str(data_dir)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows: list[tuple[str, str, str]] = []
+    try:
+        ready_s = wait_ready(base, proc, timeout=args.ready_timeout)
+        with httpx.Client(base_url=base, timeout=300) as http:
+            job = http.get("/v1/jobs", params={"model": "dates"}).json()[0]
+            info = http.get("/v1/models/dates").json()
+            test = http.post("/v1/models/dates/evaluate", json={"split": "test"}).json()
+            rows.append(
+                ("default model: training time (job)", f"{info['training_time_s']:.1f} s", "well under 60 s")
+            )
+            rows.append(("default model: first start until /readyz", f"{ready_s:.1f} s", ""))
+            rows.append(("default model: test exact match (n=1000)", f"{test['exact_match']:.2%}", "> 99%"))
+            rows.append(
+                ("default model: dev exact match", f"{info['dev_metrics']['dev_exact_match']:.2%}", "")
+            )
+            rows.append(("default model: steps / epochs", f"{job['step']} / {job['epoch'] + 1}", ""))
+
+            http.post("/v1/models/dates/translate", json={"inputs": inputs[:50]})  # warm-up
+
+            def timed_batch(return_attention: bool) -> tuple[float, httpx.Response]:
+                t0 = time.perf_counter()
+                resp = http.post(
+                    "/v1/models/dates/translate",
+                    json={"inputs": inputs, "return_attention": return_attention},
+                )
+                resp.raise_for_status()
+                return time.perf_counter() - t0, resp
+
+            # best of `repeats`: the machine may be shared, the minimum is the least disturbed run
+            batch_s, batched = min((timed_batch(True) for _ in range(args.repeats)), key=lambda x: x[0])
+            batch_noatt_s = min(timed_batch(False)[0] for _ in range(args.repeats))
+
+            t0 = time.perf_counter()
+            singles = [http.post("/v1/models/dates/translate", json={"inputs": [x]}) for x in inputs]
+            single_s = time.perf_counter() - t0
+            assert all(r.status_code == 200 for r in singles)
+            same = sum(
+                a["output"] == b.json()["outputs"][0]["output"]
+                for a, b in zip(batched.json()["outputs"], singles, strict=True)
+            )
+            rows.append((f"{args.n} inputs, one request (with attention)", f"{batch_s:.2f} s", ""))
+            rows.append((f"{args.n} inputs, one request (no attention)", f"{batch_noatt_s:.2f} s", ""))
+            rows.append((f"{args.n} inputs, {args.n} single requests", f"{single_s:.2f} s", ""))
+            rows.append(
+                ("speed-up: one batched request vs single requests", f"{single_s / batch_s:.1f}x", ">= 20x")
+            )
+            rows.append(("same output batched vs single", f"{same}/{args.n}", f"{args.n}/{args.n}"))
+
+            if args.heatmap:
+                png = http.get(
+                    "/v1/models/dates/attention.png", params={"input": "Thursday, November 26 2026"}
+                )
+                png.raise_for_status()
+                args.heatmap.write_bytes(png.content)
+
+    except BaseException:
+        stop(proc)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    stop(proc)
+
+    # after the server stopped, so both runs have the CPUs to themselves
+    # in-process: the same stored model, the core's translate, the same thread count
+    import torch
+
+    from models.seq2seq.inference import translate
+    from service.attention import checkpoints
+    from service.attention.settings import Settings
+    from service.kit.model_store import ModelStore
+
+    torch.set_num_threads(args.threads)
+    try:
+        current = ModelStore(data_dir / "attention" / "models").current("dates")
+        model = checkpoints.load(current.path)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    translate(model, inputs[:50])
+
+    def best_of(fn) -> float:
+        best = float("inf")
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    # the core with its defaults, and the core batched exactly as the service does it
+    # (length-sorted, ATTENTION_INFER_BATCH_SIZE rows): the fair baseline of the HTTP figure
+    plain_s = best_of(lambda: translate(model, inputs))
+    same_s = best_of(
+        lambda: translate(model, sorted(inputs, key=len), batch_size=Settings().infer_batch_size)
+    )
+    rows.append((f"in-process translate, core defaults ({args.n})", f"{plain_s:.2f} s", ""))
+    rows.append((f"in-process translate, service batching ({args.n})", f"{same_s:.2f} s", ""))
+    rows.append(("throughput HTTP (with attention) / in-process", f"{same_s / batch_s:.2f}x", ">= 0.7x"))
+    rows.append(("throughput HTTP (no attention) / in-process", f"{same_s / batch_noatt_s:.2f}x", ">= 0.7x"))
+    rows.append(("HTTP batched throughput", f"{args.n / batch_s:.0f} inputs/s", ""))
+
+    bucketed, unbucketed = padding_shares(DEFAULT_DATES_RECIPE["params"]["batch_size"])
+    rows.append(("padding share, bucketed training batches", f"{bucketed:.1%}", ""))
+    rows.append(("padding share, random (unbucketed) batches", f"{unbucketed:.1%}", ""))
+
+    width = max(len(r[0]) for r in rows)
+    print(f"\nattention service benchmark ({args.threads} torch threads, {os.cpu_count()} CPUs)\n")
+    print(f"{'measure'.ljust(width)}  {'value':>16}  target")
+    print(f"{'-' * width}  {'-' * 16}  ------")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>16}  {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Bounds that depend on the settings or on the model: batch size, input length, beam size, max_len.
+
+Every violation is a 422 problem whose ``errors`` name the offending field (and item index), the
+same shape as a pydantic validation failure. Body size is the kit's business (413).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from models.seq2seq.model import Seq2Seq
+from service.attention.settings import Settings
+from service.kit.problems import ProblemError
+
+
+def _fail(loc: list[Any], msg: str, type_: str, title: str = "Request validation failed") -> ProblemError:
+    where = ".".join(str(p) for p in loc)
+    return ProblemError(
+        422,
+        title,
+        f"{where}: {msg}",
+        type="validation-error",
+        errors=[{"loc": loc, "msg": msg, "type": type_}],
+    )
+
+
+def check_batch(n: int, settings: Settings, field: str = "inputs") -> None:
+    if n > settings.max_batch:
+        raise _fail(["body", field], f"{n} items > the limit of {settings.max_batch} per request", "too_long")
+
+
+def max_source_tokens(model: Seq2Seq, settings: Settings) -> int:
+    return min(settings.max_input_tokens, model.config.max_src_len)
+
+
+def check_sources(texts: Sequence[str], model: Seq2Seq, settings: Settings, loc: Sequence[Any]) -> None:
+    """Each source must be non-blank with 1..limit tokens (the limit: settings and the model's ``max_src_len``)."""
+    limit = max_source_tokens(model, settings)
+    for i, text in enumerate(texts):
+        n = len(model.tokenizer.tokenize(text))
+        if n == 0 or not text.strip():
+            raise _fail([*loc, i], "empty input (blank or no tokens)", "empty_input")
+        if n > limit:
+            raise _fail([*loc, i], f"{n} tokens > the limit of {limit}", "input_too_long")
+
+
+def beam_width(decode: str, beam_size: int, settings: Settings) -> int:
+    """1 for greedy; ``beam_size`` for beam (422 above ``max_beam_size``)."""
+    if decode == "greedy":
+        return 1
+    if beam_size > settings.max_beam_size:
+        raise _fail(
+            ["body", "beam_size"], f"{beam_size} > the limit of {settings.max_beam_size}", "less_than_equal"
+        )
+    return beam_size
+
+
+def check_max_len(max_len: int | None, settings: Settings, loc: Sequence[Any] = ("body", "max_len")) -> None:
+    if max_len is not None and max_len > settings.max_output_len:
+        raise _fail(list(loc), f"{max_len} > the limit of {settings.max_output_len}", "less_than_equal")

@@ -1,0 +1,1 @@
+"""The attention service's routers (all under ``/v1``)."""

@@ -1,0 +1,192 @@
+"""``/v1/models``: train (a job), list, describe and delete models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+
+from models.seq2seq.data import DataError, examples_from_pairs
+from service.attention.schemas import JobAccepted, ModelOut, TrainRequest
+from service.attention.state import (
+    ATTENTION_FROM_CORE,
+    ATTENTION_TO_CORE,
+    TRAIN_TARGET,
+    ServiceState,
+    get_state,
+)
+from service.kit.auth import require_query_token, require_token
+from service.kit.model_store import ModelVersion
+from service.kit.names import ModelName
+from service.kit.problems import ProblemError, conflict, invalid, not_found
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+def _dataset(state: ServiceState, dataset_id: str, field: str, kind: str) -> dict[str, Any]:
+    try:
+        path, meta = state.datasets.path(dataset_id)
+    except ProblemError:
+        raise invalid(
+            f"no dataset named {dataset_id!r}", loc=["body", field], type="unknown-dataset"
+        ) from None
+    if meta.get("kind") != kind:
+        raise invalid(f"dataset {dataset_id!r} holds {meta.get('kind')}, not {kind}", loc=["body", field])
+    return {"id": dataset_id, "path": str(path), "format": meta["format"], "meta": meta}
+
+
+def build_spec(body: TrainRequest, state: ServiceState) -> dict[str, Any]:
+    """Validate the data sources against the stores and settings; return the job's JSON spec."""
+    settings = state.settings
+    source: dict[str, Any]
+    if body.task is not None:
+        if body.task.n_train > settings.max_train_pairs:
+            raise invalid(
+                f"n_train > the limit of {settings.max_train_pairs}", loc=["body", "task", "n_train"]
+            )
+        source = {"task": {"name": body.task.name, "kwargs": body.task.generator_kwargs()}}
+    elif body.dataset_id is not None:
+        ds = _dataset(state, body.dataset_id, "dataset_id", "pairs")
+        if ds["meta"]["pairs"] > settings.max_train_pairs:
+            raise invalid(
+                f"the dataset has more than {settings.max_train_pairs} pairs", loc=["body", "dataset_id"]
+            )
+        source = {"dataset": {k: ds[k] for k in ("id", "path", "format")}}
+    else:
+        pairs = body.pairs or []
+        if len(pairs) > settings.max_inline_pairs:
+            raise invalid(
+                f"{len(pairs)} inline pairs > the limit of {settings.max_inline_pairs}; upload a dataset",
+                loc=["body", "pairs"],
+            )
+        try:
+            examples_from_pairs([list(p) for p in pairs])
+        except DataError as exc:
+            raise invalid(f"pair {exc.line - 1}: {exc.reason}", loc=["body", "pairs", exc.line - 1]) from None
+        if not pairs:
+            raise invalid("no pairs", loc=["body", "pairs"])
+        source = {"pairs": [list(p) for p in pairs]}
+    dev: dict[str, Any] | None = None
+    if body.dev_dataset_id is not None:
+        ds = _dataset(state, body.dev_dataset_id, "dev_dataset_id", "pairs")
+        dev = {"dataset": {k: ds[k] for k in ("id", "path", "format")}}
+    elif body.task is None:
+        dev = {"fraction": body.dev_fraction if body.dev_fraction is not None else 0.1}
+    embeddings: dict[str, Any] | None = None
+    if body.embeddings is not None:
+        embeddings = {
+            "model": body.embeddings.model,
+            "url": body.embeddings.url or settings.embeddings_url,
+            "freeze": body.freeze_embeddings,
+            "timeout": settings.embeddings_timeout_s,
+        }
+    elif body.embeddings_file is not None:
+        ds = _dataset(state, body.embeddings_file, "embeddings_file", "vectors")
+        embeddings = {"file": ds["path"], "id": body.embeddings_file, "freeze": body.freeze_embeddings}
+    config = body.config.model_dump()
+    config["attention"] = ATTENTION_TO_CORE[config["attention"]]
+    request_summary = body.model_dump(exclude={"pairs"}, exclude_none=True)
+    if body.pairs is not None:
+        request_summary["pairs"] = len(body.pairs)
+    return {
+        "name": body.name,
+        "models_dir": str(state.store.root),
+        "threads": settings.threads,
+        "config": config,
+        "params": body.params.model_dump(),
+        "source": source,
+        "dev": dev,
+        "embeddings": embeddings,
+        "max_src_len": settings.max_input_tokens,
+        "max_output_len": settings.max_output_len,
+        "request": request_summary,
+    }
+
+
+def submit(state: ServiceState, name: str, spec: dict[str, Any]) -> Any:
+    if state.jobs.active_for(name):
+        raise conflict(f"a job is already training model {name!r}", type="job-active")
+    return state.jobs.submit("train", TRAIN_TARGET, spec, model=name)
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Train a model (a background job)",
+    description="Exactly one data source: a built-in `task`, an uploaded `dataset_id`, or inline `pairs`. "
+    "Watch the job at the returned `location`; the model is served once the job succeeds "
+    "(a new version replaces the current one atomically).",
+    response_model=JobAccepted,
+    dependencies=[Depends(require_token)],
+)
+def train_model(
+    body: TrainRequest, response: Response, state: ServiceState = Depends(get_state)
+) -> JobAccepted:
+    spec = build_spec(body, state)
+    job = submit(state, body.name, spec)
+    location = f"/v1/jobs/{job.id}"
+    response.headers["Location"] = location
+    return JobAccepted(job_id=job.id, model=body.name, status=job.status, location=location)
+
+
+def model_out(version: ModelVersion, loaded: bool) -> ModelOut:
+    meta = version.meta
+    config = dict(meta.get("config", {}))
+    if "attention" in config:
+        config["attention"] = ATTENTION_FROM_CORE.get(config["attention"], config["attention"])
+    return ModelOut(
+        name=version.name,
+        version=version.version,
+        loaded=loaded,
+        config=config,
+        src_vocab_size=meta.get("src_vocab_size"),
+        tgt_vocab_size=meta.get("tgt_vocab_size"),
+        dev_metrics=meta.get("dev_metrics") or {},
+        test_metrics=meta.get("test_metrics"),
+        training_time_s=meta.get("training_time_s"),
+        source=meta.get("source") or {},
+        params=meta.get("params") or {},
+        embeddings=meta.get("embeddings"),
+        created=meta.get("created"),
+    )
+
+
+@router.get(
+    "", summary="List models", response_model=list[ModelOut], dependencies=[Depends(require_query_token)]
+)
+def list_models(state: ServiceState = Depends(get_state)) -> list[ModelOut]:
+    out = []
+    for name in state.store.names():
+        current = state.store.current(name)
+        if current is not None:
+            out.append(model_out(current, state.registry.loaded(name)))
+    return out
+
+
+@router.get(
+    "/{name}",
+    summary="A model: config, vocabulary sizes, dev metrics, training time, version",
+    response_model=ModelOut,
+    dependencies=[Depends(require_query_token)],
+)
+def get_model(name: ModelName, state: ServiceState = Depends(get_state)) -> ModelOut:
+    current = state.store.current(name)
+    if current is None:
+        raise not_found("model", name)
+    return model_out(current, state.registry.loaded(name))
+
+
+@router.delete(
+    "/{name}",
+    status_code=204,
+    summary="Delete a model (every version); 409 while a job trains it",
+    dependencies=[Depends(require_token)],
+)
+def delete_model(name: ModelName, state: ServiceState = Depends(get_state)) -> Response:
+    if state.jobs.active_for(name):
+        raise conflict(f"a job is training model {name!r}; cancel it first", type="job-active")
+    if state.store.current(name) is None and not state.registry.loaded(name):
+        raise not_found("model", name)
+    state.registry.drop(name)
+    state.store.delete(name)
+    return Response(status_code=204)

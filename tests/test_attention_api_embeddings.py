@@ -1,0 +1,150 @@
+"""Word-level models whose source embeddings start from word2vec vectors: from an uploaded file made
+with gensim, and from the embeddings service running on a real uvicorn port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+import uvicorn
+from fastapi.testclient import TestClient
+from gensim.models import KeyedVectors
+
+from service.attention.app import create_app
+from service.attention.settings import Settings
+
+WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "home"]
+PAIRS = [
+    ["the cat sat", "sat cat the"],
+    ["the dog ran", "ran dog the"],
+    ["cat on mat", "mat on cat"],
+    ["dog ran home", "home ran dog"],
+    ["the cat ran home", "home ran cat the"],
+    ["a dog sat", "sat dog a"],  # "a" has no vector
+    ["the mat", "mat the"],
+    ["cat sat on the mat", "mat the on sat cat"],
+]
+SRC_TOKENS = sorted({w for src, _ in PAIRS for w in src.split()})
+COVERAGE = sum(w in WORDS for w in SRC_TOKENS) / len(SRC_TOKENS)
+DIM = 6
+
+
+def make_vectors(path) -> KeyedVectors:
+    kv = KeyedVectors(vector_size=DIM)
+    rng = np.random.default_rng(0)
+    kv.add_vectors(WORDS, rng.standard_normal((len(WORDS), DIM)).astype(np.float32))
+    kv.save_word2vec_format(str(path), binary=True)
+    return kv
+
+
+def train_word_model(client, name: str, **source) -> dict:
+    body = {
+        "name": name,
+        "pairs": PAIRS,
+        "dev_fraction": 0.25,
+        "config": {"tokenization": "word", "emb_dim": 32, "hidden": 8},
+        "params": {"epochs": 2, "batch_size": 4},
+        "freeze_embeddings": True,
+        **source,
+    }
+    resp = client.post("/v1/models", json=body)
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["job_id"]
+    client.app.state.attention.jobs.wait(job_id, 120)
+    return client.get(f"/v1/jobs/{job_id}").json()
+
+
+def assert_initialised(client, name: str, kv: KeyedVectors) -> None:
+    deadline = time.time() + 10
+    registry = client.app.state.attention.registry
+    while not registry.loaded(name) and time.time() < deadline:
+        time.sleep(0.02)
+    model = registry.get(name).model
+    emb = model.encoder.embedding.weight.detach()  # (V, DIM)
+    assert emb.shape[1] == DIM  # emb_dim follows the vectors
+    for word in WORDS:
+        if word in model.src_vocab:
+            torch.testing.assert_close(emb[model.src_vocab.lookup(word)], torch.tensor(kv[word]))
+    info = client.get(f"/v1/models/{name}").json()
+    assert info["embeddings"]["coverage"] == pytest.approx(COVERAGE)
+    assert info["config"]["emb_dim"] == DIM and info["config"]["tokenization"] == "word"
+
+
+def test_init_from_uploaded_word2vec_file(tmp_path):
+    kv = make_vectors(tmp_path / "vectors.bin")
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data", train_default=False))) as client:
+        up = client.post(
+            "/v1/datasets", content=(tmp_path / "vectors.bin").read_bytes(), params={"format": "word2vec"}
+        )
+        assert up.status_code == 201, up.text
+        assert up.json()["kind"] == "vectors" and up.json()["words"] == len(WORDS) and up.json()["dim"] == DIM
+        job = train_word_model(client, "wordfile", embeddings_file=up.json()["id"])
+        assert job["status"] == "succeeded", job.get("error")
+        assert job["embedding_coverage"] == pytest.approx(COVERAGE)
+        assert_initialised(client, "wordfile", kv)
+        out = client.post("/v1/models/wordfile/translate", json={"inputs": ["the zebra sat"]}).json()[
+            "outputs"
+        ][0]
+        assert out["source_tokens"] == ["the", "zebra", "sat"] and out["unknown_tokens"] == ["zebra"]
+        pairs_ds = client.post("/v1/datasets", content=b"a\tb\n").json()["id"]
+        wrong = client.post(
+            "/v1/models",
+            json={
+                "name": "w",
+                "pairs": PAIRS,
+                "config": {"tokenization": "word"},
+                "embeddings_file": pairs_ds,
+            },
+        )
+        assert wrong.status_code == 422
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def embeddings_service(tmp_path):
+    from service.embeddings.app import create_app as create_embeddings_app
+    from service.embeddings.settings import Settings as EmbeddingsSettings
+
+    port = _free_port()
+    app = create_embeddings_app(EmbeddingsSettings(data_dir=tmp_path / "emb", train_default=False, port=port))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_init_from_the_embeddings_service(tmp_path, embeddings_service):
+    import httpx
+
+    kv = make_vectors(tmp_path / "vectors.bin")
+    imported = httpx.post(
+        f"{embeddings_service}/v1/models/vecs/import",
+        content=(tmp_path / "vectors.bin").read_bytes(),
+        timeout=30,
+    )
+    assert imported.status_code == 201, imported.text
+    settings = Settings(data_dir=tmp_path / "data", train_default=False, embeddings_url=embeddings_service)
+    with TestClient(create_app(settings)) as client:
+        job = train_word_model(client, "wordurl", embeddings={"model": "vecs"})
+        assert job["status"] == "succeeded", job.get("error")
+        assert job["embedding_coverage"] == pytest.approx(COVERAGE)
+        assert_initialised(client, "wordurl", kv)
+        missing = train_word_model(client, "nope", embeddings={"model": "absent", "url": embeddings_service})
+        assert missing["status"] == "failed" and "404" in missing["error"]
