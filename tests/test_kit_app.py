@@ -53,8 +53,14 @@ def build(tmp_path, **overrides):
         yield
 
     app = create_app(
-        settings, title="t", description="d", version="0", routers=[router], lifespan=lifespan,
-        readiness=lambda app: (state["ready"], {"models": state["ready"]}), upload_paths=[r"/v1/corpora"],
+        settings,
+        title="t",
+        description="d",
+        version="0",
+        routers=[router],
+        lifespan=lifespan,
+        readiness=lambda app: (state["ready"], {"models": state["ready"]}),
+        upload_paths=[r"/v1/corpora"],
     )
     return app
 
@@ -81,7 +87,10 @@ def test_health_ready_metrics_and_request_id(client):
     assert len(client.get("/healthz").headers["x-request-id"]) == 32
     client.post("/v1/models/m/similar", json={"words": ["a"]})
     text = client.get("/metrics").text
-    assert 'embattn_http_requests_total{method="POST",route="/v1/models/{name}/similar",service="service",status="200"}' in text
+    assert (
+        'embattn_http_requests_total{method="POST",route="/v1/models/{name}/similar",service="service",status="200"}'
+        in text
+    )
 
 
 def test_not_ready_before_lifespan(tmp_path):
@@ -95,7 +104,12 @@ def test_validation_errors_are_problems_with_field_list(client):
     locs = {tuple(e["loc"]) for e in body["errors"]}
     assert ("body", "words") in locs and ("body", "topn") in locs
     assert "topn" in body["detail"]
-    body = assert_problem(client.post("/v1/models/m/similar", content=b"{not json", headers={"content-type": "application/json"}), 422)
+    body = assert_problem(
+        client.post(
+            "/v1/models/m/similar", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+    )
     assert body["errors"][0]["type"] == "json_invalid"
 
 
@@ -105,11 +119,15 @@ def test_404_405_and_500_are_problems_without_stack_trace(client):
     body = assert_problem(client.get("/v1/boom"), 500)
     assert "secret internals" not in json.dumps(body) and "Traceback" not in json.dumps(body)
     assert body["request_id"]
-    assert assert_problem(client.post("/v1/models/missing/similar", json={"words": ["a"]}), 404)["type"].endswith("model-not-found")
+    assert assert_problem(client.post("/v1/models/missing/similar", json={"words": ["a"]}), 404)[
+        "type"
+    ].endswith("model-not-found")
     assert client.get("/healthz").status_code == 200  # still serving
 
 
-@pytest.mark.parametrize("name", ["UPPER", "-lead", "a" * 65, "a%2F..%2Fb", "%2e%2e", "a%2F..%2F..%2Fetc", "a%2Fb"])
+@pytest.mark.parametrize(
+    "name", ["UPPER", "-lead", "a" * 65, "a%2F..%2Fb", "%2e%2e", "a%2F..%2F..%2Fetc", "a%2Fb"]
+)
 def test_invalid_names_are_422(client, name):
     body = assert_problem(client.post(f"/v1/models/{name}/similar", json={"words": ["a"]}), 422)
     assert "name" in json.dumps(body["errors"])

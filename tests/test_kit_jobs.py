@@ -69,8 +69,12 @@ def test_cancel_running_and_queued(manager, tmp_path):
 def test_restart_marks_running_failed_and_requeues_queued(tmp_path):
     jobs = tmp_path / "jobs"
     jobs.mkdir()
-    running = JobRecord(id="a" * 32, kind="train", status="running", target="tests.jobfuncs:count", spec={"n": 1})
-    queued = JobRecord(id="b" * 32, kind="train", status="queued", target="tests.jobfuncs:count", spec={"n": 2})
+    running = JobRecord(
+        id="a" * 32, kind="train", status="running", target="tests.jobfuncs:count", spec={"n": 1}
+    )
+    queued = JobRecord(
+        id="b" * 32, kind="train", status="queued", target="tests.jobfuncs:count", spec={"n": 2}
+    )
     for rec in (running, queued):
         data = rec.model_dump(mode="json")
         data["target"] = rec.target
