@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import operator
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from models.atomic import atomic_write_json
 
 __all__ = ["BOS", "EOS", "PAD", "SPECIALS", "UNK", "Vocabulary"]
 
@@ -228,31 +229,7 @@ class Vocabulary:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the vocabulary as JSON to ``path`` atomically (temp file in the same dir, fsync, replace)."""
-        target = Path(path)
-        payload = json.dumps(self.to_dict(), ensure_ascii=False, indent=0).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        try:  # make the rename durable too (best effort; not all platforms allow fsync on a dir)
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+        atomic_write_json(path, self.to_dict(), indent=0)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocabulary:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.atomic import fsync_dir
 from models.vocab import Vocabulary
 
 from .model import Seq2Seq, Seq2SeqConfig
@@ -44,19 +45,6 @@ def _write_json(path: Path, data: Any) -> None:
         json.dump(data, fh, ensure_ascii=False, indent=1)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _backup_path(directory: Path) -> Path:
@@ -86,14 +74,14 @@ def save_checkpoint(
             torch.save(state, fh)
             fh.flush()
             os.fsync(fh.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         backup = _backup_path(target)
         if backup.exists():
             shutil.rmtree(backup)
         if target.exists():
             os.replace(target, backup)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         if backup.exists():
             shutil.rmtree(backup, ignore_errors=True)
     except BaseException:

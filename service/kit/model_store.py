@@ -30,11 +30,11 @@ from typing import Any
 from service.kit.names import is_valid_name
 from service.kit.storage import (
     TMP_PREFIX,
-    _fsync_tree,
-    _tmp_sibling,
     atomic_write_json,
+    fsync_tree,
     read_json,
     remove_tree,
+    tmp_sibling,
 )
 
 _VERSION_RE = re.compile(r"^v(\d+)$")
@@ -116,7 +116,7 @@ class ModelStore:
         """
         d = self._dir(name)
         d.mkdir(parents=True, exist_ok=True)
-        tmp = _tmp_sibling(d / "new")
+        tmp = tmp_sibling(d / "new")
         tmp.mkdir()
         try:
             yield tmp
@@ -125,7 +125,7 @@ class ModelStore:
                 version = max(existing, default=0) + 1
                 meta["version"] = version
                 atomic_write_json(tmp / META, meta)
-                _fsync_tree(tmp)
+                fsync_tree(tmp)
                 try:
                     os.rename(tmp, d / f"v{version}")
                     break

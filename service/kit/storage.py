@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,47 +23,24 @@ from typing import Any
 
 from fastapi import Request
 
+# The file primitives live in models/atomic.py, so that models/ savers share them without importing
+# service/; they are re-exported here for the services.
+from models.atomic import TMP_PREFIX, atomic_write_bytes, atomic_write_json, fsync_dir, tmp_sibling
 from service.kit.problems import ProblemError
 
-TMP_PREFIX = ".tmp-"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _tmp_sibling(path: Path) -> Path:
-    return path.parent / f"{TMP_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as pretty JSON to ``path`` atomically."""
-    atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str).encode("utf-8"))
+__all__ = [
+    "TMP_PREFIX",
+    "atomic_directory",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "fsync_dir",
+    "fsync_tree",
+    "read_json",
+    "remove_temporaries",
+    "remove_tree",
+    "stream_request_to_file",
+    "tmp_sibling",
+]
 
 
 def read_json(path: Path) -> Any:
@@ -73,12 +49,12 @@ def read_json(path: Path) -> Any:
         return json.load(fh)
 
 
-def _fsync_tree(root: Path) -> None:
+def fsync_tree(root: Path) -> None:
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
             with open(os.path.join(dirpath, name), "rb") as fh:
                 os.fsync(fh.fileno())
-        _fsync_dir(Path(dirpath))
+        fsync_dir(Path(dirpath))
 
 
 @contextmanager
@@ -92,13 +68,13 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     if final.exists():
         raise FileExistsError(f"{final} already exists")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(final)
+    tmp = tmp_sibling(final)
     tmp.mkdir()
     try:
         yield tmp
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
         os.rename(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -124,7 +100,7 @@ def remove_tree(path: Path) -> None:
     path = Path(path)
     if not path.exists():
         return
-    aside = _tmp_sibling(path)
+    aside = tmp_sibling(path)
     os.rename(path, aside)
     shutil.rmtree(aside, ignore_errors=True)
 
@@ -137,7 +113,7 @@ async def stream_request_to_file(request: Request, dest: Path, max_bytes: int) -
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(dest)
+    tmp = tmp_sibling(dest)
     size = 0
     try:
         with open(tmp, "wb") as fh:
@@ -156,7 +132,7 @@ async def stream_request_to_file(request: Request, dest: Path, max_bytes: int) -
         if size == 0:
             raise ProblemError(422, "Empty upload", "the request body is empty", type="empty-upload")
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return size
