@@ -7,7 +7,8 @@ Readers never hold the file in memory: each iteration re-opens the file and yiel
 Formats (``format=``):
 
 * ``"text"``  -- plain UTF-8 text, one sentence per line, tokenized by a :class:`Tokenizer`.
-* ``"jsonl"`` -- one JSON array of strings per line, e.g. ``["the", "cat"]``; taken as is (no tokenizer).
+* ``"jsonl"`` -- one JSON array of strings per line, e.g. ``["the", "cat"]``; taken as is (no tokenizer;
+  a token may not be empty or contain whitespace).
 
 Either may be gzip-compressed: compression is detected from the magic bytes ``1f 8b``, not the extension.
 Blank lines (and lines with no token) are skipped. Errors name the 1-based line number
@@ -125,6 +126,12 @@ def _parse_json_tokens(text: str, line_no: int, path: str) -> list[str]:
         raise CorpusFormatError(line_no, f"invalid JSON: {exc.msg}", path=path) from None
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise CorpusFormatError(line_no, "expected a JSON array of strings", path=path)
+    for i, token in enumerate(value):
+        # a token becomes a vocabulary key: empty or whitespace keys cannot be exported (word2vec format)
+        if not token or any(c.isspace() for c in token):
+            raise CorpusFormatError(
+                line_no, f"token {i} ({token!r}) is empty or contains whitespace", path=path
+            )
     return value
 
 

@@ -17,8 +17,10 @@ any parse failure becomes :class:`InvalidModelFileError`.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickletools
 import re
 import struct
 from collections.abc import Iterator
@@ -42,6 +44,7 @@ EXPORT_FORMATS: tuple[str, ...] = ("word2vec-text", "word2vec-binary")
 _FASTTEXT_MAGIC = struct.pack("<i", 793712314)
 _W2V_HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 _MAX_HEADER_LINE = 1024
+_SNIFF_BYTES = 4096  # read to recognise pickles / archives before any parser sees the file
 
 
 # --------------------------------------------------------------------------- our own format
@@ -148,7 +151,7 @@ def sniff_format(path: str | os.PathLike) -> str:
     for gzip, empty or unrecognised files.
     """
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(_SNIFF_BYTES)
         _refuse_unsafe(head, "auto")
         if head[:4] == _FASTTEXT_MAGIC:
             return "fasttext-bin"
@@ -171,10 +174,28 @@ def sniff_format(path: str | os.PathLike) -> str:
     return "word2vec-binary"
 
 
+def _looks_like_text_pickle(head: bytes) -> bool:
+    """True when ``head`` reads as a protocol 0/1 pickle (these have no ``\\x80`` header) that imports a
+    callable: its opcodes parse up to a ``GLOBAL``/``INST`` naming a dotted identifier pair, like
+    ``cposix\\nsystem\\n``. Only parses opcodes (``pickletools.genops``), never loads anything.
+
+    Word2vec files start with a count (digits and a space: no such opcode sequence); text that merely
+    starts with ``c`` or ``i`` has no identifier pair on its first two lines.
+    """
+    try:
+        for op, arg, _pos in pickletools.genops(io.BytesIO(head)):
+            if op.name in ("GLOBAL", "INST"):
+                module, _, name = str(arg).partition(" ")
+                return all(p.isidentifier() for p in module.split(".")) and name.isidentifier()
+    except Exception:  # not opcodes, or cut off by the end of ``head``
+        return False
+    return False
+
+
 def _refuse_unsafe(head: bytes, fmt: str) -> None:
     if not head:
         raise InvalidModelFileError("file is empty", format=fmt)
-    if head[:1] == b"\x80":
+    if head[:1] == b"\x80" or _looks_like_text_pickle(head):
         raise NotAPickleSafeFileError("Python pickle", format=fmt)
     if head[:2] == b"PK":
         raise NotAPickleSafeFileError("zip (e.g. torch .pt / .npz)", format=fmt)
@@ -288,7 +309,7 @@ def import_vectors(
     if limit is not None and limit < 1:
         raise ValueError("limit must be >= 1")
     with open(spath, "rb") as f:
-        _refuse_unsafe(f.read(8), format)
+        _refuse_unsafe(f.read(_SNIFF_BYTES), format)
     fmt = sniff_format(spath) if format == "auto" else format
     try:
         if fmt == "fasttext-bin":

@@ -33,6 +33,24 @@ from .errors import UnknownWordsError
 
 SIMILARITY_METHODS: tuple[str, ...] = ("cosadd", "cosmul")
 POOL_MODES: tuple[str, ...] = ("mean", "max", "sum")
+# Most floats in one padded (b, T, D) batch of :meth:`VectorQueries.sentence_vectors` (64 MiB): one long
+# sentence must not pad every other sentence of the request to its length.
+POOL_BATCH_FLOATS = 1 << 24
+
+
+def _length_chunks(lengths: Sequence[int], max_cells: int) -> list[list[int]]:
+    """Indices grouped by ascending length so that ``len(chunk) * max length in chunk <= max_cells``
+    (a sentence longer than ``max_cells`` is a chunk of its own)."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if current and (len(current) + 1) * max(lengths[i], 1) > max_cells:
+            chunks.append(current)
+            current = []
+        current.append(i)
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 @dataclass
@@ -175,7 +193,8 @@ class VectorQueries:
 
         Raises ``ValueError`` if the vector is not 1-D of length ``vector_size``, not finite, or all zeros.
         """
-        vec = np.asarray(vector, dtype=np.float32)  # (D,)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: refused below, no warning
+            vec = np.asarray(vector, dtype=np.float32)  # (D,)
         if vec.ndim != 1 or vec.shape[0] != self.vector_size:
             raise ValueError(f"vector must have shape ({self.vector_size},), got {vec.shape}")
         if not np.all(np.isfinite(vec)) or not np.any(vec):
@@ -279,9 +298,10 @@ class VectorQueries:
         list of tokens (used as is). Word2Vec: unknown tokens are masked out; FastText: OOV tokens use
         subword vectors. Pooling goes through :mod:`models.padding`: token rows are padded (post) to
         ``(B, T)``, looked up into ``(B, T, D)``, masked by ``lengths_to_mask`` and pooled by
-        ``masked_pool(mode)`` (``"mean"``, ``"max"`` or ``"sum"``). A sentence with no usable token gets a
-        zero vector and ``known_tokens == 0``. Vectors are raw (not unit-normalised) before pooling, so
-        ``mean`` is exactly ``np.mean([kv[t] for t in used_tokens], axis=0)``.
+        ``masked_pool(mode)`` (``"mean"``, ``"max"`` or ``"sum"``), in batches of similar lengths of at
+        most ``POOL_BATCH_FLOATS`` floats (one long sentence does not pad the others to its length). A
+        sentence with no usable token gets a zero vector and ``known_tokens == 0``. Vectors are raw (not
+        unit-normalised) before pooling, so ``mean`` is ``np.mean([kv[t] for t in used_tokens], axis=0)``.
 
         Raises ``ValueError`` for an unknown mode or no sentences; never :class:`UnknownWordsError`.
         """
@@ -312,12 +332,18 @@ class VectorQueries:
             id_seqs.append(ids)
             infos.append((tokens, used, unknown, oov))
         table = np.stack(rows)  # (U + 1, D)
-        padded, lengths = pad_sequences(id_seqs, padding="post", dtype=np.int64, value=0, return_lengths=True)
-        width = padded.shape[1] if padded.ndim == 2 else 0
-        padded = padded.reshape(len(id_seqs), width)  # (B, T)
-        mask = lengths_to_mask(lengths, width)  # (B, T)
-        x = table[padded]  # (B, T, D)
-        pooled = np.asarray(masked_pool(x, mask, mode), dtype=np.float32)  # (B, D)
+        pooled = np.zeros((len(id_seqs), self.vector_size), dtype=np.float32)  # (B, D)
+        max_cells = max(1, POOL_BATCH_FLOATS // self.vector_size)
+        for chunk in _length_chunks([len(ids) for ids in id_seqs], max_cells):  # similar lengths together
+            seqs = [id_seqs[i] for i in chunk]
+            padded, lengths = pad_sequences(
+                seqs, padding="post", dtype=np.int64, value=0, return_lengths=True
+            )
+            width = padded.shape[1] if padded.ndim == 2 else 0
+            padded = padded.reshape(len(seqs), width)  # (b, T)
+            mask = lengths_to_mask(lengths, width)  # (b, T)
+            x = table[padded]  # (b, T, D)
+            pooled[chunk] = masked_pool(x, mask, mode)  # (b, D)
         return [
             SentenceVector(pooled[i].copy(), tokens, used, unknown, oov)
             for i, (tokens, used, unknown, oov) in enumerate(infos)

@@ -9,17 +9,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64, description=NAME_DESCRIPTION)]
 Word = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# A token of a token list becomes a vocabulary key: no whitespace, so it can be exported (word2vec format).
+Token = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
 SentenceText = Annotated[str, StringConstraints(max_length=100_000)]
 TokenList = Annotated[list[Token], Field(max_length=10_000)]
 Sentence = SentenceText | TokenList
 Method = Literal["cosadd", "cosmul"]
+# JSON numbers only: lax pydantic would read `true` as 1 and "5" as 5 (`topn: true`, `vector_size: true`).
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]  # JSON integers are accepted
 HARD_MAX_ITEMS = 100_000
 HARD_MAX_TOPN = 100_000
 
@@ -70,21 +74,21 @@ class TrainParamsIn(BaseModel):
         json_schema_extra={"examples": [{"vector_size": 50, "window": 5, "min_count": 2, "epochs": 10}]},
     )
 
-    vector_size: int | None = Field(None, ge=1, le=1000, description="Dimensionality (default 100).")
-    window: int | None = Field(None, ge=1, le=50, description="Context window (default 5).")
-    min_count: int | None = Field(None, ge=1, le=1_000_000, description="Ignore rarer words (default 5).")
-    sg: Literal[0, 1] | None = Field(None, description="1 = skip-gram, 0 = CBOW (default 0).")
-    hs: Literal[0, 1] | None = Field(None, description="1 = hierarchical softmax (default 0).")
-    negative: int | None = Field(None, ge=0, le=50, description="Negative samples (default 5).")
-    sample: float | None = Field(None, ge=0, le=1, description="Down-sampling threshold (default 1e-3).")
-    alpha: float | None = Field(None, gt=0, le=1, description="Initial learning rate (default 0.025).")
-    min_alpha: float | None = Field(None, ge=0, le=1, description="Final learning rate (default 1e-4).")
-    epochs: int | None = Field(None, ge=1, le=100, description="Passes over the corpus (default 5).")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="RNG seed (default 1).")
-    workers: int | None = Field(None, ge=1, le=8, description="Training threads (default 2).")
-    min_n: int | None = Field(None, ge=1, le=20, description="FastText only: shortest char n-gram (3).")
-    max_n: int | None = Field(None, ge=0, le=20, description="FastText only: longest char n-gram (6).")
-    bucket: int | None = Field(
+    vector_size: Int | None = Field(None, ge=1, le=1000, description="Dimensionality (default 100).")
+    window: Int | None = Field(None, ge=1, le=50, description="Context window (default 5).")
+    min_count: Int | None = Field(None, ge=1, le=1_000_000, description="Ignore rarer words (default 5).")
+    sg: Int | None = Field(None, ge=0, le=1, description="1 = skip-gram, 0 = CBOW (default 0).")
+    hs: Int | None = Field(None, ge=0, le=1, description="1 = hierarchical softmax (default 0).")
+    negative: Int | None = Field(None, ge=0, le=50, description="Negative samples (default 5).")
+    sample: Float | None = Field(None, ge=0, le=1, description="Down-sampling threshold (default 1e-3).")
+    alpha: Float | None = Field(None, gt=0, le=1, description="Initial learning rate (default 0.025).")
+    min_alpha: Float | None = Field(None, ge=0, le=1, description="Final learning rate (default 1e-4).")
+    epochs: Int | None = Field(None, ge=1, le=100, description="Passes over the corpus (default 5).")
+    seed: Int | None = Field(None, ge=0, le=2**31 - 1, description="RNG seed (default 1).")
+    workers: Int | None = Field(None, ge=1, le=8, description="Training threads (default 2).")
+    min_n: Int | None = Field(None, ge=1, le=20, description="FastText only: shortest char n-gram (3).")
+    max_n: Int | None = Field(None, ge=0, le=20, description="FastText only: longest char n-gram (6).")
+    bucket: Int | None = Field(
         None, ge=1, le=10_000_000, description="FastText only: n-gram hash buckets (2,000,000)."
     )
 
@@ -171,11 +175,11 @@ class ContinueRequest(_CorpusSource):
         json_schema_extra={"examples": [{"sentences": ["a brand new sentence about cats"], "epochs": 5}]},
     )
 
-    epochs: int | None = Field(
+    epochs: Int | None = Field(
         None, ge=1, le=100, description="Epochs over the new corpus (default: the model's)."
     )
-    alpha: float | None = Field(None, gt=0, le=1)
-    min_alpha: float | None = Field(None, ge=0, le=1)
+    alpha: Float | None = Field(None, gt=0, le=1)
+    min_alpha: Float | None = Field(None, ge=0, le=1)
 
 
 class JobAccepted(BaseModel):
@@ -285,12 +289,12 @@ class SimilarQuery(BaseModel):
 
     positive: list[Word] = Field(default_factory=list, max_length=1000)
     negative: list[Word] = Field(default_factory=list, max_length=1000)
-    vector: list[float] | None = Field(
+    vector: list[Float] | None = Field(
         None, max_length=100_000, description="A raw vector instead of words (gensim `similar_by_vector`)."
     )
-    topn: int = Field(10, ge=1, le=HARD_MAX_TOPN, description="At most `EMBEDDINGS_MAX_TOPN`.")
+    topn: Int = Field(10, ge=1, le=HARD_MAX_TOPN, description="At most `EMBEDDINGS_MAX_TOPN`.")
     method: Method = "cosadd"
-    restrict_vocab: int | None = Field(None, ge=1, description="Only the first N words are candidates.")
+    restrict_vocab: Int | None = Field(None, ge=1, description="Only the first N words are candidates.")
 
     @model_validator(mode="after")
     def _source(self) -> SimilarQuery:
@@ -349,9 +353,9 @@ class AnalogyQuery(BaseModel):
     a: Word
     b: Word
     c: Word
-    topn: int = Field(10, ge=1, le=HARD_MAX_TOPN)
+    topn: Int = Field(10, ge=1, le=HARD_MAX_TOPN)
     method: Method = "cosadd"
-    restrict_vocab: int | None = Field(None, ge=1)
+    restrict_vocab: Int | None = Field(None, ge=1)
 
 
 class DoesntMatchQuery(BaseModel):
@@ -436,12 +440,12 @@ class PairsSpec(BaseModel):
             tuple[
                 Annotated[str, StringConstraints(pattern=r"^\S+$", max_length=200)],
                 Annotated[str, StringConstraints(pattern=r"^\S+$", max_length=200)],
-                float,
+                Annotated[float, Strict(), AllowInfNan(False)],
             ]
         ]
         | None
     ) = Field(None, min_length=1, max_length=HARD_MAX_ITEMS)
-    restrict_vocab: int = Field(300_000, ge=1)
+    restrict_vocab: Int = Field(300_000, ge=1)
     case_insensitive: bool = True
 
     @model_validator(mode="after")
@@ -468,7 +472,7 @@ class AnalogiesSpec(BaseModel):
 
     dataset: Literal["questions-words"] | None = None
     sections: list[AnalogySection] | None = Field(None, min_length=1, max_length=1000)
-    restrict_vocab: int = Field(300_000, ge=1)
+    restrict_vocab: Int = Field(300_000, ge=1)
     case_insensitive: bool = True
 
     @model_validator(mode="after")

@@ -90,7 +90,8 @@ class EmbeddingsState:
         }
         if self.settings.train_default:
             details["default_model"] = self.settings.default_model
-            details["default_model_loaded"] = self.default_ready
+            # the truth now (deleted: false); readiness itself stays latched once the default model loaded
+            details["default_model_loaded"] = self.registry.is_loaded(self.settings.default_model)
             if self.default_job_id:
                 job = self.jobs.get(self.default_job_id)
                 details["default_job"] = {"id": job.id, "status": job.status, "error": job.error}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from gensim.models.fasttext import FastTextKeyedVectors
 
 from models.embeddings.errors import InvalidModelFileError
 from models.embeddings.io import import_vectors, iter_export, save_model, sniff_format
+from models.embeddings.training import TrainParams
 from service.embeddings.errors import model_file_error
 from service.embeddings.routers.jobs import job_url
 from service.embeddings.schemas import (
@@ -26,7 +28,7 @@ from service.embeddings.schemas import (
 from service.embeddings.state import EmbeddingsState, get_state
 from service.kit.auth import require_query_token, require_token
 from service.kit.names import ModelName
-from service.kit.problems import ProblemError, not_found
+from service.kit.problems import ProblemError, invalid, not_found
 from service.kit.storage import stream_request_to_file
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -71,6 +73,19 @@ def _accepted(rec: Any) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=202, headers={"Location": job_url(rec.id)})
 
 
+def _check_min_count(sentences: list[list[str]], min_count: int | None) -> None:
+    """422 when no inline word reaches ``min_count`` (the job would fail on an empty vocabulary)."""
+    need = TrainParams.min_count if min_count is None else min_count
+    word, count = Counter(t for s in sentences for t in s).most_common(1)[0]
+    if count < need:
+        raise invalid(
+            f"no word of the inline sentences occurs min_count={need} times (the most frequent, "
+            f"{word!r}, occurs {count}); lower params.min_count or send more sentences",
+            loc=["body", "params", "min_count"],
+            type="empty-vocabulary",
+        )
+
+
 @router.post(
     "",
     status_code=202,
@@ -86,6 +101,7 @@ def train_model(body: TrainRequest, state: EmbeddingsState = Depends(get_state))
     sentences = None
     if body.sentences is not None:
         sentences = state.tokenize_inline(body.sentences, body.tokenizer.kind, body.tokenizer.lowercase)
+        _check_min_count(sentences, body.params.min_count)
     rec = state.submit_training(
         mode="train",
         name=body.name,

@@ -114,7 +114,8 @@ def _prepare_cosadd(
 ) -> CosAddQuery:  # fmt: skip
     _topn(state, topn)
     if vector is not None:
-        vec = np.asarray(vector, dtype=np.float32)  # (D,)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: refused below, no warning
+            vec = np.asarray(vector, dtype=np.float32)  # (D,)
         if vec.shape != (m.queries.vector_size,):
             raise ProblemError(
                 422, "Invalid query", f"vector must have {m.queries.vector_size} values, got {vec.shape[0]}",
