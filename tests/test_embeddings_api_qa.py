@@ -212,3 +212,16 @@ def test_readyz_reports_a_deleted_default_model_as_not_loaded(tmp_path):
         assert r.status_code == 200  # still ready: the service serves its other models
         assert r.json()["checks"]["default_model_loaded"] is False
         assert r.json()["checks"]["models_loaded"] == {}
+
+
+def test_a_fasttext_ngram_table_over_the_memory_bound_is_a_422(client):
+    body = {
+        "name": "huge-ft",
+        "algorithm": "fasttext",
+        "sentences": ["a b c"] * 10,
+        "params": {"vector_size": 1000, "bucket": 10_000_000, "min_count": 1},
+    }
+    problem = assert_problem(client.post("/v1/models", json=body), 422)
+    assert problem["type"].endswith("model-too-large") and "EMBEDDINGS_MAX_NGRAM_BYTES" in problem["detail"]
+    assert ["body", "params", "bucket"] in error_locs(problem)
+    assert client.get("/v1/jobs", params={"model": "huge-ft"}).json() == {"jobs": []}

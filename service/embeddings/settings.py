@@ -24,6 +24,11 @@ class Settings(ServiceSettings):
     max_inline_sentences: int = Field(
         10_000, ge=1, description="Most sentences a training request may carry inline (`sentences`)."
     )
+    max_ngram_bytes: int = Field(
+        4 << 30,
+        ge=1 << 20,
+        description="Largest FastText n-gram table (bucket x vector_size x 4 bytes) a training may allocate.",
+    )
     max_evaluation_items: int = Field(
         50_000, ge=1, description="Most word pairs or analogies an `/evaluate` request may carry inline."
     )

@@ -86,6 +86,22 @@ def _check_min_count(sentences: list[list[str]], min_count: int | None) -> None:
         )
 
 
+def _check_ngram_table(body: TrainRequest, limit: int) -> None:
+    """422 when a FastText n-gram table would exceed ``EMBEDDINGS_MAX_NGRAM_BYTES`` (the worker would be OOM-killed)."""
+    if body.algorithm != "fasttext":
+        return
+    bucket = body.params.bucket or TrainParams.bucket
+    dim = body.params.vector_size or TrainParams.vector_size
+    need = bucket * dim * 4
+    if need > limit:
+        raise invalid(
+            f"a FastText n-gram table of bucket={bucket} x vector_size={dim} needs {need / 2**30:.1f} GiB, "
+            f"over the limit of {limit / 2**30:.1f} GiB (EMBEDDINGS_MAX_NGRAM_BYTES); lower params.bucket",
+            loc=["body", "params", "bucket"],
+            type="model-too-large",
+        )
+
+
 @router.post(
     "",
     status_code=202,
@@ -98,6 +114,7 @@ def _check_min_count(sentences: list[list[str]], min_count: int | None) -> None:
     responses={409: {"description": "The model exists, or a job for it is active"}},
 )
 def train_model(body: TrainRequest, state: EmbeddingsState = Depends(get_state)) -> JSONResponse:
+    _check_ngram_table(body, state.settings.max_ngram_bytes)
     sentences = None
     if body.sentences is not None:
         sentences = state.tokenize_inline(body.sentences, body.tokenizer.kind, body.tokenizer.lowercase)
