@@ -270,6 +270,69 @@ def test_bad_inputs_are_problems_and_the_service_keeps_serving(client, trained):
     assert translate(client, ["abc"])[0]["output_tokens"]  # still serving
 
 
+def test_heatmap_errors_name_the_query_parameter(client, trained):
+    get = client.get
+    bad_target = assert_problem(
+        get("/v1/models/rev/attention.png", params={"input": "abc", "target": "c!"}), 422
+    )
+    assert bad_target["errors"][0]["loc"] == ["query", "target"] and "'!'" in bad_target["detail"]
+    assert bad_target["detail"].startswith("target:")
+    empty_target = assert_problem(
+        get("/v1/models/rev/attention.png", params={"input": "abc", "target": " "}), 422
+    )
+    assert empty_target["errors"][0]["loc"] == ["query", "target"]
+    beam = assert_problem(
+        get("/v1/models/rev/attention.svg", params={"input": "abc", "decode": "beam", "beam_size": 17}), 422
+    )
+    assert beam["errors"][0]["loc"] == ["query", "beam_size"] and "16" in beam["detail"]
+    long_input = assert_problem(get("/v1/models/rev/attention.png", params={"input": "a" * 201}), 422)
+    assert long_input["errors"][0]["loc"] == ["query", "input"]
+    assert long_input["detail"].startswith("query.input: 201 tokens")
+
+
+def test_gold_links_outside_the_pair_and_empty_targets_are_422(client, trained):
+    post = client.post
+    pairs = [["abc", "cba"]]
+    for gold in (["0-2 9-1"], ["0-3"], [[[-1, 0]]], [[[0, 5]]]):
+        body = assert_problem(post("/v1/models/rev/align", json={"pairs": pairs, "gold": gold}), 422)
+        assert body["errors"][0]["loc"] == ["body", "gold", 0], gold
+        assert "3 source x 3 target" in body["detail"], body["detail"]
+    empty = assert_problem(post("/v1/models/rev/align", json={"pairs": [["abc", "cba"], ["abc", ""]]}), 422)
+    assert empty["errors"][0]["loc"] == ["body", "pairs", 1, 1] and "empty target" in empty["detail"]
+    ev = assert_problem(
+        post("/v1/models/rev/evaluate", json={"pairs": [["abc", "cba"], ["ab", "ba", "0-1 2-0"]]}), 422
+    )
+    assert ev["errors"][0]["loc"] == ["body", "pairs", 1, 2] and "2-0" in ev["detail"]
+    negative = assert_problem(post("/v1/models/rev/evaluate", json={"pairs": [["ab", "ba", [[-1, 0]]]]}), 422)
+    assert "negative" in negative["detail"]
+    assert translate(client, ["abc"])[0]["output_tokens"]  # still serving
+
+
+def test_char_model_bleu_is_over_characters(client, trained):
+    # a character string is one 13a "word": a nearly right output must not score BLEU 0
+    body = client.post("/v1/models/rev/evaluate", json={"pairs": [["abcdefg", "gfedcbx"]]}).json()
+    assert body["exact_match"] == 0.0 and body["bleu"] > 0
+    right = client.post("/v1/models/rev/evaluate", json={"pairs": [["abcde", "edcba"]]}).json()
+    assert right["exact_match"] < 1.0 or right["bleu"] == pytest.approx(100.0)
+
+
+def test_invalid_configurations_and_impossible_tasks_are_422_before_any_job(client):
+    dot = {"name": "dot", "task": {"name": "copy"}, "config": {"attention": "luong-dot"}}
+    body = assert_problem(client.post("/v1/models", json=dot), 422)  # bidirectional is the default
+    assert body["errors"][0]["loc"] == ["body", "config"] and "bidirectional" in body["detail"]
+    few = {"name": "few", "task": {"name": "copy", "n_train": 5000, "min_len": 1, "max_len": 1}}
+    body = assert_problem(client.post("/v1/models", json=few), 422)
+    assert body["errors"][0]["loc"] == ["body", "task"] and "only 36 exist" in body["detail"]
+    assert client.get("/v1/jobs", params={"model": "dot"}).json() == []
+    assert client.get("/v1/jobs", params={"model": "few"}).json() == []
+    ok = {**dot, "task": {"name": "copy", "n_train": 10, "n_dev": 2, "n_test": 2}}
+    ok["config"] = {"attention": "luong-dot", "bidirectional": False, "hidden": 8, "emb_dim": 4}
+    ok["params"] = {"epochs": 1}
+    resp = client.post("/v1/models", json=ok)
+    assert resp.status_code == 202, resp.text
+    assert wait_job(client, resp.json()["job_id"])["status"] == "succeeded"
+
+
 def test_training_request_bounds(client):
     base = {"name": "x", "task": {"name": "copy"}}
     bad = [
@@ -292,6 +355,13 @@ def test_training_request_bounds(client):
         assert_problem(client.post("/v1/models", json=body), 422)
     detail = client.post("/v1/models", json={"name": "x", "pairs": [["a", "b"], ["", "c"]]}).json()
     assert detail["errors"][0]["loc"] == ["body", "pairs", 1]
+    # gold links are checked against the tokens of the requested tokenization
+    chars = {"name": "x", "pairs": [["ab", "ba", "0-1 1-0"], ["abc", "cba", "0-2 5-0"]]}
+    far = assert_problem(client.post("/v1/models", json=chars), 422)
+    assert far["errors"][0]["loc"] == ["body", "pairs", 1, 2] and "5-0" in far["detail"]
+    words = {"name": "x", "pairs": [["ab cd", "cd ab", "0-1 1-0"], ["xy zw", "zw xy", "0-1 4-0"]]}
+    far = assert_problem(client.post("/v1/models", json={**words, "config": {"tokenization": "word"}}), 422)
+    assert far["errors"][0]["loc"] == ["body", "pairs", 1, 2] and "2 source x 2 target" in far["detail"]
 
 
 # ------------------------------------------------------------------------------------------ datasets
@@ -319,6 +389,16 @@ def test_dataset_upload_list_get_delete_and_bad_lines(client):
     assert bad["line"] == 2
     assert_problem(client.post("/v1/datasets", content=b""), 422)
     assert_problem(client.post("/v1/datasets", content=b"not vectors", params={"format": "word2vec"}), 422)
+    latin1 = assert_problem(
+        client.post("/v1/datasets", content=b"ab\tba\ncd\tdc\ncaf\xe9\t\xe9fac\n", params={"format": "tsv"}),
+        422,
+    )
+    assert latin1["line"] == 3 and latin1["errors"][0]["loc"] == ["body", "line", 3]
+    assert "0xe9" in latin1["detail"] and "UTF-8" in latin1["detail"]
+    negative = assert_problem(
+        client.post("/v1/datasets", content=b'{"source": "ab", "target": "ba", "links": [[-1, 0]]}\n'), 422
+    )
+    assert negative["line"] == 1 and "negative" in negative["detail"]
 
     assert client.delete(f"/v1/datasets/{auto['id']}").status_code == 204
     assert_problem(client.get(f"/v1/datasets/{auto['id']}"), 404)

@@ -146,5 +146,39 @@ def test_init_from_the_embeddings_service(tmp_path, embeddings_service):
         assert job["status"] == "succeeded", job.get("error")
         assert job["embedding_coverage"] == pytest.approx(COVERAGE)
         assert_initialised(client, "wordurl", kv)
-        missing = train_word_model(client, "nope", embeddings={"model": "absent", "url": embeddings_service})
-        assert missing["status"] == "failed" and "404" in missing["error"]
+        # a model the embeddings service lacks, or a service that cannot be reached, is answered at
+        # once (naming it), not as a job that fails later
+        body = {"name": "nope", "pairs": PAIRS, "config": {"tokenization": "word", "hidden": 8}}
+        missing = client.post("/v1/models", json={**body, "embeddings": {"model": "absent"}})
+        assert missing.status_code == 422, missing.text
+        problem = missing.json()
+        assert problem["errors"][0]["loc"] == ["body", "embeddings", "model"]
+        assert "'absent'" in problem["detail"] and embeddings_service in problem["detail"]
+        dead = f"http://127.0.0.1:{_free_port()}"
+        down = client.post("/v1/models", json={**body, "embeddings": {"model": "vecs", "url": dead}})
+        assert down.status_code == 422, down.text
+        assert (
+            down.json()["errors"][0]["loc"] == ["body", "embeddings", "url"] and dead in down.json()["detail"]
+        )
+        assert client.get("/v1/jobs", params={"model": "nope"}).json() == []
+        assert client.get("/readyz").status_code == 200
+
+
+def test_configured_embeddings_service_down_is_503_naming_it(tmp_path):
+    dead = f"http://127.0.0.1:{_free_port()}"
+    settings = Settings(data_dir=tmp_path / "data", train_default=False, embeddings_url=dead)
+    with TestClient(create_app(settings)) as client:
+        body = {"name": "w", "pairs": PAIRS, "config": {"tokenization": "word"}, "embeddings": {"model": "x"}}
+        resp = client.post("/v1/models", json=body)
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert dead in resp.json()["detail"] and "ATTENTION_EMBEDDINGS_URL" in resp.json()["detail"]
+        assert client.get("/v1/jobs").json() == []
+
+
+def test_fetch_vectors_errors_name_the_service_and_model(tmp_path):
+    from service.attention.worker import fetch_vectors
+
+    dead = f"http://127.0.0.1:{_free_port()}"
+    with pytest.raises(RuntimeError, match="embeddings service at " + dead):
+        fetch_vectors(dead, "default", tmp_path / "v.bin", timeout=5)

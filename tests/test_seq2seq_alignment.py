@@ -50,3 +50,12 @@ def test_alignment_accuracy():
     att = [np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([[0.5, 0.5]])]
     assert alignment_accuracy(att, [[(0, 0), (0, 1)], None]) == pytest.approx(0.5)
     assert alignment_accuracy(att, [None, None]) is None
+
+
+def test_check_links_names_the_link_outside_the_pair():
+    from models.seq2seq.alignment import check_links
+
+    check_links([(0, 0), (2, 1)], 3, 2)
+    for bad in ([(3, 0)], [(0, 2)], [(-1, 0)]):
+        with pytest.raises(ValueError, match="outside the pair's 3 source x 2 target tokens"):
+            check_links(bad, 3, 2)

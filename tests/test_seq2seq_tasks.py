@@ -1,4 +1,5 @@
 import datetime as dt
+import random
 
 import pytest
 
@@ -46,8 +47,6 @@ def test_date_links_point_at_equal_digits():
 
 
 def test_each_format_renders_the_same_date():
-    import random
-
     d = dt.date(2026, 11, 26)
     sources = set()
     for fmt in DATE_FORMATS:
@@ -62,3 +61,17 @@ def test_each_format_renders_the_same_date():
 def test_unknown_task():
     with pytest.raises(ValueError):
         make_task("sorting")
+
+
+def test_dates_cover_upper_case_names_and_iso_input():
+    task = dates_task(n_train=2000, n_dev=10, n_test=10, seed=0)
+    sources = [e.source for e in task.train]
+    months = ("JANUARY", "FEBRUARY", "MARCH", "APRIL", "MAY", "JUNE", "JULY", "AUGUST", "SEPTEMBER")
+    assert any(m in src for src in sources for m in months)  # UPPER case, as documented
+    iso = [e for e in task.train if e.source == e.target]
+    assert iso and all(e.links and len(e.links) == 8 for e in iso)  # "2026-11-26" -> itself, digits linked
+    d = dt.date(2026, 11, 26)
+    styles = set()
+    for seed in range(30):
+        styles.add(render_date(d, DATE_FORMATS[0](d, random.Random(seed))).source)
+    assert styles == {"26 november 2026", "26 November 2026", "26 NOVEMBER 2026"}

@@ -40,6 +40,16 @@ def from_pharaoh(text: str) -> list[Link]:
     return links
 
 
+def check_links(links: Iterable[Link], n_src: int, n_tgt: int) -> None:
+    """ValueError naming the first link ``(s, t)`` outside ``0 <= s < n_src``, ``0 <= t < n_tgt``."""
+    for s, t in links:
+        if not (0 <= s < n_src and 0 <= t < n_tgt):
+            raise ValueError(
+                f"link {s}-{t} is outside the pair's {n_src} source x {n_tgt} target tokens "
+                f"(source index 0..{n_src - 1}, target index 0..{n_tgt - 1})"
+            )
+
+
 @dataclass
 class AlignmentScores:
     """Precision = |A∩P|/|A|, recall = |A∩S|/|S|, AER = 1 - (|A∩S| + |A∩P|)/(|A| + |S|)."""

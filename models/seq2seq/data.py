@@ -41,9 +41,13 @@ def _links(value: Any, line: int) -> tuple[Link, ...] | None:
     try:
         if isinstance(value, str):
             return tuple(from_pharaoh(value))
-        return tuple((int(s), int(t)) for s, t in value)
+        links = tuple((int(s), int(t)) for s, t in value)
     except (TypeError, ValueError) as exc:
         raise DataError(line, f"bad links: {exc}") from None
+    negative = [f"{s}-{t}" for s, t in links if s < 0 or t < 0]
+    if negative:
+        raise DataError(line, f"bad links: negative index in {negative[0]!r}")
+    return links
 
 
 def to_example(item: Any, line: int = 1) -> Example:

@@ -37,6 +37,25 @@ def teacher_forced_loss(model: Seq2Seq, examples: Sequence[Example], batch_size:
         model.train(was_training)
 
 
+def _bleu(
+    model: Seq2Seq,
+    hyp_tokens: Sequence[Sequence[str]],
+    ref_tokens: Sequence[Sequence[str]],
+    hyp_texts: Sequence[str],
+    examples: Sequence[Example],
+) -> float:
+    """Corpus BLEU: of the detokenized strings (sacrebleu's 13a) for word models; over the model's own
+    tokens for character models (a character string is one 13a "word", which would make BLEU 0 for
+    every output that is not exactly right). Whitespace characters become "\u2581" there."""
+    if model.tokenizer.kind != "char":
+        return bleu(hyp_texts, [e.target for e in examples])
+
+    def spaced(tokens: Sequence[str]) -> str:
+        return " ".join("\u2581" if t.isspace() else t for t in tokens)
+
+    return bleu([spaced(h) for h in hyp_tokens], [spaced(r) for r in ref_tokens], tokenize="none")
+
+
 def evaluate(
     model: Seq2Seq,
     examples: Sequence[Example],
@@ -46,7 +65,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Return ``{"n", "loss", "exact_match", "token_accuracy", "bleu", "alignment_accuracy"}``.
 
-    Exact match / token accuracy / BLEU use decoded outputs (greedy or beam); loss and alignment
+    Exact match / token accuracy / BLEU use decoded outputs (greedy or beam; BLEU over characters for
+    character models, see :func:`_bleu`); loss and alignment
     accuracy are teacher-forced. ``alignment_accuracy`` is None when no example has gold links;
     ``bleu`` is None when ``with_bleu`` is False.
     """
@@ -61,7 +81,9 @@ def evaluate(
         "loss": teacher_forced_loss(model, examples, batch_size),
         "exact_match": exact_match(hyp_tokens, ref_tokens),
         "token_accuracy": token_accuracy(hyp_tokens, ref_tokens),
-        "bleu": bleu([o.text for o in outputs], [e.target for e in examples]) if with_bleu else None,
+        "bleu": _bleu(model, hyp_tokens, ref_tokens, [o.text for o in outputs], examples)
+        if with_bleu
+        else None,
         "alignment_accuracy": None,
     }
     linked = [e for e in examples if e.links]

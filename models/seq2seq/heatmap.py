@@ -47,7 +47,9 @@ def attention_heatmap(
     ax = fig.add_subplot(1, 1, 1)
     shown = att if att.size else np.zeros((1, max(len(src_tokens), 1)), dtype=np.float32)  # empty output
     image = ax.imshow(shown, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
-    ax.set_xticks(range(len(src_tokens)), _labels(src_tokens), rotation=90)
+    # single characters read best upright; longer (word) labels are turned to fit their columns
+    upright = all(len(t) <= 1 for t in src_tokens)
+    ax.set_xticks(range(len(src_tokens)), _labels(src_tokens), rotation=0 if upright else 90)
     ax.set_yticks(range(len(tgt_tokens)), _labels(tgt_tokens))
     ax.set_xlabel("source")
     ax.set_ylabel("output")

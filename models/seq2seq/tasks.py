@@ -103,12 +103,16 @@ def copy_task(
 Piece = tuple[str, str | None]
 
 
+CASE_STYLES = 3  # lower, Title, UPPER
+
+
 def _cap(word: str, style: int) -> str:
-    return word if style == 0 else word.capitalize()
+    """``word`` in lower case (style 0), Title case (1) or UPPER case (2)."""
+    return word if style == 0 else word.capitalize() if style == 1 else word.upper()
 
 
 def _fmt_day_month_year(d: dt.date, rng: random.Random) -> list[Piece]:  # "26 november 2026"
-    style = rng.randrange(2)
+    style = rng.randrange(CASE_STYLES)
     return [
         (str(d.day), "day"),
         (" ", None),
@@ -119,7 +123,7 @@ def _fmt_day_month_year(d: dt.date, rng: random.Random) -> list[Piece]:  # "26 n
 
 
 def _fmt_abbr_month_day_year(d: dt.date, rng: random.Random) -> list[Piece]:  # "nov 26, 2026"
-    style = rng.randrange(2)
+    style = rng.randrange(CASE_STYLES)
     return [
         (_cap(MONTHS[d.month - 1][:3], style), None),
         (" ", None),
@@ -136,7 +140,7 @@ def _fmt_slash_dmy(d: dt.date, rng: random.Random) -> list[Piece]:  # "26/11/202
 
 
 def _fmt_weekday(d: dt.date, rng: random.Random) -> list[Piece]:  # "Thursday, November 26 2026"
-    style = rng.randrange(2)
+    style = rng.randrange(CASE_STYLES)
     return [
         (_cap(WEEKDAYS[d.weekday()], style), None), (", ", None), (_cap(MONTHS[d.month - 1], style), None),
         (" ", None), (str(d.day), "day"), (" ", None), (str(d.year), "year"),
@@ -164,13 +168,23 @@ def _fmt_dotted_dmy(d: dt.date, rng: random.Random) -> list[Piece]:  # "26.11.20
 
 
 def _fmt_month_day_year(d: dt.date, rng: random.Random) -> list[Piece]:  # "november 26, 2026"
-    style = rng.randrange(2)
+    style = rng.randrange(CASE_STYLES)
     return [
         (_cap(MONTHS[d.month - 1], style), None),
         (" ", None),
         (str(d.day), "day"),
         (", ", None),
         (str(d.year), "year"),
+    ]
+
+
+def _fmt_iso(d: dt.date, rng: random.Random) -> list[Piece]:  # "2026-11-26" (already normalised)
+    return [
+        (str(d.year), "year"),
+        ("-", None),
+        (f"{d.month:02d}", "month"),
+        ("-", None),
+        (f"{d.day:02d}", "day"),
     ]
 
 
@@ -182,6 +196,7 @@ DATE_FORMATS: tuple[Callable[[dt.date, random.Random], list[Piece]], ...] = (
     _fmt_dotted_ymd,
     _fmt_dotted_dmy,
     _fmt_month_day_year,
+    _fmt_iso,
 )
 
 _TARGET_START = {"year": 0, "month": 5, "day": 8}  # in "YYYY-MM-DD"
@@ -215,7 +230,7 @@ def dates_task(
     """Date normalisation (character-level): several human formats -> ``YYYY-MM-DD``.
 
     Formats: "26 november 2026", "nov 26, 2026", "26/11/2026" / "5/3/2026" (day first), "Thursday,
-    November 26 2026", "2026.11.26", "26.11.2026", "november 26, 2026"; month/weekday names in
+    November 26 2026", "2026.11.26", "26.11.2026", "november 26, 2026", "2026-11-26"; month/weekday names in
     lower, Title or UPPER case. Gold links connect the year/day (and numeric month) digits to their
     output digits; month names have no clean character mapping, so month output digits are unlinked there.
     """

@@ -123,8 +123,16 @@ def _parse_upload(path: Path, fmt: str) -> list[Example]:
             line=exc.line,
         ) from None
     except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        reason = f"not UTF-8 text: byte 0x{bad} at offset {exc.start} ({exc.reason})"
         raise ProblemError(
-            422, "Invalid dataset", f"not UTF-8 text: {exc.reason}", type="invalid-dataset"
+            422,
+            "Invalid dataset",
+            f"line {line}: {reason}",
+            type="invalid-dataset",
+            errors=[{"loc": ["body", "line", line], "msg": reason, "type": "invalid-encoding"}],
+            line=line,
         ) from None
     if not examples:
         raise ProblemError(422, "Invalid dataset", "the upload contains no pairs", type="invalid-dataset")

@@ -34,25 +34,31 @@ def max_source_tokens(model: Seq2Seq, settings: Settings) -> int:
     return min(settings.max_input_tokens, model.config.max_src_len)
 
 
-def check_sources(texts: Sequence[str], model: Seq2Seq, settings: Settings, loc: Sequence[Any]) -> None:
-    """Each source must be non-blank with 1..limit tokens (the limit: settings and the model's ``max_src_len``)."""
+def check_sources(
+    texts: Sequence[str], model: Seq2Seq, settings: Settings, loc: Sequence[Any], indexed: bool = True
+) -> None:
+    """Each source must be non-blank with 1..limit tokens (the limit: settings and the model's ``max_src_len``).
+
+    Errors name ``[*loc, i]``, or ``loc`` itself when ``indexed`` is false (a single query parameter).
+    """
     limit = max_source_tokens(model, settings)
     for i, text in enumerate(texts):
+        where = [*loc, i] if indexed else list(loc)
         n = len(model.tokenizer.tokenize(text))
         if n == 0 or not text.strip():
-            raise _fail([*loc, i], "empty input (blank or no tokens)", "empty_input")
+            raise _fail(where, "empty input (blank or no tokens)", "empty_input")
         if n > limit:
-            raise _fail([*loc, i], f"{n} tokens > the limit of {limit}", "input_too_long")
+            raise _fail(where, f"{n} tokens > the limit of {limit}", "input_too_long")
 
 
-def beam_width(decode: str, beam_size: int, settings: Settings) -> int:
+def beam_width(
+    decode: str, beam_size: int, settings: Settings, loc: Sequence[Any] = ("body", "beam_size")
+) -> int:
     """1 for greedy; ``beam_size`` for beam (422 above ``max_beam_size``)."""
     if decode == "greedy":
         return 1
     if beam_size > settings.max_beam_size:
-        raise _fail(
-            ["body", "beam_size"], f"{beam_size} > the limit of {settings.max_beam_size}", "less_than_equal"
-        )
+        raise _fail(list(loc), f"{beam_size} > the limit of {settings.max_beam_size}", "less_than_equal")
     return beam_size
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.seq2seq.tasks import ALPHABET
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
 
 Attention = Literal["bahdanau", "luong-dot", "luong-general", "luong-concat"]
@@ -80,6 +81,15 @@ class TaskSpec(_Strict):
     def _lengths(self) -> TaskSpec:
         if self.min_len > self.max_len:
             raise ValueError("min_len must be <= max_len")
+        if self.name != "dates":
+            # the generator draws distinct strings over 36 letters/digits: never ask for more than exist
+            wanted = self.n_train + self.n_dev + self.n_test
+            available = sum(len(ALPHABET) ** n for n in range(self.min_len, min(self.max_len, 5) + 1))
+            if self.max_len <= 5 and wanted > available:
+                raise ValueError(
+                    f"n_train + n_dev + n_test = {wanted} distinct {self.name} strings requested, but only "
+                    f"{available} exist of length {self.min_len}..{self.max_len}; raise max_len or ask for fewer"
+                )
         return self
 
     def generator_kwargs(self) -> dict[str, Any]:
@@ -110,6 +120,15 @@ class ModelConfigIn(_Strict):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     attention: Attention = "bahdanau"
     layer_norm: bool = False
+
+    @model_validator(mode="after")
+    def _dot_sizes(self) -> ModelConfigIn:
+        if self.attention == "luong-dot" and self.bidirectional:
+            raise ValueError(
+                "attention 'luong-dot' needs bidirectional=false (the decoder state and the "
+                "bidirectional encoder outputs differ in size); use 'luong-general' or set bidirectional false"
+            )
+        return self
 
 
 class TrainParamsIn(_Strict):

@@ -74,19 +74,32 @@ def load_data(spec: dict[str, Any]) -> tuple[list[Example], list[Example], dict[
 
 
 def fetch_vectors(url: str, model: str, dest: Path, timeout: float) -> None:
-    """Stream ``GET {url}/v1/models/{model}/vectors?format=word2vec-binary`` into ``dest``."""
+    """Stream ``GET {url}/v1/models/{model}/vectors?format=word2vec-binary`` into ``dest``.
+
+    RuntimeError naming the service and the model when it cannot be reached or has no such model.
+    """
     import httpx
 
     endpoint = f"{url.rstrip('/')}/v1/models/{model}/vectors"
-    with httpx.stream("GET", endpoint, params={"format": "word2vec-binary"}, timeout=timeout) as resp:
-        if resp.status_code != 200:
-            resp.read()
-            raise RuntimeError(
-                f"embeddings service answered {resp.status_code} for {endpoint}: {resp.text[:300]}"
-            )
-        with open(dest, "wb") as fh:
-            for chunk in resp.iter_bytes():
-                fh.write(chunk)
+    try:
+        with httpx.stream("GET", endpoint, params={"format": "word2vec-binary"}, timeout=timeout) as resp:
+            if resp.status_code == 404:
+                raise RuntimeError(
+                    f"the embeddings service at {url} has no model {model!r} (404 for {endpoint})"
+                )
+            if resp.status_code != 200:
+                resp.read()
+                raise RuntimeError(
+                    f"embeddings service answered {resp.status_code} for {endpoint}: {resp.text[:300]}"
+                )
+            with open(dest, "wb") as fh:
+                for chunk in resp.iter_bytes():
+                    fh.write(chunk)
+    except httpx.HTTPError as exc:
+        raise RuntimeError(
+            f"cannot fetch vectors of {model!r} from the embeddings service at {url}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 def read_vectors(path: Path) -> Any:

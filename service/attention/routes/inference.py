@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from models.seq2seq.alignment import (
     alignment_accuracy,
     alignment_scores,
+    check_links,
     corpus_alignment_scores,
     from_pharaoh,
     to_pharaoh,
@@ -71,6 +72,7 @@ def run_translate(
     max_len: int | None,
     batch_size: int,
     loc: tuple[str, ...] = ("body", "inputs"),
+    indexed: bool = True,
 ) -> list[Any]:
     """Decode ``inputs`` in length-sorted padded batches (less padding, earlier stops), answered in input order.
 
@@ -85,7 +87,8 @@ def run_translate(
         )
     except SourceError as exc:
         index = order[exc.index]
-        raise invalid(f"{loc[-1]}.{index}: {exc.reason}", loc=[*loc, index]) from None
+        where = [*loc, index] if indexed else list(loc)
+        raise invalid(f"{'.'.join(str(p) for p in where)}: {exc.reason}", loc=where) from None
     out: list[Any] = [None] * len(inputs)
     for position, result in zip(order, results, strict=True):
         out[position] = result
@@ -135,45 +138,49 @@ def translate_route(
     )
 
 
-def _gold_links(gold: Any, index: int) -> list[tuple[int, int]] | None:
+def _gold_links(gold: Any, index: int, n_src: int, n_tgt: int) -> list[tuple[int, int]] | None:
+    """Parse pair ``index``'s gold links and check they fall inside its ``n_src`` x ``n_tgt`` tokens."""
     if gold is None:
         return None
     if isinstance(gold, list) and all(isinstance(x, str) for x in gold):
         gold = " ".join(gold)
-    if isinstance(gold, str):
-        try:
-            return from_pharaoh(gold)
-        except ValueError as exc:
-            raise invalid(f"gold.{index}: {exc}", loc=["body", "gold", index]) from None
-    return [(int(s), int(t)) for s, t in gold]
+    try:
+        links = from_pharaoh(gold) if isinstance(gold, str) else [(int(s), int(t)) for s, t in gold]
+        check_links(links, n_src, n_tgt)
+    except ValueError as exc:
+        raise invalid(f"gold.{index}: {exc}", loc=["body", "gold", index], type="invalid-links") from None
+    return links
 
 
-def check_targets(entry: LoadedModel, targets: list[str], settings: Any) -> None:
-    """Every target token must be in the target vocabulary, and targets are bounded in length."""
+def check_targets(
+    entry: LoadedModel, targets: list[str], settings: Any, loc: tuple[Any, ...] | None = None
+) -> None:
+    """Every target must be non-blank, in the target vocabulary, and bounded in length.
+
+    Errors name ``["body", "pairs", i, 1]``, or ``loc`` when given (the heatmap's ``target`` parameter).
+    """
     model = entry.model
     for i, target in enumerate(targets):
+        where = list(loc) if loc is not None else ["body", "pairs", i, 1]
+        name = ".".join(str(p) for p in where[1:])
         tokens = model.tokenizer.tokenize(target)
+        if not tokens or not target.strip():
+            raise invalid(f"{name}: empty target (blank or no tokens)", loc=where, type="empty-target")
         unknown = model.tgt_vocab.unknown(tokens)
         if unknown:
             raise ProblemError(
                 422,
                 "Target cannot be encoded",
-                f"pairs.{i}: target tokens not in the model's vocabulary: {unknown}",
+                f"{name}: target tokens not in the model's vocabulary: {unknown}",
                 type="unencodable-target",
-                errors=[
-                    {
-                        "loc": ["body", "pairs", i, 1],
-                        "msg": f"unknown target tokens {unknown}",
-                        "type": "unknown_tokens",
-                    }
-                ],
+                errors=[{"loc": where, "msg": f"unknown target tokens {unknown}", "type": "unknown_tokens"}],
                 tokens=unknown,
                 index=i,
             )
         if len(tokens) > settings.max_output_len:
             raise invalid(
-                f"pairs.{i}: target has {len(tokens)} tokens > the limit of {settings.max_output_len}",
-                loc=["body", "pairs", i, 1],
+                f"{name}: target has {len(tokens)} tokens > the limit of {settings.max_output_len}",
+                loc=where,
             )
 
 
@@ -197,7 +204,15 @@ def align_route(name: ModelName, body: AlignRequest, state: ServiceState = Depen
     sources = [p[0] for p in body.pairs]
     limits.check_sources(sources, entry.model, settings, ("body", "pairs"))
     check_targets(entry, [p[1] for p in body.pairs], settings)
-    gold = [_gold_links(g, i) for i, g in enumerate(body.gold)] if body.gold is not None else None
+    tokenize = entry.model.tokenizer.tokenize
+    gold = (
+        [
+            _gold_links(g, i, len(tokenize(body.pairs[i][0])), len(tokenize(body.pairs[i][1])))
+            for i, g in enumerate(body.gold)
+        ]
+        if body.gold is not None
+        else None
+    )
     try:
         forced = align(entry.model, [tuple(p) for p in body.pairs], batch_size=settings.infer_batch_size)
     except SourceError as exc:
@@ -245,15 +260,15 @@ def _heatmap(
 ) -> Response:
     settings = state.settings
     entry = state.registry.get(name)
-    limits.check_sources([input_], entry.model, settings, ("query", "input"))
+    limits.check_sources([input_], entry.model, settings, ("query", "input"), indexed=False)
     if target is not None:
-        check_targets(entry, [target], settings)
+        check_targets(entry, [target], settings, ("query", "target"))
         f = align(entry.model, [(input_, target)])[0]
         att, src, out = f.attention, f.src_tokens, f.tgt_tokens
         title = f"{name} v{entry.version}, forced: {input_!r} -> {target!r}"
     else:
-        beam = limits.beam_width(decode, beam_size, settings)
-        r = run_translate(entry, [input_], beam, None, 1, ("query", "input"))[0]
+        beam = limits.beam_width(decode, beam_size, settings, ("query", "beam_size"))
+        r = run_translate(entry, [input_], beam, None, 1, ("query", "input"), indexed=False)[0]
         att, src, out = r.attention, r.src_tokens, r.tokens
         title = f"{name} v{entry.version}, {decode}: {input_!r} -> {r.text!r}"
     if not out:
@@ -352,6 +367,15 @@ def evaluate_route(
             ) from None
         limits.check_batch(len(examples), settings, "pairs")
         limits.check_sources([e.source for e in examples], entry.model, settings, ("body", "pairs"))
+        tokenize = entry.model.tokenizer.tokenize
+        for i, e in enumerate(examples):
+            if e.links:
+                try:
+                    check_links(e.links, len(tokenize(e.source)), len(tokenize(e.target)))
+                except ValueError as exc:
+                    raise invalid(
+                        f"pairs.{i}: {exc}", loc=["body", "pairs", i, 2], type="invalid-links"
+                    ) from None
     else:
         examples = _split_examples(entry, body.split or "dev", state)
     if len(examples) > settings.max_eval_examples:

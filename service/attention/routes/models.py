@@ -6,7 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
+from models.seq2seq.alignment import check_links
 from models.seq2seq.data import DataError, examples_from_pairs
+from models.seq2seq.model import Seq2SeqConfig
+from models.seq2seq.tokenizers import get_tokenizer
 from service.attention.schemas import JobAccepted, ModelOut, TrainRequest
 from service.attention.state import (
     ATTENTION_FROM_CORE,
@@ -35,6 +38,45 @@ def _dataset(state: ServiceState, dataset_id: str, field: str, kind: str) -> dic
     return {"id": dataset_id, "path": str(path), "format": meta["format"], "meta": meta}
 
 
+def check_embeddings_model(url: str, model: str, url_given: bool, settings: Any) -> None:
+    """Ask the embeddings service for ``model`` before a job is queued, so that a missing model or an
+    unreachable service is answered now (naming it) rather than as a failed job.
+
+    Unreachable: 422 on ``embeddings.url`` when the request named the URL, else 503 (the service's
+    own ATTENTION_EMBEDDINGS_URL is down: not the client's fault). No such model: 422 on
+    ``embeddings.model``. Any other answer: 502.
+    """
+    import httpx
+
+    endpoint = f"{url.rstrip('/')}/v1/models/{model}"
+    try:
+        resp = httpx.get(endpoint, timeout=min(10.0, settings.embeddings_timeout_s))
+    except httpx.HTTPError as exc:
+        detail = f"cannot reach the embeddings service at {url}: {type(exc).__name__}: {exc}"
+        if url_given:
+            raise invalid(detail, loc=["body", "embeddings", "url"], type="embeddings-unreachable") from None
+        raise ProblemError(
+            503,
+            "Embeddings service unavailable",
+            detail + " (ATTENTION_EMBEDDINGS_URL)",
+            type="embeddings-unavailable",
+            headers={"Retry-After": "10"},
+        ) from None
+    if resp.status_code == 404:
+        raise invalid(
+            f"the embeddings service at {url} has no model {model!r}",
+            loc=["body", "embeddings", "model"],
+            type="unknown-embeddings-model",
+        )
+    if resp.status_code != 200:
+        raise ProblemError(
+            502,
+            "Embeddings service error",
+            f"the embeddings service at {url} answered {resp.status_code} for {endpoint}: {resp.text[:300]}",
+            type="embeddings-error",
+        )
+
+
 def build_spec(body: TrainRequest, state: ServiceState) -> dict[str, Any]:
     """Validate the data sources against the stores and settings; return the job's JSON spec."""
     settings = state.settings
@@ -60,11 +102,22 @@ def build_spec(body: TrainRequest, state: ServiceState) -> dict[str, Any]:
                 loc=["body", "pairs"],
             )
         try:
-            examples_from_pairs([list(p) for p in pairs])
+            examples = examples_from_pairs([list(p) for p in pairs])
         except DataError as exc:
             raise invalid(f"pair {exc.line - 1}: {exc.reason}", loc=["body", "pairs", exc.line - 1]) from None
         if not pairs:
             raise invalid("no pairs", loc=["body", "pairs"])
+        tokenize = get_tokenizer(body.config.tokenization).tokenize
+        for i, e in enumerate(examples):
+            if e.links:
+                try:
+                    check_links(e.links, len(tokenize(e.source)), len(tokenize(e.target)))
+                except ValueError as exc:
+                    raise invalid(
+                        f"pair {i}: {exc} ({body.config.tokenization} tokens)",
+                        loc=["body", "pairs", i, 2],
+                        type="invalid-links",
+                    ) from None
         source = {"pairs": [list(p) for p in pairs]}
     dev: dict[str, Any] | None = None
     if body.dev_dataset_id is not None:
@@ -74,9 +127,11 @@ def build_spec(body: TrainRequest, state: ServiceState) -> dict[str, Any]:
         dev = {"fraction": body.dev_fraction if body.dev_fraction is not None else 0.1}
     embeddings: dict[str, Any] | None = None
     if body.embeddings is not None:
+        url = body.embeddings.url or settings.embeddings_url
+        check_embeddings_model(url, body.embeddings.model, body.embeddings.url is not None, settings)
         embeddings = {
             "model": body.embeddings.model,
-            "url": body.embeddings.url or settings.embeddings_url,
+            "url": url,
             "freeze": body.freeze_embeddings,
             "timeout": settings.embeddings_timeout_s,
         }
@@ -85,6 +140,10 @@ def build_spec(body: TrainRequest, state: ServiceState) -> dict[str, Any]:
         embeddings = {"file": ds["path"], "id": body.embeddings_file, "freeze": body.freeze_embeddings}
     config = body.config.model_dump()
     config["attention"] = ATTENTION_TO_CORE[config["attention"]]
+    try:  # the core's own checks, so that a job never fails on a configuration known to be invalid
+        Seq2SeqConfig.from_dict(config)
+    except ValueError as exc:
+        raise invalid(f"config: {exc}", loc=["body", "config"], type="invalid-config") from None
     request_summary = body.model_dump(exclude={"pairs"}, exclude_none=True)
     if body.pairs is not None:
         request_summary["pairs"] = len(body.pairs)
