@@ -158,3 +158,26 @@ def test_token_required_for_mutations_only(tmp_path):
         assert c.post("/v1/models/m/similar", json={"words": ["a"]}).status_code == 200
     with TestClient(build(tmp_path, api_token="s3cret", protect_queries=True)) as c:
         assert_problem(c.post("/v1/models/m/similar", json={"words": ["a"]}), 401)
+
+
+def test_form_encoded_json_gets_a_content_type_hint(client):
+    # `curl -d '{...}'` sends application/x-www-form-urlencoded
+    r = client.post(
+        "/v1/models/m/similar",
+        content=b'{"words": ["a"]}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    body = assert_problem(r, 422)
+    assert "Content-Type: application/json" in body["detail"]
+
+
+def test_both_413_paths_have_one_title(client):
+    by_length = client.post("/v1/models/m/similar", json={"words": ["x" * 3000]})
+
+    def chunks():
+        for _ in range(20):
+            yield b"y" * 1000
+
+    streamed = client.post("/v1/corpora", content=chunks())
+    titles = {assert_problem(by_length, 413)["title"], assert_problem(streamed, 413)["title"]}
+    assert titles == {"Content Too Large"}

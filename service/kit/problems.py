@@ -158,6 +158,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = validation_errors(exc)
         fields = ", ".join(".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        content_type = request.headers.get("content-type", "")
+        if any(e["loc"][:1] == ["body"] for e in errors) and "json" not in content_type:
+            more += f"; the body was sent as {content_type or 'no content type'!r}: send JSON with 'Content-Type: application/json'"
         return problem_response(
             request,
             422,
@@ -175,8 +178,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405:
             detail = f"method {request.method} is not allowed on {request.url.path}"
         slug = {413: "body-too-large", 404: "not-found", 405: "method-not-allowed"}.get(exc.status_code)
+        title = "Content Too Large" if exc.status_code == 413 else None  # RFC 9110's name, as the middleware
         return problem_response(
-            request, exc.status_code, None, detail, type=slug, headers=getattr(exc, "headers", None)
+            request, exc.status_code, title, detail, type=slug, headers=getattr(exc, "headers", None)
         )
 
     @app.exception_handler(Exception)
