@@ -33,6 +33,6 @@ class ServiceState:
     jobs: JobManager
 
 
-def get_state(request: Request) -> ServiceState:
-    """Dependency: the running service's state."""
+async def get_state(request: Request) -> ServiceState:
+    """Dependency: the running service's state (async: no threadpool hop per request)."""
     return request.app.state.attention
