@@ -16,7 +16,8 @@ from contextvars import ContextVar
 #: The id of the request being served (set by the request-context middleware), or None.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Record attributes that are not "extra" fields (uvicorn adds an ANSI-coloured copy of its message).
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
