@@ -56,6 +56,7 @@ def test_cli_starts_serves_and_stops(service, tmp_path):
         logs = proc.stdout.read().decode()
         assert "Application shutdown complete" in logs
         assert '"level": "info"' in logs  # JSON log lines
+        assert "color_message" not in logs and "\\u001b" not in logs  # no terminal colours in JSON
     finally:
         if proc.poll() is None:
             proc.kill()
