@@ -48,7 +48,7 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float) -> float:
                 return time.perf_counter() - start
             if time.perf_counter() - last_print > 10:
                 last_print = time.perf_counter()
-                jobs = httpx.get(f"{base}/v1/jobs", params={"model": "dates"}, timeout=5).json()
+                jobs = httpx.get(f"{base}/v1/jobs", params={"model": "dates"}, timeout=5).json()["jobs"]
                 if jobs:
                     j = jobs[0]
                     print(
@@ -126,7 +126,7 @@ def main() -> int:
     try:
         ready_s = wait_ready(base, proc, timeout=args.ready_timeout)
         with httpx.Client(base_url=base, timeout=300) as http:
-            job = http.get("/v1/jobs", params={"model": "dates"}).json()[0]
+            job = http.get("/v1/jobs", params={"model": "dates"}).json()["jobs"][0]
             info = http.get("/v1/models/dates").json()
             test = http.post("/v1/models/dates/evaluate", json={"split": "test"}).json()
             rows.append(

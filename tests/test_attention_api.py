@@ -93,9 +93,9 @@ def test_job_reports_lr_per_step_and_dev_metrics_per_epoch(client, trained):
     assert [h["epoch"] for h in epochs] == list(range(6))
     assert all(0 <= h["dev_alignment_accuracy"] <= 1 for h in epochs)
     assert job["spec"]["task"]["name"] == "reversal"
-    listed = client.get("/v1/jobs", params={"model": "rev"}).json()
+    listed = client.get("/v1/jobs", params={"model": "rev"}).json()["jobs"]
     assert [j["id"] for j in listed] == [job["id"]] and "history" not in listed[0]
-    assert client.get("/v1/jobs", params={"status": "failed", "model": "rev"}).json() == []
+    assert client.get("/v1/jobs", params={"status": "failed", "model": "rev"}).json()["jobs"] == []
 
 
 def test_model_description(client, trained):
@@ -323,8 +323,8 @@ def test_invalid_configurations_and_impossible_tasks_are_422_before_any_job(clie
     few = {"name": "few", "task": {"name": "copy", "n_train": 5000, "min_len": 1, "max_len": 1}}
     body = assert_problem(client.post("/v1/models", json=few), 422)
     assert body["errors"][0]["loc"] == ["body", "task"] and "only 36 exist" in body["detail"]
-    assert client.get("/v1/jobs", params={"model": "dot"}).json() == []
-    assert client.get("/v1/jobs", params={"model": "few"}).json() == []
+    assert client.get("/v1/jobs", params={"model": "dot"}).json()["jobs"] == []
+    assert client.get("/v1/jobs", params={"model": "few"}).json()["jobs"] == []
     ok = {**dot, "task": {"name": "copy", "n_train": 10, "n_dev": 2, "n_test": 2}}
     ok["config"] = {"attention": "luong-dot", "bidirectional": False, "hidden": 8, "emb_dim": 4}
     ok["params"] = {"epochs": 1}
@@ -498,7 +498,7 @@ def test_default_model_job_and_readiness(tmp_path):
     with TestClient(create_app(Settings(data_dir=tmp_path, train_default=True))) as c:
         ready = assert_problem(c.get("/readyz"), 503)
         assert ready["checks"]["default_job"]["status"] in ("queued", "running")
-        jobs = c.get("/v1/jobs", params={"model": "dates"}).json()
+        jobs = c.get("/v1/jobs", params={"model": "dates"}).json()["jobs"]
         assert len(jobs) == 1 and jobs[0]["spec"]["recipe"] == "DEFAULT_DATES_RECIPE"
         c.delete(f"/v1/jobs/{jobs[0]['id']}")
 

@@ -160,7 +160,7 @@ def test_init_from_the_embeddings_service(tmp_path, embeddings_service):
         assert (
             down.json()["errors"][0]["loc"] == ["body", "embeddings", "url"] and dead in down.json()["detail"]
         )
-        assert client.get("/v1/jobs", params={"model": "nope"}).json() == []
+        assert client.get("/v1/jobs", params={"model": "nope"}).json()["jobs"] == []
         assert client.get("/readyz").status_code == 200
 
 
@@ -173,7 +173,7 @@ def test_configured_embeddings_service_down_is_503_naming_it(tmp_path):
         assert resp.status_code == 503, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")
         assert dead in resp.json()["detail"] and "ATTENTION_EMBEDDINGS_URL" in resp.json()["detail"]
-        assert client.get("/v1/jobs").json() == []
+        assert client.get("/v1/jobs").json()["jobs"] == []
 
 
 def test_fetch_vectors_errors_name_the_service_and_model(tmp_path):

@@ -227,10 +227,6 @@ class JobInfo(BaseModel):
     status_url: str
 
 
-class JobList(BaseModel):
-    jobs: list[JobInfo]
-
-
 # --------------------------------------------------------------------------- models
 
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends
 
 from service.attention.schemas import JobOut
 from service.attention.state import ServiceState, get_state
-from service.kit.auth import require_query_token, require_token
-from service.kit.jobs import JobRecord
-from service.kit.names import ModelName
-
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+from service.kit.jobs import JobManager, JobRecord
+from service.kit.jobs_routes import jobs_router
 
 LIFTED = (
     "lr",
@@ -34,42 +29,15 @@ def job_out(rec: JobRecord, history: bool) -> JobOut:
     return JobOut(**data)
 
 
-@router.get(
-    "",
-    summary="List jobs, newest first",
-    response_model=list[JobOut],
-    response_model_exclude_none=True,
-    dependencies=[Depends(require_query_token)],
+async def _manager(state: ServiceState = Depends(get_state)) -> JobManager:
+    return state.jobs
+
+
+router = jobs_router(
+    get_manager=_manager,
+    view=job_out,
+    job_model=JobOut,
+    show_description="Status, step, epoch, lr, train and dev loss, dev exact match, token accuracy and "
+    "alignment accuracy; the lr of every step and the dev metrics of every epoch in `history`.",
+    exclude_none=True,
 )
-def list_jobs(
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
-    model: str | None = Query(None, max_length=64),
-    state: ServiceState = Depends(get_state),
-) -> list[JobOut]:
-    return [job_out(r, history=False) for r in state.jobs.list(status=status, model=model)]
-
-
-@router.get(
-    "/{job_id}",
-    summary="A job: status, step, epoch, lr, losses, dev metrics; lr per step and dev metrics per epoch in `history`",
-    response_model=JobOut,
-    response_model_exclude_none=True,
-    dependencies=[Depends(require_query_token)],
-)
-def get_job(
-    job_id: ModelName,
-    history: bool = Query(True, description="Include the per-step / per-epoch history."),
-    state: ServiceState = Depends(get_state),
-) -> JobOut:
-    return job_out(state.jobs.get(job_id), history)
-
-
-@router.delete(
-    "/{job_id}",
-    summary="Cancel a queued or running job (409 when it already ended)",
-    response_model=JobOut,
-    response_model_exclude_none=True,
-    dependencies=[Depends(require_token)],
-)
-def cancel_job(job_id: ModelName, state: ServiceState = Depends(get_state)) -> JobOut:
-    return job_out(state.jobs.cancel(job_id), history=False)

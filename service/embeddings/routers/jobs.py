@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends
 
-from service.embeddings.schemas import EpochReport, JobInfo, JobList
+from service.embeddings.schemas import EpochReport, JobInfo
 from service.embeddings.state import EmbeddingsState, get_state
-from service.kit.auth import require_query_token, require_token
-from service.kit.jobs import JobRecord
-from service.kit.names import NAME_PATTERN
-
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-
-JobId = Annotated[str, Path(pattern=NAME_PATTERN, max_length=64, description="Job id (32 hex characters).")]
+from service.kit.jobs import JobManager, JobRecord
+from service.kit.jobs_routes import jobs_router
 
 
 def job_url(job_id: str) -> str:
@@ -33,8 +28,8 @@ def _request_summary(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def job_info(rec: JobRecord) -> JobInfo:
-    """The API view of a kit job record."""
+def job_info(rec: JobRecord, history: bool = True) -> JobInfo:
+    """The API view of a kit job record (``history``: include the per-epoch reports)."""
     m = rec.metrics
     return JobInfo(
         id=rec.id,
@@ -53,7 +48,7 @@ def job_info(rec: JobRecord) -> JobInfo:
         loss_note=m.get("loss_note"),
         learning_rate=m.get("learning_rate"),
         words_per_second=m.get("words_per_second"),
-        history=[EpochReport.model_validate(h) for h in rec.history if "epoch" in h],
+        history=[EpochReport.model_validate(h) for h in rec.history if "epoch" in h] if history else [],
         error=rec.error,
         result=rec.result,
         request=_request_summary(rec.spec),
@@ -61,35 +56,14 @@ def job_info(rec: JobRecord) -> JobInfo:
     )
 
 
-@router.get(
-    "", response_model=JobList, summary="List jobs, newest first", dependencies=[Depends(require_query_token)]
+async def _manager(state: EmbeddingsState = Depends(get_state)) -> JobManager:
+    return state.jobs
+
+
+router = jobs_router(
+    get_manager=_manager,
+    view=job_info,
+    job_model=JobInfo,
+    show_description="Status, progress (0..1), current epoch, the latest and per-epoch loss (Word2Vec; "
+    "FastText: null, with `loss_note` -- gensim computes none), learning rate, words per second, error.",
 )
-def list_jobs(
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = Query(None),
-    model: str | None = Query(None, description="Only the jobs of this model."),
-    state: EmbeddingsState = Depends(get_state),
-) -> JobList:
-    return JobList(jobs=[job_info(r) for r in state.jobs.list(status=status, model=model)])
-
-
-@router.get(
-    "/{job_id}",
-    response_model=JobInfo,
-    summary="Show a job",
-    description="Status, progress (0..1), current epoch, the latest and per-epoch loss (Word2Vec; FastText: "
-    "null, with `loss_note` -- gensim computes none), learning rate, words per second, error.",
-    dependencies=[Depends(require_query_token)],
-)
-def get_job(job_id: JobId, state: EmbeddingsState = Depends(get_state)) -> JobInfo:
-    return job_info(state.jobs.get(job_id))
-
-
-@router.delete(
-    "/{job_id}",
-    response_model=JobInfo,
-    summary="Cancel a queued or running job",
-    description="The worker process is terminated; no model version is written. 409 when the job already ended.",
-    dependencies=[Depends(require_token)],
-)
-def cancel_job(job_id: JobId, state: EmbeddingsState = Depends(get_state)) -> JobInfo:
-    return job_info(state.jobs.cancel(job_id))
