@@ -68,6 +68,7 @@ def test_continue_training_adds_words():
     base, _ = train_model("word2vec", LEE, SMALL)
     old = len(base.wv)
     before = base.wv["government"].copy()
+    base.sample = 0  # no down-sampling of the new corpus, so "government" is certainly trained on
     new = [["zorbleflax", "quintessor", "the", "government"]] * 10 + [["quintessor", "zorbleflax"]] * 5
     reports = []
     model, summary = train_model(
