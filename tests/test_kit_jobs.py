@@ -66,6 +66,29 @@ def test_cancel_running_and_queued(manager, tmp_path):
     assert err.value.status == 404
 
 
+def test_cancel_while_a_success_is_being_published_is_409_and_the_job_succeeds(tmp_path):
+    # The worker has returned (its model is stored) and the service is loading it: a cancel now
+    # must not turn the job into "cancelled" while its model is being served.
+    answers = []
+
+    def on_finished(rec):
+        if rec.status == "succeeded":
+            try:
+                manager.cancel(rec.id)
+                answers.append("cancelled")
+            except ProblemError as exc:
+                answers.append(exc.status)
+
+    manager = JobManager(tmp_path / "jobs", max_concurrent=1, service="test", on_finished=on_finished)
+    manager.start()
+    try:
+        rec = manager.wait(manager.submit("train", "tests.jobfuncs:count", {"n": 1}).id, 60)
+    finally:
+        manager.shutdown()
+    assert answers == [409]
+    assert rec.status == "succeeded" and rec.result == {"total": 0}
+
+
 def test_restart_marks_running_failed_and_requeues_queued(tmp_path):
     jobs = tmp_path / "jobs"
     jobs.mkdir()

@@ -236,6 +236,13 @@ class JobManager:
                 raise ProblemError(
                     409, "Job already ended", f"job {job_id} is {rec.status}", type="job-ended"
                 )
+            if rec.result is not None:  # the worker finished and stored its output: too late to cancel
+                raise ProblemError(
+                    409,
+                    "Job already ended",
+                    f"job {job_id} has finished; it is being published",
+                    type="job-ended",
+                )
             self._cancel_requested.add(job_id)
             proc = self._procs.get(job_id)
             if rec.status == "queued":
@@ -366,8 +373,10 @@ class JobManager:
         finally:
             proc.join(10)
             parent_conn.close()
-        if result is not None and rec.id not in self._cancel_requested:
-            # Let the service load what the job produced before anyone sees "succeeded".
+        if result is not None:
+            # The worker returned, so what it produced is already stored: the job succeeded, even if
+            # a cancel arrived meanwhile (cancel() answers 409 from here on). Let the service load
+            # it before anyone sees "succeeded".
             with self._lock:
                 rec.result = result
                 done = rec.model_copy(deep=True)
@@ -375,10 +384,10 @@ class JobManager:
             self._call_hook(done)
         with self._lock:
             self._procs.pop(rec.id, None)
-            if rec.id in self._cancel_requested:
-                self._finish(rec, "cancelled", error="cancelled by request")
-            elif result is not None:
+            if result is not None:
                 self._finish(rec, "succeeded")
+            elif rec.id in self._cancel_requested:
+                self._finish(rec, "cancelled", error="cancelled by request")
             elif self._stopping.is_set():
                 self._finish(rec, "failed", error=rec.error or "interrupted: the service shut down")
             else:
