@@ -19,6 +19,7 @@ A crash at any point leaves the previous version as the current, loadable one.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterator
@@ -129,7 +130,9 @@ class ModelStore:
                 try:
                     os.rename(tmp, d / f"v{version}")
                     break
-                except OSError:  # another writer took this number: take the next one
+                except OSError as exc:  # another writer took this number: take the next one
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
                     continue
             atomic_write_json(d / CURRENT, {"version": version})
         finally:
