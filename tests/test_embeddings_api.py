@@ -146,6 +146,17 @@ def test_corpus_bad_content_names_the_line_and_keeps_nothing(client, query, cont
     assert not list(root.glob(f"{name}*")) and not list(root.glob(".tmp-*"))
 
 
+def test_corpus_gzip_inflating_to_a_huge_line_is_422_and_keeps_nothing(client):
+    # a small upload that would inflate to one 64 MiB line in the API process' memory
+    bomb = gzip.compress(b"ok line\n" + b"z" * (64 << 20))
+    assert len(bomb) < 200_000
+    body = assert_problem(client.post("/v1/corpora?name=bomb", content=bomb), 422, "invalid-corpus")
+    assert body["line"] == 2 and "longer than" in body["detail"]
+    assert_problem(client.get("/v1/corpora/bomb"), 404)
+    root = client.app.state.embeddings.corpora.root
+    assert not list(root.glob("bomb*")) and not list(root.glob(".tmp-*"))
+
+
 def test_corpus_bad_query_params(client):
     assert_problem(client.post("/v1/corpora?format=csv", content=b"a b"), 422, "validation-error")
     assert_problem(client.post("/v1/corpora?name=Bad/Name", content=b"a b"), 422)

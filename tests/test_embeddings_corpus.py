@@ -97,3 +97,27 @@ def test_truncated_gzip_is_corpus_error(tmp_path):
         scan_corpus(p)
     with pytest.raises(CorpusFormatError):
         list(LineCorpus(p))
+
+
+def test_line_longer_than_the_limit_is_a_corpus_error_not_a_memory_blowup(tmp_path):
+    from models.embeddings.corpus import MAX_LINE_BYTES
+
+    ok = tmp_path / "ok.txt"
+    ok.write_bytes(b"a" * MAX_LINE_BYTES + b"\nb\n")  # exactly the limit, then a newline: accepted
+    assert scan_corpus(ok).lines == 2
+    # a few kB of gzip that inflate to one line far past the limit: refused while reading it
+    bomb = tmp_path / "bomb.gz"
+    bomb.write_bytes(gzip.compress(b"fine line\n" + b"x" * (8 * MAX_LINE_BYTES)))
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(CorpusFormatError, match="line 2.*longer than"):
+        scan_corpus(bomb)
+    with pytest.raises(CorpusFormatError, match="line 2"):
+        list(LineCorpus(bomb))
+
+
+def test_distinct_count_is_given_up_past_max_distinct(tmp_path):
+    p = tmp_path / "c.txt"
+    p.write_text("aa bb cc\ndd ee\n", encoding="utf-8")
+    assert scan_corpus(p, max_distinct=5).distinct == 5
+    stats = scan_corpus(p, max_distinct=4)
+    assert stats.distinct is None and stats.tokens == 5

@@ -40,6 +40,11 @@ TOKENIZER_KINDS: tuple[str, ...] = ("simple", "whitespace")
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
+#: Longest line (one sentence) a reader accepts, in bytes after decompression. Lines are read with
+#: this bound, so a huge line (or a small gzip that inflates to one) is a CorpusFormatError naming
+#: the line instead of exhausting memory. gensim truncates sentences beyond 10,000 tokens anyway.
+MAX_LINE_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class Tokenizer:
@@ -104,7 +109,14 @@ def _raw_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
     line_no = 0
     try:
         with _open_binary(path) as f:
-            for line_no, raw in enumerate(f, start=1):
+            while raw := f.readline(MAX_LINE_BYTES + 1):
+                line_no += 1
+                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    raise CorpusFormatError(
+                        line_no,
+                        f"longer than {MAX_LINE_BYTES} bytes; put one sentence per line",
+                        path=os.fspath(path),
+                    )
                 yield line_no, raw
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise CorpusFormatError(line_no + 1, f"corrupt gzip stream ({exc})", path=os.fspath(path)) from None
@@ -221,11 +233,13 @@ def scan_corpus(
     tokenizer: Tokenizer | None = None,
     *,
     count_distinct: bool = True,
+    max_distinct: int | None = None,
 ) -> CorpusStats:
     """Validate the whole file in one streaming pass and return its :class:`CorpusStats`.
 
     Meant for right after an upload: any bad line raises here, before training starts.
-    ``count_distinct=True`` keeps a set of the distinct tokens (memory ~ vocabulary size).
+    ``count_distinct=True`` keeps a set of the distinct tokens (memory ~ vocabulary size); past
+    ``max_distinct`` of them the count is given up (``distinct=None``) so the set stays bounded.
 
     >>> scan_corpus(datapath("lee_background.cor"))   # doctest: +SKIP
     CorpusStats(lines=300, sentences=300, tokens=58480, distinct=..., bytes=..., gzip=False, ...)
@@ -253,6 +267,8 @@ def scan_corpus(
         longest = max(longest, len(toks))
         if seen is not None:
             seen.update(toks)
+            if max_distinct is not None and len(seen) > max_distinct:
+                seen = None
     return CorpusStats(
         lines=lines,
         sentences=sentences,

@@ -21,6 +21,10 @@ from service.kit.names import is_valid_name
 from service.kit.problems import ProblemError, not_found
 from service.kit.storage import TMP_PREFIX, atomic_write_json, read_json
 
+#: Most distinct tokens an upload's scan counts (a set of about 100 bytes each, in the API process);
+#: beyond it ``distinct_tokens`` is null, so a corpus of unique tokens cannot exhaust its memory.
+MAX_DISTINCT = 2_000_000
+
 
 class CorpusStore:
     """Create, list, read and delete corpora under ``root``."""
@@ -72,7 +76,8 @@ class CorpusStore:
 
     def scan(self, path: Path, fmt: str, tokenizer: Tokenizer) -> dict[str, Any]:
         """Validate ``path`` in one streaming pass; raises ``CorpusFormatError`` naming the line."""
-        return asdict(scan_corpus(path, fmt, tokenizer, count_distinct=True))
+        stats = scan_corpus(path, fmt, tokenizer, count_distinct=True, max_distinct=MAX_DISTINCT)
+        return asdict(stats)
 
     def commit(
         self, tmp: Path, corpus_id: str, *, fmt: str, tokenizer: str, lowercase: bool, stats: dict[str, Any]
