@@ -405,6 +405,28 @@ def test_dataset_upload_list_get_delete_and_bad_lines(client):
     assert_problem(client.delete(f"/v1/datasets/{auto['id']}"), 404)
 
 
+def test_dataset_with_more_pairs_than_a_job_accepts_is_refused_and_keeps_nothing(client):
+    # every pair of an upload used to be parsed into memory at once, however many there were
+    limit = client.app.state.attention.settings.max_train_pairs
+    body = b"ab\tba\n" * (limit + 1)
+    before = {d["id"] for d in client.get("/v1/datasets").json()}
+    bad = assert_problem(client.post("/v1/datasets", content=body, params={"format": "tsv"}), 422)
+    assert bad["line"] == limit + 1 and f"more than {limit} pairs" in bad["detail"]
+    assert {d["id"] for d in client.get("/v1/datasets").json()} == before
+    root = client.app.state.attention.datasets.root
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]
+
+
+def test_an_upload_left_by_a_crash_is_removed_at_start(tmp_path):
+    from service.attention.datasets import DatasetStore
+
+    store = DatasetStore(tmp_path / "datasets")
+    leftover = store.incoming(store.new_id())  # streamed, then the process died before commit
+    leftover.write_bytes(b"ab\tba\n" * 1000)
+    DatasetStore(tmp_path / "datasets")  # the next start
+    assert not leftover.exists()
+
+
 def test_train_from_dataset_and_inline_pairs(client):
     rows = [f"{w}\t{w[::-1]}" for w in ("abc", "bcd", "cde", "def", "efg", "fgh", "ghi", "hij", "ijk", "jkl")]
     ds = client.post("/v1/datasets", content="\n".join(rows).encode()).json()
@@ -446,6 +468,25 @@ def test_delete_conflicts_while_training_then_cancel_and_delete(client, trained)
     assert_problem(client.delete(f"/v1/jobs/{job['job_id']}"), 409)
     assert client.get("/v1/models/rev").json()["version"] == 1  # the served version is untouched
     assert translate(client, ["abc"])[0]["output_tokens"]
+
+
+def test_concurrent_trainings_of_one_name_queue_exactly_one_job(client):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow = {"name": "race", "task": {"name": "reversal", "n_train": 20000}, "params": {"epochs": 50}}
+    start = threading.Barrier(8)
+
+    def post(_):
+        start.wait()
+        return client.post("/v1/models", json=slow)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, range(8)))
+    accepted = [r for r in answers if r.status_code == 202]
+    assert sorted(r.status_code for r in answers) == [202] + [409] * 7
+    assert len(client.get("/v1/jobs", params={"model": "race"}).json()["jobs"]) == 1
+    assert client.delete(f"/v1/jobs/{accepted[0].json()['job_id']}").json()["status"] == "cancelled"
 
 
 def test_delete_model(client):

@@ -66,3 +66,21 @@ def test_bucketed_padded_batches():
             assert torch.all(b.tgt_out[row, m:] == 0)
     with pytest.raises(DataError):
         encode_examples(examples, tok, sv, tv, max_src_len=3)
+
+
+def test_lines_split_as_splitlines_one_at_a_time():
+    from models.seq2seq.data import _lines
+
+    for text in ["", "\n", "a", "a\n", "a\r\nb\rc\n\nd", "x\x0by\x0cz\x1cw\x85v\u2028u\u2029t\r", "\r\n\r\n"]:
+        assert list(_lines(text)) == text.splitlines(), repr(text)
+
+
+def test_more_pairs_than_the_limit_is_a_data_error_naming_the_line():
+    text = "a\tb\n\nc\td\ne\tf\n"
+    assert len(parse_tsv(text, max_pairs=3)) == 3
+    with pytest.raises(DataError) as err:
+        parse_tsv(text, max_pairs=2)
+    assert err.value.line == 4 and "more than 2 pairs" in str(err.value)
+    with pytest.raises(DataError) as err:
+        parse_jsonl('["a", "b"]\n["c", "d"]\n', max_pairs=1)
+    assert err.value.line == 2

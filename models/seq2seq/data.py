@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,23 +77,48 @@ def examples_from_pairs(items: Iterable[Any]) -> list[Example]:
     return [to_example(item, i) for i, item in enumerate(items, start=1)]
 
 
-def parse_tsv(text: str) -> list[Example]:
-    """Parse ``source<TAB>target[<TAB>pharaoh links]`` lines; blank lines are skipped."""
-    out = []
-    for n, raw in enumerate(text.splitlines(), start=1):
+# The line boundaries of str.splitlines().
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.splitlines()`` one line at a time (a list of every line of a large file, blank ones
+    included, would cost far more memory than the text itself)."""
+    start = 0
+    for m in _LINE_BREAK.finditer(text):
+        yield text[start : m.start()]
+        start = m.end()
+    if start < len(text):
+        yield text[start:]
+
+
+def _check_count(out: list[Example], max_pairs: int | None, line: int) -> None:
+    if max_pairs is not None and len(out) > max_pairs:
+        raise DataError(line, f"more than {max_pairs} pairs (the limit)")
+
+
+def parse_tsv(text: str, max_pairs: int | None = None) -> list[Example]:
+    """Parse ``source<TAB>target[<TAB>pharaoh links]`` lines; blank lines are skipped.
+
+    More than ``max_pairs`` pairs is a :class:`DataError` naming the first line past the limit."""
+    out: list[Example] = []
+    for n, raw in enumerate(_lines(text), start=1):
         if not raw.strip():
             continue
         cols = raw.split("\t")
         if len(cols) not in (2, 3):
             raise DataError(n, f"expected 2 or 3 tab-separated columns, got {len(cols)}")
         out.append(to_example(cols, n))
+        _check_count(out, max_pairs, n)
     return out
 
 
-def parse_jsonl(text: str) -> list[Example]:
-    """Parse JSON lines: ``{"source": ..., "target": ...[, "links": ...]}`` or ``[src, tgt]``."""
-    out = []
-    for n, raw in enumerate(text.splitlines(), start=1):
+def parse_jsonl(text: str, max_pairs: int | None = None) -> list[Example]:
+    """Parse JSON lines: ``{"source": ..., "target": ...[, "links": ...]}`` or ``[src, tgt]``.
+
+    More than ``max_pairs`` pairs is a :class:`DataError` naming the first line past the limit."""
+    out: list[Example] = []
+    for n, raw in enumerate(_lines(text), start=1):
         if not raw.strip():
             continue
         try:
@@ -100,17 +126,18 @@ def parse_jsonl(text: str) -> list[Example]:
         except json.JSONDecodeError as exc:
             raise DataError(n, f"invalid JSON: {exc.msg}") from None
         out.append(to_example(item, n))
+        _check_count(out, max_pairs, n)
     return out
 
 
-def read_tsv(path: str | Path) -> list[Example]:
+def read_tsv(path: str | Path, max_pairs: int | None = None) -> list[Example]:
     """Read a UTF-8 TSV file (see :func:`parse_tsv`)."""
-    return parse_tsv(Path(path).read_text(encoding="utf-8"))
+    return parse_tsv(Path(path).read_text(encoding="utf-8"), max_pairs)
 
 
-def read_jsonl(path: str | Path) -> list[Example]:
+def read_jsonl(path: str | Path, max_pairs: int | None = None) -> list[Example]:
     """Read a UTF-8 JSON-lines file (see :func:`parse_jsonl`)."""
-    return parse_jsonl(Path(path).read_text(encoding="utf-8"))
+    return parse_jsonl(Path(path).read_text(encoding="utf-8"), max_pairs)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 from models.seq2seq.data import DataError, Example, read_jsonl, read_tsv
 from service.kit.problems import ProblemError, not_found
 from service.kit.storage import (
+    TMP_PREFIX,
     atomic_directory,
     atomic_write_json,
     read_json,
@@ -34,9 +35,10 @@ def sniff_format(head: bytes) -> str:
     return "jsonl" if stripped[:1] in (b"{", b"[") else "tsv"
 
 
-def read_pairs(path: Path, fmt: str) -> list[Example]:
-    """Parse a stored pairs file; :class:`DataError` (with ``line``) for a bad line, ValueError for bad UTF-8."""
-    return read_jsonl(path) if fmt == "jsonl" else read_tsv(path)
+def read_pairs(path: Path, fmt: str, max_pairs: int | None = None) -> list[Example]:
+    """Parse a stored pairs file; :class:`DataError` (with ``line``) for a bad line or more than
+    ``max_pairs`` pairs, ValueError for bad UTF-8."""
+    return read_jsonl(path, max_pairs) if fmt == "jsonl" else read_tsv(path, max_pairs)
 
 
 class DatasetStore:
@@ -51,11 +53,16 @@ class DatasetStore:
         return uuid.uuid4().hex
 
     def incoming(self, dataset_id: str) -> Path:
-        """Where an upload is streamed before validation."""
-        return self.root / f".incoming-{dataset_id}"
+        """Where an upload is streamed before validation (a temporary: removed at start-up if a crash left it)."""
+        return self.root / f"{TMP_PREFIX}incoming-{dataset_id}"
 
-    def commit(self, dataset_id: str, upload: Path, fmt: str, kind: str) -> dict[str, Any]:
-        """Validate ``upload`` and move it into a new dataset directory; returns its meta."""
+    def commit(
+        self, dataset_id: str, upload: Path, fmt: str, kind: str, max_pairs: int | None = None
+    ) -> dict[str, Any]:
+        """Validate ``upload`` and move it into a new dataset directory; returns its meta.
+
+        A pairs file with more than ``max_pairs`` pairs is refused (422) while it is parsed, so its
+        examples never all sit in memory."""
         try:
             meta: dict[str, Any] = {
                 "id": dataset_id,
@@ -66,7 +73,7 @@ class DatasetStore:
             if kind == "vectors":
                 meta.update(_check_vectors(upload))
             else:
-                examples = _parse_upload(upload, fmt)
+                examples = _parse_upload(upload, fmt, max_pairs)
                 meta.update(pairs=len(examples), linked=sum(1 for e in examples if e.links))
             meta["created"] = datetime.now(UTC).isoformat()
             with atomic_directory(self.root / dataset_id) as tmp:
@@ -110,9 +117,9 @@ class DatasetStore:
         remove_tree(self.root / dataset_id)
 
 
-def _parse_upload(path: Path, fmt: str) -> list[Example]:
+def _parse_upload(path: Path, fmt: str, max_pairs: int | None = None) -> list[Example]:
     try:
-        examples = read_pairs(path, fmt)
+        examples = read_pairs(path, fmt, max_pairs)
     except DataError as exc:
         raise ProblemError(
             422,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -31,6 +32,9 @@ class ServiceState:
     registry: ModelRegistry
     datasets: DatasetStore
     jobs: JobManager
+    #: Held while checking that no job is active for a model and acting on it (submit, delete),
+    #: so that two concurrent requests cannot both pass the check.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 async def get_state(request: Request) -> ServiceState:

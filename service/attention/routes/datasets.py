@@ -69,7 +69,9 @@ async def upload_dataset(
         with open(incoming, "rb") as fh:
             fmt = sniff_format(fh.read(4096))
     kind = "vectors" if fmt == "word2vec" else "pairs"
-    meta = await run_in_threadpool(store.commit, dataset_id, incoming, fmt, kind)
+    meta = await run_in_threadpool(
+        store.commit, dataset_id, incoming, fmt, kind, state.settings.max_train_pairs
+    )
     response.headers["Location"] = f"/v1/datasets/{dataset_id}"
     return meta
 

@@ -163,9 +163,10 @@ def build_spec(body: TrainRequest, state: ServiceState) -> dict[str, Any]:
 
 
 def submit(state: ServiceState, name: str, spec: dict[str, Any]) -> Any:
-    if state.jobs.active_for(name):
-        raise conflict(f"a job is already training model {name!r}", type="job-active")
-    return state.jobs.submit("train", TRAIN_TARGET, spec, model=name)
+    with state.lock:
+        if state.jobs.active_for(name):
+            raise conflict(f"a job is already training model {name!r}", type="job-active")
+        return state.jobs.submit("train", TRAIN_TARGET, spec, model=name)
 
 
 @router.post(
@@ -242,10 +243,11 @@ def get_model(name: ModelName, state: ServiceState = Depends(get_state)) -> Mode
     dependencies=[Depends(require_token)],
 )
 def delete_model(name: ModelName, state: ServiceState = Depends(get_state)) -> Response:
-    if state.jobs.active_for(name):
-        raise conflict(f"a job is training model {name!r}; cancel it first", type="job-active")
-    if state.store.current(name) is None and not state.registry.loaded(name):
-        raise not_found("model", name)
-    state.registry.drop(name)
-    state.store.delete(name)
+    with state.lock:
+        if state.jobs.active_for(name):
+            raise conflict(f"a job is training model {name!r}; cancel it first", type="job-active")
+        if state.store.current(name) is None and not state.registry.loaded(name):
+            raise not_found("model", name)
+        state.registry.drop(name)
+        state.store.delete(name)
     return Response(status_code=204)
