@@ -43,7 +43,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     readiness: Readiness | None = None,
     upload_paths: Sequence[str] = (),
-    named_collections: Sequence[str] = ("/v1/models/", "/v1/corpora/", "/v1/jobs/"),
+    named_collections: Sequence[str] = ("/v1/models/", "/v1/corpora/", "/v1/datasets/", "/v1/jobs/"),
     openapi_tags: list[dict[str, str]] | None = None,
 ) -> FastAPI:
     """Return a FastAPI app with the kit's middleware, error format, health and metrics routes.
