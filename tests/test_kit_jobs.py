@@ -111,3 +111,24 @@ def test_restart_marks_running_failed_and_requeues_queued(tmp_path):
         assert m.wait("b" * 32, 60).result == {"total": 1}
     finally:
         m.shutdown()
+
+
+def test_history_keeps_the_newest_ended_jobs_only(tmp_path):
+    m = JobManager(tmp_path / "jobs", max_concurrent=1, service="test", keep_finished=2)
+    m.start()
+    try:
+        ids = []
+        for _ in range(4):
+            ids.append(m.submit("train", "tests.jobfuncs:count", {"n": 1}).id)
+            m.wait(ids[-1], 60)
+        kept = [r.id for r in m.list()]
+        assert kept == [ids[3], ids[2]]
+        assert sorted(p.stem for p in (tmp_path / "jobs").glob("*.json")) == sorted(kept)
+    finally:
+        m.shutdown()
+    again = JobManager(tmp_path / "jobs", max_concurrent=1, service="test", keep_finished=1)
+    again.start()
+    try:
+        assert [r.id for r in again.list()] == [ids[3]]
+    finally:
+        again.shutdown()

@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             threads=settings.threads,
             preload=["service.attention.worker"],
             on_finished=on_finished,
+            keep_finished=settings.max_finished_jobs,
         )
         state = ServiceState(settings, store, registry, DatasetStore(root / "datasets"), manager)
         app.state.attention = state

@@ -47,6 +47,7 @@ class EmbeddingsState:
             threads=settings.threads,
             preload=PRELOAD,
             on_finished=self._on_job_finished,
+            keep_finished=settings.max_finished_jobs,
         )
         self.lock = threading.RLock()  # name checks + submissions/imports happen under it
         self.loaded_at_start = False
@@ -92,8 +93,9 @@ class EmbeddingsState:
             details["default_model"] = self.settings.default_model
             # the truth now (deleted: false); readiness itself stays latched once the default model loaded
             details["default_model_loaded"] = self.registry.is_loaded(self.settings.default_model)
-            if self.default_job_id:
-                job = self.jobs.get(self.default_job_id)
+            jobs = self.jobs.list(model=self.settings.default_model)
+            job = next((j for j in jobs if j.id == self.default_job_id), None)
+            if job is not None:  # (a long-ended job may have left the history)
                 details["default_job"] = {"id": job.id, "status": job.status, "error": job.error}
         if self.startup_error:
             details["error"] = self.startup_error

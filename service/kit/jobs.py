@@ -117,6 +117,9 @@ def _child_main(target: str, spec: dict[str, Any], conn: Any, threads: int) -> N
 class JobManager:
     """Queue, run, watch, cancel and persist jobs.
 
+    ``keep_finished`` bounds the history: beyond that many ended jobs, the oldest are forgotten
+    (their record files removed); queued and running jobs are always kept.
+
     ``on_finished(record)`` is called (in a manager thread) when a job ends, whatever its outcome,
     so the service can load the model a job produced. For a success it is called *before* the
     job's status becomes ``succeeded``: a client that sees ``succeeded`` can query the model.
@@ -135,8 +138,10 @@ class JobManager:
         threads: int = 1,
         preload: Sequence[str] = (),
         on_finished: Callable[[JobRecord], None] | None = None,
+        keep_finished: int | None = None,
     ) -> None:
         self.jobs_dir = Path(jobs_dir)
+        self.keep_finished = keep_finished
         self.max_concurrent = max_concurrent
         self.service = service
         self.threads = threads
@@ -171,6 +176,8 @@ class JobManager:
             self._jobs[rec.id] = rec
             if rec.status == "queued":
                 self._queue.put(rec.id)
+        with self._lock:
+            self._prune()
         self._update_gauges()
         for i in range(self.max_concurrent):
             t = threading.Thread(target=self._worker_loop, name=f"jobs-{self.service}-{i}", daemon=True)
@@ -289,8 +296,22 @@ class JobManager:
         if status == "succeeded":
             rec.progress = 1.0
         self._persist(rec)
+        self._prune()
         self._update_gauges()
         JOBS_FINISHED.labels(self.service, status).inc()
+
+    def _prune(self) -> None:
+        """Forget the oldest ended jobs beyond ``keep_finished`` (record files included)."""
+        if self.keep_finished is None:
+            return
+        ended = sorted(
+            (r for r in self._jobs.values() if r.status not in ACTIVE),
+            key=lambda r: r.finished or r.created,
+            reverse=True,
+        )
+        for old in ended[self.keep_finished :]:
+            del self._jobs[old.id]
+            (self.jobs_dir / f"{old.id}.json").unlink(missing_ok=True)
 
     def _worker_loop(self) -> None:
         while not self._stopping.is_set():

@@ -35,6 +35,9 @@ class ServiceSettings(BaseSettings):
         256 << 20, ge=1024, description="Largest upload (corpora, model files), in bytes (413)."
     )
     max_concurrent_jobs: int = Field(1, ge=1, le=64, description="Training jobs that run at once.")
+    max_finished_jobs: int = Field(
+        1000, ge=1, description="Ended jobs kept in the job history (the oldest are forgotten)."
+    )
     threads: int = Field(
         1, ge=1, le=256, description="BLAS/torch threads per process (match the container's CPU limit)."
     )
