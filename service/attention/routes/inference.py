@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel
 
 from models.seq2seq.alignment import (
@@ -283,21 +284,19 @@ _HEATMAP_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _query_input() -> Any:
-    return Query(
+@router.get(
+    "/{name}/attention.{fmt}",
+    summary="Attention heatmap (`attention.png` or `attention.svg`) of a decoded input, or of a given "
+    "target (`target=`)",
+    response_class=Response,
+    responses=_HEATMAP_RESPONSES,
+)
+def heatmap(
+    name: ModelName,
+    fmt: Literal["png", "svg"] = PathParam(description="The image format: `png` or `svg`."),
+    input: str = Query(  # noqa: A002
         min_length=1, max_length=10_000, description="The source string.", examples=["26 november 2026"]
-    )
-
-
-@router.get(
-    "/{name}/attention.png",
-    summary="Attention heatmap (PNG) of a decoded input, or of a given target (`target=`)",
-    response_class=Response,
-    responses=_HEATMAP_RESPONSES,
-)
-def heatmap_png(
-    name: ModelName,
-    input: str = _query_input(),  # noqa: A002
+    ),
     target: str | None = Query(
         None, max_length=10_000, description="Teacher-force this output instead of decoding."
     ),
@@ -305,26 +304,7 @@ def heatmap_png(
     beam_size: int = Query(4, ge=1, le=64),
     state: ServiceState = Depends(get_state),
 ) -> Response:
-    return _heatmap("png", name, input, target, decode, beam_size, state)
-
-
-@router.get(
-    "/{name}/attention.svg",
-    summary="Attention heatmap (SVG) of a decoded input, or of a given target (`target=`)",
-    response_class=Response,
-    responses=_HEATMAP_RESPONSES,
-)
-def heatmap_svg(
-    name: ModelName,
-    input: str = _query_input(),  # noqa: A002
-    target: str | None = Query(
-        None, max_length=10_000, description="Teacher-force this output instead of decoding."
-    ),
-    decode: Literal["greedy", "beam"] = "greedy",
-    beam_size: int = Query(4, ge=1, le=64),
-    state: ServiceState = Depends(get_state),
-) -> Response:
-    return _heatmap("svg", name, input, target, decode, beam_size, state)
+    return _heatmap(fmt, name, input, target, decode, beam_size, state)
 
 
 def _split_examples(entry: LoadedModel, split: str, state: ServiceState) -> list[Example]:
