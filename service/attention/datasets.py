@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from models.seq2seq.data import DataError, Example, read_jsonl, read_tsv
-from service.kit.problems import ProblemError, not_found
+from service.kit.problems import ProblemError, line_problem, not_found
 from service.kit.storage import (
     TMP_PREFIX,
     atomic_directory,
@@ -121,26 +121,14 @@ def _parse_upload(path: Path, fmt: str, max_pairs: int | None = None) -> list[Ex
     try:
         examples = read_pairs(path, fmt, max_pairs)
     except DataError as exc:
-        raise ProblemError(
-            422,
-            "Invalid dataset",
-            f"line {exc.line}: {exc.reason}",
-            type="invalid-dataset",
-            errors=[{"loc": ["body", "line", exc.line], "msg": exc.reason, "type": "invalid-line"}],
-            line=exc.line,
+        raise line_problem(
+            "Invalid dataset", "invalid-dataset", exc.line, exc.reason, "invalid-line"
         ) from None
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         bad = exc.object[exc.start : exc.start + 1].hex()
         reason = f"not UTF-8 text: byte 0x{bad} at offset {exc.start} ({exc.reason})"
-        raise ProblemError(
-            422,
-            "Invalid dataset",
-            f"line {line}: {reason}",
-            type="invalid-dataset",
-            errors=[{"loc": ["body", "line", line], "msg": reason, "type": "invalid-encoding"}],
-            line=line,
-        ) from None
+        raise line_problem("Invalid dataset", "invalid-dataset", line, reason, "invalid-encoding") from None
     if not examples:
         raise ProblemError(422, "Invalid dataset", "the upload contains no pairs", type="invalid-dataset")
     return examples

@@ -18,7 +18,7 @@ from models.embeddings.errors import (
     NotAPickleSafeFileError,
     UnknownWordsError,
 )
-from service.kit.problems import ProblemError
+from service.kit.problems import ProblemError, line_problem
 
 
 def unknown_words(model: str, words: list[str]) -> ProblemError:
@@ -35,14 +35,7 @@ def unknown_words(model: str, words: list[str]) -> ProblemError:
 
 def corpus_error(exc: CorpusFormatError) -> ProblemError:
     """422 naming the offending line of a corpus."""
-    return ProblemError(
-        422,
-        "Invalid corpus",
-        f"line {exc.line}: {exc.reason}",
-        type="invalid-corpus",
-        errors=[{"loc": ["body", "line", exc.line], "msg": exc.reason, "type": "invalid-corpus"}],
-        line=exc.line,
-    )
+    return line_problem("Invalid corpus", "invalid-corpus", exc.line, exc.reason, "invalid-corpus")
 
 
 def model_file_error(exc: InvalidModelFileError) -> ProblemError:

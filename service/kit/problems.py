@@ -80,6 +80,18 @@ def invalid(
     return ProblemError(422, "Unprocessable request", detail, type=type, errors=errors)
 
 
+def line_problem(title: str, type: str, line: int, reason: str, error_type: str) -> ProblemError:  # noqa: A002
+    """A 422 naming the offending line of an upload (``errors[0].loc == ["body", "line", line]``)."""
+    return ProblemError(
+        422,
+        title,
+        f"line {line}: {reason}",
+        type=type,
+        errors=[{"loc": ["body", "line", line], "msg": reason, "type": error_type}],
+        line=line,
+    )
+
+
 def problem_response(
     request: Request | None,
     status: int,
