@@ -6,12 +6,14 @@ same shape as a pydantic validation failure. Body size is the kit's business (41
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from models.seq2seq.alignment import check_links
+from models.seq2seq.data import Example
 from models.seq2seq.model import Seq2Seq
 from service.attention.settings import Settings
-from service.kit.problems import ProblemError
+from service.kit.problems import ProblemError, invalid
 
 
 def _fail(loc: list[Any], msg: str, type_: str, title: str = "Request validation failed") -> ProblemError:
@@ -65,3 +67,18 @@ def beam_width(
 def check_max_len(max_len: int | None, settings: Settings, loc: Sequence[Any] = ("body", "max_len")) -> None:
     if max_len is not None and max_len > settings.max_output_len:
         raise _fail(list(loc), f"{max_len} > the limit of {settings.max_output_len}", "less_than_equal")
+
+
+def check_example_links(
+    examples: Sequence[Example], tokenize: Callable[[str], list[str]], label: Callable[[int, str], str]
+) -> None:
+    """422 ``invalid-links`` for the first inline pair whose gold links fall outside its tokens.
+
+    ``label(i, reason)`` words the detail; the error's ``loc`` is ``["body", "pairs", i, 2]``.
+    """
+    for i, e in enumerate(examples):
+        if e.links:
+            try:
+                check_links(e.links, len(tokenize(e.source)), len(tokenize(e.target)))
+            except ValueError as exc:
+                raise invalid(label(i, str(exc)), loc=["body", "pairs", i, 2], type="invalid-links") from None

@@ -347,15 +347,9 @@ def evaluate_route(
             ) from None
         limits.check_batch(len(examples), settings, "pairs")
         limits.check_sources([e.source for e in examples], entry.model, settings, ("body", "pairs"))
-        tokenize = entry.model.tokenizer.tokenize
-        for i, e in enumerate(examples):
-            if e.links:
-                try:
-                    check_links(e.links, len(tokenize(e.source)), len(tokenize(e.target)))
-                except ValueError as exc:
-                    raise invalid(
-                        f"pairs.{i}: {exc}", loc=["body", "pairs", i, 2], type="invalid-links"
-                    ) from None
+        limits.check_example_links(
+            examples, entry.model.tokenizer.tokenize, lambda i, why: f"pairs.{i}: {why}"
+        )
     else:
         examples = _split_examples(entry, body.split or "dev", state)
     if len(examples) > settings.max_eval_examples:

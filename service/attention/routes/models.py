@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
-from models.seq2seq.alignment import check_links
 from models.seq2seq.data import DataError, examples_from_pairs
 from models.seq2seq.model import Seq2SeqConfig
 from models.seq2seq.tokenizers import get_tokenizer
+from service.attention import limits
 from service.attention.schemas import JobAccepted, ModelOut, TrainRequest
 from service.attention.state import (
     ATTENTION_FROM_CORE,
@@ -107,17 +107,12 @@ def build_spec(body: TrainRequest, state: ServiceState) -> dict[str, Any]:
             raise invalid(f"pair {exc.line - 1}: {exc.reason}", loc=["body", "pairs", exc.line - 1]) from None
         if not pairs:
             raise invalid("no pairs", loc=["body", "pairs"])
-        tokenize = get_tokenizer(body.config.tokenization).tokenize
-        for i, e in enumerate(examples):
-            if e.links:
-                try:
-                    check_links(e.links, len(tokenize(e.source)), len(tokenize(e.target)))
-                except ValueError as exc:
-                    raise invalid(
-                        f"pair {i}: {exc} ({body.config.tokenization} tokens)",
-                        loc=["body", "pairs", i, 2],
-                        type="invalid-links",
-                    ) from None
+        tokenization = body.config.tokenization
+        limits.check_example_links(
+            examples,
+            get_tokenizer(tokenization).tokenize,
+            lambda i, why: f"pair {i}: {why} ({tokenization} tokens)",
+        )
         source = {"pairs": [list(p) for p in pairs]}
     dev: dict[str, Any] | None = None
     if body.dev_dataset_id is not None:
