@@ -1,6 +1,6 @@
 """Container entrypoint: size the thread pools to the container's CPU limit, then exec the service.
 
-    python /opt/embattn/entrypoint.py embeddings|attention [options]   ->   python -m service ...
+    python /opt/embattn/entrypoint.py SERVICE [options]   ->   python -m service SERVICE ...
 
 * An empty ``EMBEDDINGS_*``/``ATTENTION_*``/``OMP_NUM_THREADS`` variable counts as unset (compose
   passes ``${X:-}`` through as ""), so it is removed and the service's default applies.
@@ -10,6 +10,10 @@
 * ``EMBATTN_SHARED_DATA=/data`` makes a read-only query replica: ``<DATA_DIR>/<service>/models``
   becomes a link to ``/data/<service>/models`` (mounted read-only), while the replica's jobs and
   uploads stay in its own ``<DATA_DIR>``, so it never touches the primary's jobs or temporaries.
+
+The services and their prefixes come from :mod:`service.catalog` (pip-installed in the image;
+it imports nothing heavy). ``python -m service`` then validates the settings: a placeholder
+API token, say, is one plain line on stderr and exit status 2.
 
 ``exec`` keeps the process id, so the service itself receives SIGTERM (``podman stop``).
 """
@@ -23,7 +27,9 @@ import time
 from collections.abc import MutableMapping
 from pathlib import Path
 
-PREFIXES = {"embeddings": "EMBEDDINGS_", "attention": "ATTENTION_"}
+from service.catalog import SERVICES
+
+PREFIXES = {name: spec.env_prefix for name, spec in SERVICES.items()}
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 

@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PREFIXES = ("EMBEDDINGS_", "ATTENTION_")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from service.catalog import SERVICES  # noqa: E402 (from this checkout)
+
+#: The services' environment prefixes, in catalog order: ``("EMBEDDINGS_", "ATTENTION_")``.
+PREFIXES = tuple(spec.env_prefix for spec in SERVICES.values())
 
 #: Settings the container sets itself (not taken from .env): variable suffix -> compose value.
 FIXED = {
@@ -67,13 +73,8 @@ COMPOSE_VARS = [
 
 
 def services() -> dict[str, Any]:
-    """``{"EMBEDDINGS_": Settings, "ATTENTION_": Settings}``."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from service.attention.settings import Settings as AttentionSettings
-    from service.embeddings.settings import Settings as EmbeddingsSettings
-
-    return {"EMBEDDINGS_": EmbeddingsSettings, "ATTENTION_": AttentionSettings}
+    """``{"EMBEDDINGS_": Settings, "ATTENTION_": Settings}``: each catalog service's settings class."""
+    return {spec.env_prefix: spec.settings_class() for spec in SERVICES.values()}
 
 
 def fmt(value: Any) -> str:
@@ -88,7 +89,7 @@ def fmt(value: Any) -> str:
 
 
 def settings_defaults() -> dict[str, tuple[str, str]]:
-    """``{"EMBEDDINGS_PORT": ("8001", "TCP port."), …}`` for every field of both services."""
+    """``{"EMBEDDINGS_PORT": ("8001", "TCP port."), …}`` for every field of every service."""
     out = {}
     for prefix, cls in services().items():
         for name, field in cls.model_fields.items():
@@ -108,11 +109,17 @@ def _fields(prefix: str) -> list[tuple[str, str, str, str]]:
 # ------------------------------------------------------------------------------------------ renderers
 
 
+def _either(words: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 2 else words)
+
+
 def readme_table() -> str:
+    prefixes = _either([f"`{p}`" for p in PREFIXES])
     rows = [
         "## Configuration",
         "",
-        "Each service reads its settings from the environment (prefix `EMBEDDINGS_` or `ATTENTION_`); "
+        f"Each service reads its settings from the environment (prefix {prefixes}); "
         "`python -m service` options override them. Generated from the Settings classes by "
         "`deploy/settings_sync.py`.",
         "",

@@ -3,7 +3,9 @@
     python -m service embeddings [--host 127.0.0.1] [--port 8001] [--data-dir data] [--workers 1]
     python -m service attention  [--host 127.0.0.1] [--port 8002] [--data-dir data] [--workers 1]
 
-Options override the service's environment settings (``EMBEDDINGS_*`` / ``ATTENTION_*``).
+The services, their environment prefixes and default ports come from :mod:`service.catalog`.
+Options override the service's environment settings (``EMBEDDINGS_*`` / ``ATTENTION_*``). Invalid
+settings (a placeholder API token, say) are reported one per line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -12,22 +14,33 @@ import argparse
 import os
 import sys
 
-SERVICES = {
-    "embeddings": ("EMBEDDINGS_", "service.embeddings.app:create_app"),
-    "attention": ("ATTENTION_", "service.attention.app:create_app"),
-}
+from pydantic import ValidationError  # light: no numpy, so the thread limits below still apply
+
+from service.catalog import SERVICES
+
+
+def settings_errors(exc: ValidationError, prefix: str) -> list[str]:
+    """One plain line per invalid setting of a pydantic ``ValidationError``, named by its variable."""
+    lines = []
+    for err in exc.errors():
+        var = prefix + "_".join(str(part) for part in err["loc"]).upper()
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(msg if msg.startswith(var) else f"{var}: {msg}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__.split("\n\n")[0])
     parser.add_argument("service", choices=sorted(SERVICES), help="which service to run")
     parser.add_argument("--host", help="interface to bind (default from the environment, else 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="TCP port (default 8001 embeddings, 8002 attention)")
+    ports = ", ".join(f"{spec.port} {name}" for name, spec in SERVICES.items())
+    parser.add_argument("--port", type=int, help=f"TCP port (default {ports})")
     parser.add_argument("--data-dir", help="directory of models, jobs and uploads (default ./data)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     args = parser.parse_args(argv)
 
-    prefix, factory = SERVICES[args.service]
+    spec = SERVICES[args.service]
+    prefix = spec.env_prefix
     for opt, var in (("host", "HOST"), ("port", "PORT"), ("data_dir", "DATA_DIR")):
         value = getattr(args, opt)
         if value is not None:
@@ -37,15 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, threads)
 
+    try:
+        settings = spec.settings_class()()
+    except ValidationError as exc:
+        for line in settings_errors(exc, prefix):
+            print(f"{parser.prog} {spec.name}: {line}", file=sys.stderr)
+        return 2
+
     import uvicorn
 
-    from service.kit.settings import ServiceSettings
-
-    module_name, _, _ = factory.partition(":")
-    settings_module = __import__(module_name.rsplit(".", 1)[0] + ".settings", fromlist=["Settings"])
-    settings: ServiceSettings = settings_module.Settings()
     uvicorn.run(
-        factory,
+        spec.app_factory,
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -16,6 +16,7 @@ from gensim.models import KeyedVectors
 
 from service.attention.app import create_app
 from service.attention.settings import Settings
+from tests.helpers import wait_job
 
 WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "home"]
 PAIRS = [
@@ -46,22 +47,20 @@ def train_word_model(client, name: str, **source) -> dict:
         "name": name,
         "pairs": PAIRS,
         "dev_fraction": 0.25,
-        "config": {"tokenization": "word", "emb_dim": 32, "hidden": 8},
+        "config": {"tokenization": "word", "hidden": 8},  # emb_dim follows the vectors
         "params": {"epochs": 2, "batch_size": 4},
         "freeze_embeddings": True,
         **source,
     }
     resp = client.post("/v1/models", json=body)
     assert resp.status_code == 202, resp.text
-    job_id = resp.json()["job_id"]
-    client.app.state.attention.jobs.wait(job_id, 120)
-    return client.get(f"/v1/jobs/{job_id}").json()
+    return wait_job(client, resp.json()["job_id"], 120)
 
 
 def assert_initialised(client, name: str, kv: KeyedVectors) -> None:
     deadline = time.time() + 10
-    registry = client.app.state.attention.registry
-    while not registry.loaded(name) and time.time() < deadline:
+    registry = client.app.state.runtime.registry
+    while not registry.is_loaded(name) and time.time() < deadline:
         time.sleep(0.02)
     model = registry.get(name).model
     emb = model.encoder.embedding.weight.detach()  # (V, DIM)

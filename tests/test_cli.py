@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -61,3 +62,36 @@ def test_cli_starts_serves_and_stops(service, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _env_example_token(var: str) -> str:
+    for line in (Path(__file__).resolve().parent.parent / ".env.example").read_text().splitlines():
+        if line.startswith(var + "="):
+            return line.partition("=")[2].strip()
+    raise AssertionError(f".env.example lacks {var}")
+
+
+@pytest.mark.parametrize(
+    ("service", "token"),
+    [
+        ("embeddings", _env_example_token("EMBEDDINGS_API_TOKEN")),
+        ("attention", _env_example_token("ATTENTION_API_TOKEN")),
+        ("embeddings", "changethis"),
+    ],
+)
+def test_cli_refuses_a_placeholder_token(service, token, tmp_path):
+    """The example tokens of .env.example (or FastAPI's "changethis") never guard a real service."""
+    var = f"{service.upper()}_API_TOKEN"
+    env = {**os.environ, var: token, f"{service.upper()}_TRAIN_DEFAULT": "false"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "service", service, "--port", str(free_port()), "--data-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr  # one plain line
+    assert f"{var} is the placeholder" in lines[0] and "openssl rand -hex 32" in lines[0]
+    assert not (tmp_path / service).exists()  # refused before anything was created

@@ -277,3 +277,90 @@ def test_replica_links_the_shared_models(tmp_path):
     assert link.is_symlink() and (link / "default").is_dir()
     with pytest.raises(SystemExit, match="did not appear"):
         entrypoint.link_shared_models("attention", own, shared, wait_s=0)
+
+
+# ------------------------------------------------------------------------------------------ catalog
+
+
+def test_catalog_imports_nothing_heavy():
+    """The entrypoint reads service.catalog before it sizes the thread pools."""
+    code = (
+        "import sys, service.catalog\n"
+        "heavy = {'fastapi', 'pydantic', 'pydantic_settings', 'numpy', 'torch', 'gensim', 'uvicorn'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_installed_env()
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_catalog_entries_match_their_settings():
+    from service.catalog import SERVICES
+
+    assert entrypoint.PREFIXES == {name: spec.env_prefix for name, spec in SERVICES.items()}
+    assert list(settings_sync.PREFIXES) == [spec.env_prefix for spec in SERVICES.values()]
+    for name, spec in SERVICES.items():
+        cls = spec.settings_class()
+        assert spec.name == name == cls.service_name
+        assert cls.model_config["env_prefix"] == spec.env_prefix
+        assert cls.model_fields["port"].default == spec.port
+        module, _, attr = spec.app_factory.partition(":")
+        assert importlib.util.find_spec(module) is not None and attr
+
+
+# ------------------------------------------------------------------------------------------ secrets
+
+
+def _installed_env(**extra: str) -> dict[str, str]:
+    """An environment like the image's: the package importable (there pip-installed; here from this
+    checkout), and PYTHONSAFEPATH=1, so neither the script's directory nor the cwd is on sys.path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(entrypoint.PREFIXES.values()))}
+    return {**env, "PYTHONPATH": str(ROOT), "PYTHONSAFEPATH": "1", **extra}
+
+
+@pytest.mark.parametrize("var", sorted(TOKENS))
+def test_settings_refuse_the_env_example_tokens(var):
+    from pydantic import ValidationError
+
+    from service.catalog import SERVICES
+
+    spec = next(s for s in SERVICES.values() if var.startswith(s.env_prefix))
+    cls = spec.settings_class()
+    placeholder = _env_example()[var]
+    for token in (placeholder, placeholder.upper(), "changethis"):
+        with pytest.raises(ValidationError, match=rf"{var} is the placeholder .*openssl rand -hex 32"):
+            cls(api_token=token)
+    # real secrets pass: the tests' tokens and tests/test_container.py's "ct-<service>-<hex>"
+    assert cls(api_token=TOKENS[var]).api_token.get_secret_value() == TOKENS[var]
+    assert cls(api_token="ct-x-0123456789abcdef").api_token is not None
+    assert cls(api_token=None).api_token is None
+
+
+@pytest.mark.parametrize("service", ["embeddings", "attention"])
+def test_entrypoint_refuses_the_env_example_token_in_one_line(service, tmp_path):
+    """As in the image: /opt/embattn/entrypoint.py, the package installed, PYTHONSAFEPATH=1."""
+    script = tmp_path / "opt" / "embattn" / "entrypoint.py"
+    script.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "deploy" / "entrypoint.py", script)
+    var = f"{entrypoint.PREFIXES[service]}API_TOKEN"
+    env = _installed_env(
+        **{
+            var: _env_example()[var],
+            f"{entrypoint.PREFIXES[service]}DATA_DIR": str(tmp_path / "data"),
+            f"{entrypoint.PREFIXES[service]}TRAIN_DEFAULT": "false",
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script), service],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=script.parent,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"{var} is the placeholder" in lines[0] and "openssl rand -hex 32" in lines[0]
+    assert not (tmp_path / "data" / service).exists()

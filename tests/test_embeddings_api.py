@@ -8,7 +8,6 @@ called in-process on the SAME stored vectors.
 from __future__ import annotations
 
 import gzip
-import time
 
 import numpy as np
 import pytest
@@ -16,10 +15,8 @@ from fastapi.testclient import TestClient
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from service.embeddings.app import create_app
-from service.embeddings.settings import Settings
+from tests.helpers import assert_problem, embeddings_client, wait_job
 
-PROBLEM = "application/problem+json"
 W2V_PARAMS = {"vector_size": 24, "window": 5, "min_count": 2, "epochs": 3, "workers": 1, "seed": 7}
 FT_PARAMS = {
     "vector_size": 16,
@@ -37,20 +34,10 @@ def lee_lines(n: int) -> list[str]:
         return [next(f) for _ in range(n)]
 
 
-def wait_job(client: TestClient, job_id: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
-
-
 def train(client: TestClient, body: dict, *, ok: bool = True) -> dict:
     r = client.post("/v1/models", json=body)
     assert r.status_code == 202, r.text
-    assert r.headers["location"] == r.json()["status_url"]
+    assert r.headers["location"] == r.json()["location"]
     job = wait_job(client, r.json()["job_id"])
     if ok:
         assert job["status"] == "succeeded", job
@@ -59,7 +46,7 @@ def train(client: TestClient, body: dict, *, ok: bool = True) -> dict:
 
 def stored_kv(client: TestClient, name: str) -> KeyedVectors:
     """The model's stored vectors, loaded by gensim directly (not through the service)."""
-    state = client.app.state.embeddings
+    state = client.app.state.runtime
     current = state.store.current(name)
     cls = KeyedVectors
     if current.meta["kind"].startswith("fasttext"):
@@ -67,16 +54,6 @@ def stored_kv(client: TestClient, name: str) -> KeyedVectors:
 
         cls = FastTextKeyedVectors
     return cls.load(str(current.path / "vectors.kv"))
-
-
-def assert_problem(r, status: int, type_: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body = r.json()
-    assert body["status"] == status
-    if type_:
-        assert body["type"].endswith("/" + type_), body
-    return body
 
 
 def assert_neighbours(got: list[dict], expected: list[tuple[str, float]]) -> None:
@@ -87,8 +64,7 @@ def assert_neighbours(got: list[dict], expected: list[tuple[str, float]]) -> Non
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     data = tmp_path_factory.mktemp("embeddings")
-    settings = Settings(data_dir=data, train_default=False, max_topn=50, max_batch=20)
-    with TestClient(create_app(settings)) as c:
+    with embeddings_client(data, max_topn=50, max_batch=20) as c:
         text = "".join(lee_lines(150)).encode()
         r = c.post("/v1/corpora?name=lee150", content=text)
         assert r.status_code == 201, r.text
@@ -120,7 +96,7 @@ def test_corpus_upload_list_show_delete(client):
     assert r.status_code == 201, r.text
     assert r.json()["gzip"] is True and r.json()["sentences"] == 2 and r.json()["tokens"] == 6
     r = client.post("/v1/corpora?format=jsonl", content=b'["a", "b"]\n["c"]\n')
-    assert r.status_code == 201 and len(r.json()["id"]) == 16
+    assert r.status_code == 201 and len(r.json()["id"]) == 32
     ids = {c["id"] for c in client.get("/v1/corpora").json()["corpora"]}
     assert {"lee150", "tiny-gz", r.json()["id"]} <= ids
     assert client.delete("/v1/corpora/tiny-gz").status_code == 204
@@ -142,7 +118,7 @@ def test_corpus_bad_content_names_the_line_and_keeps_nothing(client, query, cont
     assert body["line"] == line and f"line {line}" in body["detail"]
     name = query.split("name=")[1]
     assert_problem(client.get(f"/v1/corpora/{name}"), 404)
-    root = client.app.state.embeddings.corpora.root
+    root = client.app.state.runtime.uploads.root
     assert not list(root.glob(f"{name}*")) and not list(root.glob(".tmp-*"))
 
 
@@ -153,7 +129,7 @@ def test_corpus_gzip_inflating_to_a_huge_line_is_422_and_keeps_nothing(client):
     body = assert_problem(client.post("/v1/corpora?name=bomb", content=bomb), 422, "invalid-corpus")
     assert body["line"] == 2 and "longer than" in body["detail"]
     assert_problem(client.get("/v1/corpora/bomb"), 404)
-    root = client.app.state.embeddings.corpora.root
+    root = client.app.state.runtime.uploads.root
     assert not list(root.glob("bomb*")) and not list(root.glob(".tmp-*"))
 
 
@@ -169,7 +145,8 @@ def test_corpus_bad_query_params(client):
 
 def test_word2vec_job_reports_loss_lr_and_speed_per_epoch(client):
     jobs = client.get("/v1/jobs?model=w2v").json()["jobs"]
-    assert jobs[0]["history"] == []  # listings leave the history out
+    assert "history" not in jobs[0]  # listings leave the history out
+    assert "history" not in client.get(f"/v1/jobs/{jobs[0]['id']}?history=false").json()
     job = client.get(f"/v1/jobs/{jobs[0]['id']}").json()
     assert job["status"] == "succeeded" and job["progress"] == 1.0 and job["epoch"] == 3
     assert len(job["history"]) == 3
@@ -182,6 +159,7 @@ def test_word2vec_job_reports_loss_lr_and_speed_per_epoch(client):
 
 def test_fasttext_job_has_no_loss_and_says_why(client):
     job = client.get("/v1/jobs?model=ft").json()["jobs"][0]
+    job = client.get(f"/v1/jobs/{job['id']}").json()
     assert job["status"] == "succeeded" and job["loss"] is None
     assert "FastText" in job["loss_note"] and all(h["loss"] is None for h in job["history"])
     assert job["request"]["inline_sentences"] == 40

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -19,7 +18,8 @@ from gensim.test.utils import datapath
 
 from service.embeddings.app import create_app
 from service.embeddings.settings import Settings
-from tests.test_embeddings_api import assert_neighbours, assert_problem, train, wait_job
+from tests.helpers import assert_problem, embeddings_client, wait_job, wait_ready
+from tests.test_embeddings_api import assert_neighbours, train
 
 SENTENCES = [
     ["king", "queen", "royal", "palace"],
@@ -29,18 +29,7 @@ SENTENCES = [
 TINY = {"min_count": 1, "epochs": 2, "vector_size": 8, "workers": 1}
 
 
-def make_client(data_dir, **overrides) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=data_dir, train_default=False, **overrides)))
-
-
-def wait_ready(client: TestClient, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = client.get("/readyz")
-        if r.status_code == 200:
-            return r.json()
-        time.sleep(0.1)
-    raise AssertionError(f"not ready: {r.json()}")
+make_client = embeddings_client  # (data_dir, **settings) -> an unstarted TestClient, train_default off
 
 
 def test_models_versions_and_jobs_survive_a_restart(tmp_path):

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from service.embeddings.app import create_app
 from service.embeddings.settings import Settings
-from tests.test_embeddings_api import assert_problem, stored_kv, train
+from tests.helpers import assert_problem, embeddings_client
+from tests.test_embeddings_api import stored_kv, train
 
 SENTENCES = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog"] * 5
 TINY = {"min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1}
@@ -26,7 +27,7 @@ TINY = {"min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1}
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     data = tmp_path_factory.mktemp("embeddings-qa")
-    with TestClient(create_app(Settings(data_dir=data, train_default=False))) as c:
+    with embeddings_client(data) as c:
         train(c, {"name": "tiny", "sentences": SENTENCES, "params": TINY})
         yield c
 
@@ -94,13 +95,13 @@ def test_evaluate_scores_must_be_finite_and_the_error_names_the_item(client):
 
 def test_jsonl_tokens_with_whitespace_or_empty_are_refused_naming_the_line(client):
     """Such tokens became vocabulary keys, and the model could then not be exported (422 cannot-export)."""
-    state = client.app.state.embeddings
+    state = client.app.state.runtime
     for content, line in [(b'["a", "b"]\n["hello world", "c"]\n', 2), (b'["a", ""]\n', 1)]:
         r = client.post("/v1/corpora?name=spaced&format=jsonl", content=content)
         problem = assert_problem(r, 422, "invalid-corpus")
         assert problem["line"] == line and "whitespace" in problem["detail"]
         assert_problem(client.get("/v1/corpora/spaced"), 404)
-    assert not [p for p in state.corpora.root.iterdir() if "spaced" in p.name]
+    assert not [p for p in state.uploads.root.iterdir() if "spaced" in p.name]
 
 
 def test_inline_token_lists_with_whitespace_are_refused(client):

@@ -5,8 +5,16 @@ import pytest
 from gensim.test.utils import datapath
 from gensim.utils import simple_preprocess
 
-from models.embeddings.corpus import CorpusStats, LineCorpus, Tokenizer, is_gzip, read_corpus, scan_corpus
-from models.embeddings.errors import CorpusFormatError
+from models.embeddings.corpus import (
+    CorpusStats,
+    LineCorpus,
+    Tokenizer,
+    is_gzip,
+    iter_sentences,
+    read_corpus,
+    scan_corpus,
+)
+from models.embeddings.errors import CorpusFormatError, CorpusTooLargeError
 
 LEE = datapath("lee_background.cor")
 
@@ -53,7 +61,14 @@ def test_jsonl_corpus_and_bad_line(tmp_path):
     p.write_text('["a","B"]\n\n["c"]\n', encoding="utf-8")
     assert list(LineCorpus(p, "jsonl")) == [["a", "B"], ["c"]]
     assert scan_corpus(p, "jsonl") == CorpusStats(
-        lines=3, sentences=2, tokens=3, distinct=3, bytes=p.stat().st_size, gzip=False, max_sentence_tokens=2
+        lines=3,
+        sentences=2,
+        tokens=3,
+        distinct=3,
+        bytes=p.stat().st_size,
+        gzip=False,
+        max_sentence_tokens=2,
+        max_token_count=1,
     )
     p.write_text('["a"]\n{"x": 1}\n', encoding="utf-8")
     with pytest.raises(CorpusFormatError, match="line 2") as e:
@@ -121,3 +136,63 @@ def test_distinct_count_is_given_up_past_max_distinct(tmp_path):
     assert scan_corpus(p, max_distinct=5).distinct == 5
     stats = scan_corpus(p, max_distinct=4)
     assert stats.distinct is None and stats.tokens == 5
+
+
+def test_lone_surrogate_escape_in_a_jsonl_token_is_a_bad_line(tmp_path):
+    p = tmp_path / "c.jsonl"
+    p.write_text('["a", "b"]\n["ok", "x\\ud800"]\n["\\ud83d\\ude00"]\n', encoding="utf-8")  # a pair is fine
+    with pytest.raises(CorpusFormatError) as e:
+        scan_corpus(p, "jsonl")
+    assert e.value.line == 2 and "surrogate" in e.value.reason and "token 1" in e.value.reason
+    str(e.value).encode("utf-8")  # the message itself is Unicode text (the surrogate is escaped)
+    with pytest.raises(CorpusFormatError, match="line 2"):
+        list(LineCorpus(p, "jsonl"))
+    p.write_text('["\\ud83d\\ude00", "b"]\n', encoding="utf-8")
+    assert list(LineCorpus(p, "jsonl")) == [["\U0001f600", "b"]]
+
+
+def test_gzip_bomb_stops_at_the_decompressed_limit(tmp_path):
+    """~300 KB of gzip inflating to 128 MiB: refused after ~1 MiB read, not after inflating it all."""
+    import time
+
+    p = tmp_path / "bomb.txt.gz"
+    line = b"word " * 200 + b"\n"
+    with gzip.open(p, "wb", compresslevel=9) as f:
+        for _ in range((128 << 20) // len(line)):
+            f.write(line)
+    assert p.stat().st_size < 1 << 20
+    started = time.perf_counter()
+    with pytest.raises(CorpusTooLargeError) as e:
+        scan_corpus(p, max_decompressed_bytes=1 << 20)
+    assert time.perf_counter() - started < 5
+    assert e.value.limit == 1 << 20 and e.value.line == (1 << 20) // len(line) + 1
+    assert "1048576" in str(e.value) and not isinstance(e.value, CorpusFormatError)
+    with pytest.raises(CorpusTooLargeError):
+        list(iter_sentences(p, max_decompressed_bytes=1 << 20))
+
+
+def test_decompressed_limit_applies_to_gzip_only_and_allows_up_to_it(tmp_path):
+    text = b"aa bb\ncc dd\n"  # 12 bytes
+    gz = tmp_path / "c.gz"
+    gz.write_bytes(gzip.compress(text))
+    assert scan_corpus(gz, max_decompressed_bytes=12).tokens == 4
+    with pytest.raises(CorpusTooLargeError) as e:
+        scan_corpus(gz, max_decompressed_bytes=11)
+    assert e.value.line == 2
+    plain = tmp_path / "c.txt"
+    plain.write_bytes(text)  # a plain file is bounded by the upload limit, not this one
+    assert scan_corpus(plain, max_decompressed_bytes=1).tokens == 4
+
+
+def test_max_token_count_is_the_most_frequent_tokens_count(tmp_path):
+    p = tmp_path / "c.txt"
+    p.write_text("the cat the dog\nThe end\n", encoding="utf-8")
+    stats = scan_corpus(p)
+    assert stats.max_token_count == 3 and stats.distinct == 4  # lowercased: the x3
+    assert scan_corpus(p, "text", Tokenizer(keep_case=True)).max_token_count == 2
+    # unknown once distinct counting stops (or never started): None, not a wrong figure
+    assert scan_corpus(p, max_distinct=3).max_token_count is None
+    assert scan_corpus(p, count_distinct=False).max_token_count is None
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    assert scan_corpus(empty).max_token_count == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import asynccontextmanager
 
 import pytest
 from fastapi import APIRouter, Depends, Request
@@ -14,8 +13,10 @@ from service.kit.app import create_app
 from service.kit.auth import require_query_token, require_token
 from service.kit.names import ModelName
 from service.kit.problems import ProblemError
+from service.kit.runtime import ServiceRuntime
 from service.kit.settings import ServiceSettings
 from service.kit.storage import stream_request_to_file
+from tests.helpers import assert_problem
 
 
 class Item(BaseModel):
@@ -26,7 +27,6 @@ class Item(BaseModel):
 def build(tmp_path, **overrides):
     settings = ServiceSettings(data_dir=tmp_path, max_body_bytes=2048, max_upload_bytes=10_000, **overrides)
     router = APIRouter(prefix="/v1")
-    state = {"ready": False}
 
     @router.post("/models/{name}/similar", dependencies=[Depends(require_query_token)])
     def similar(name: ModelName, item: Item):
@@ -47,36 +47,38 @@ def build(tmp_path, **overrides):
         size = await stream_request_to_file(request, tmp_path / "upload.bin", settings.max_upload_bytes)
         return {"bytes": size}
 
-    @asynccontextmanager
-    async def lifespan(app):
-        state["ready"] = True
-        yield
-
     app = create_app(
         settings,
+        DemoRuntime(settings),
         title="t",
         description="d",
-        version="0",
         routers=[router],
-        lifespan=lifespan,
-        readiness=lambda app: (state["ready"], {"models": state["ready"]}),
+        job_view=lambda rec: JobShown(id=rec.id, status=rec.status),
+        job_model=JobShown,
+        version_summary=lambda meta: {},
         upload_paths=[r"/v1/corpora"],
     )
     return app
+
+
+class JobShown(BaseModel):
+    id: str
+    status: str
+
+
+class DemoRuntime(ServiceRuntime[str]):
+    """The smallest service runtime: a model version is the text of its ``model.txt``."""
+
+    job_target = "tests.jobfuncs:count"
+
+    def load_model(self, version):
+        return (version.path / "model.txt").read_text()
 
 
 @pytest.fixture
 def client(tmp_path):
     with TestClient(build(tmp_path), raise_server_exceptions=False) as c:
         yield c
-
-
-def assert_problem(resp, status):
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/problem+json")
-    body = resp.json()
-    assert body["status"] == status and body["title"] and body["type"]
-    return body
 
 
 def test_health_ready_metrics_and_request_id(client):
@@ -96,7 +98,35 @@ def test_health_ready_metrics_and_request_id(client):
 def test_not_ready_before_lifespan(tmp_path):
     client = TestClient(build(tmp_path))  # lifespan not entered: models not loaded
     body = assert_problem(client.get("/readyz"), 503)
-    assert body["checks"] == {"models": False}
+    assert body["checks"]["startup_loading"] == "in progress"
+
+
+def test_405_allow_lists_every_method_of_the_path(client):
+    r = client.request("PATCH", "/v1/models/m")
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "DELETE"  # the only route on that path here
+    r = client.get("/v1/models/m/similar")
+    assert r.headers["allow"] == "POST"
+
+
+def test_versions_routes_roll_back_and_delete(client):
+    runtime = client.app.state.runtime
+    for text in ("one", "two"):
+        with runtime.store.new_version("m", {"created": text}) as d:
+            (d / "model.txt").write_text(text)
+    assert runtime.registry.get("m").model == "two"
+    listing = client.get("/v1/models/m/versions").json()
+    assert listing["current"] == 2 and [v["version"] for v in listing["versions"]] == [1, 2]
+    assert runtime.registry.get("m", 1).model == "one"  # ?version=N without a roll-back
+    assert_problem(client.put("/v1/models/m/current", json={"version": 3}), 404, "version-not-found")
+    assert_problem(client.put("/v1/models/m/current", json={"version": "1"}), 422)
+    assert client.put("/v1/models/m/current", json={"version": 1}).json()["current"] == 1
+    assert runtime.registry.get("m").model == "one"
+    assert_problem(client.delete("/v1/models/m/versions/1"), 409, "version-current")
+    assert client.delete("/v1/models/m/versions/2").status_code == 204
+    assert_problem(client.delete("/v1/models/m/versions/2"), 404, "version-not-found")
+    assert [v["version"] for v in client.get("/v1/models/m/versions").json()["versions"]] == [1]
+    assert_problem(client.get("/v1/models/nope/versions"), 404, "model-not-found")
 
 
 def test_validation_errors_are_problems_with_field_list(client):

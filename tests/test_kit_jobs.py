@@ -7,7 +7,7 @@ import time
 import pytest
 
 from service.kit.jobs import JobManager, JobRecord
-from service.kit.problems import ProblemError
+from service.kit.errors import ConflictError, NotFoundError
 from service.kit.storage import atomic_write_json
 
 
@@ -58,12 +58,24 @@ def test_cancel_running_and_queued(manager, tmp_path):
     assert manager.cancel(queued.id).status == "cancelled"
     rec = manager.cancel(running.id)
     assert rec.status == "cancelled"
-    with pytest.raises(ProblemError) as err:
+    with pytest.raises(ConflictError) as err:
         manager.cancel(running.id)
-    assert err.value.status == 409
-    with pytest.raises(ProblemError) as err:
+    assert err.value.code == "job-ended"
+    with pytest.raises(NotFoundError) as err:
         manager.get("0" * 32)
-    assert err.value.status == 404
+    assert err.value.code == "job-not-found"
+
+
+def test_one_job_per_model_and_a_spec_that_cannot_be_stored_creates_no_job(tmp_path):
+    manager = JobManager(tmp_path / "jobs", max_concurrent=1, service="test")
+    first = manager.submit("train", "tests.jobfuncs:sleep_forever", {}, model="m")  # not started: stays queued
+    with pytest.raises(ConflictError) as err:
+        manager.submit("train", "tests.jobfuncs:count", {"n": 1}, model="m")
+    assert err.value.code == "job-active" and err.value.extensions["job_id"] == first.id
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate cannot be written as UTF-8 JSON
+        manager.submit("train", "tests.jobfuncs:count", {"n": 1, "text": "\ud800"}, model="other")
+    assert [j.model for j in manager.list()] == ["m"]
+    assert not manager.active_for("other")
 
 
 def test_cancel_while_a_success_is_being_published_is_409_and_the_job_succeeds(tmp_path):
@@ -76,8 +88,8 @@ def test_cancel_while_a_success_is_being_published_is_409_and_the_job_succeeds(t
             try:
                 manager.cancel(rec.id)
                 answers.append("cancelled")
-            except ProblemError as exc:
-                answers.append(exc.status)
+            except ConflictError as exc:
+                answers.append(exc.code)
 
     manager = JobManager(tmp_path / "jobs", max_concurrent=1, service="test", on_finished=on_finished)
     manager.start()
@@ -85,7 +97,7 @@ def test_cancel_while_a_success_is_being_published_is_409_and_the_job_succeeds(t
         rec = manager.wait(manager.submit("train", "tests.jobfuncs:count", {"n": 1}).id, 60)
     finally:
         manager.shutdown()
-    assert answers == [409]
+    assert answers == ["job-ended"]
     assert rec.status == "succeeded" and rec.result == {"total": 0}
 
 

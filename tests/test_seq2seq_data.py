@@ -37,6 +37,10 @@ def test_inline_tsv_jsonl():
         (parse_jsonl, '["a", "b"]\n{"source": "a"}\n', 2),
         (parse_jsonl, '["a", "b"]\n["a", "b"]\n{oops\n', 3),
         (parse_jsonl, "[1, 2]\n", 1),
+        # a lone surrogate escape is not Unicode text: refused where it is read, naming the line
+        (parse_jsonl, '["a", "b"]\n["x\\ud800", "y"]\n', 2),
+        (parse_jsonl, '["a", "b"]\n["a", "b"]\n{"source": "a", "target": "\\udfff"}\n', 3),
+        (parse_jsonl, '{"source": "a", "target": "b", "\\ud800": 1}\n', 1),
     ],
 )
 def test_bad_lines_name_their_line(parser, text, line):
@@ -84,3 +88,11 @@ def test_more_pairs_than_the_limit_is_a_data_error_naming_the_line():
     with pytest.raises(DataError) as err:
         parse_jsonl('["a", "b"]\n["c", "d"]\n', max_pairs=1)
     assert err.value.line == 2
+
+
+def test_lone_surrogate_line_names_the_member_and_pairs_are_fine():
+    with pytest.raises(DataError) as err:
+        parse_jsonl('{"source": "ok", "target": "x\\ud800"}\n')
+    assert "surrogate" in err.value.reason and "target" in err.value.reason
+    str(err.value).encode("utf-8")
+    assert parse_jsonl('["\\ud83d\\ude00", "b"]\n') == [Example("\U0001f600", "b")]

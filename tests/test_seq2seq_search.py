@@ -4,7 +4,7 @@ import torch
 
 from models.seq2seq.attention import ATTENTION_TYPES
 from models.seq2seq.model import Seq2Seq, Seq2SeqConfig
-from models.seq2seq.search import beam_search, greedy_search
+from models.seq2seq.search import MAX_BEAM_SIZE, beam_search, greedy_search
 from models.vocab import Vocabulary
 
 SRC_VOCAB = Vocabulary(list("abcdefghij"))
@@ -115,7 +115,27 @@ def test_beam_size_bounds_and_mode_restored():
     src, lengths = _batch()
     greedy_search(model, src, lengths)
     assert model.training
-    with pytest.raises(ValueError):
-        beam_search(model, src, lengths, beam_size=17)
+    assert len(beam_search(model, src, lengths, beam_size=MAX_BEAM_SIZE)) == len(LENGTHS)
+    with pytest.raises(ValueError, match=f"1..{MAX_BEAM_SIZE}"):
+        beam_search(model, src, lengths, beam_size=MAX_BEAM_SIZE + 1)
     with pytest.raises(ValueError):
         beam_search(model, src, lengths, beam_size=0)
+
+
+def test_the_beam_limit_is_one_constant_importable_without_torch():
+    """The attention settings bound ``max_beam_size`` by it; reading it must not import torch."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import models.seq2seq as pkg
+    from models.seq2seq.limits import MAX_BEAM_SIZE as LIMIT
+
+    assert LIMIT == MAX_BEAM_SIZE == pkg.MAX_BEAM_SIZE == 16
+    code = "import sys, models.seq2seq.limits as l; print(l.MAX_BEAM_SIZE, 'torch' in sys.modules)"
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    ).stdout
+    assert out.split() == ["16", "False"]
+    assert pkg.beam_search is beam_search  # the package's names still resolve (imported on first use)

@@ -36,7 +36,11 @@ def test_short_reversal_run_learns_alignment():
     assert result.metrics["dev_exact_match"] >= 0.6
     epochs = [e for e in events if e["event"] == "epoch"]
     steps = [e for e in events if e["event"] == "step"]
-    assert len(epochs) == 6 and steps and {"step", "epoch", "lr", "train_loss"} <= set(steps[0])
+    assert (
+        [e["epoch"] for e in epochs] == [1, 2, 3, 4, 5, 6]
+        and steps
+        and {"step", "epoch", "lr", "train_loss"} <= set(steps[0])
+    )
     assert {"dev_loss", "dev_exact_match", "dev_token_accuracy", "dev_alignment_accuracy"} <= set(epochs[0])
     # lr history follows the schedule formula
     cfg = TrainParams.from_dict(params).schedule_config(result.metrics["steps"])
@@ -45,6 +49,19 @@ def test_short_reversal_run_learns_alignment():
     best = max(epochs, key=lambda e: (e["dev_exact_match"], -e["dev_loss"]))
     assert result.metrics["best_epoch"] == best["epoch"]
     assert result.metrics["dev_exact_match"] == best["dev_exact_match"]
+
+
+def test_epochs_count_from_one_in_reports_and_best_epoch():
+    """Like the embeddings service's job reports: epoch 1 is the first, best_epoch is one of them."""
+    task = reversal_task(n_train=40, n_dev=8, n_test=8, max_len=4, seed=2)
+    events = []
+    params = {"epochs": 3, "batch_size": 16, "report_every": 1}
+    result = train({"emb_dim": 4, "hidden": 8}, task.train, task.dev, params, report=events.append)
+    epochs = [e["epoch"] for e in events if e["event"] == "epoch"]
+    steps = [e["epoch"] for e in events if e["event"] == "step"]
+    assert epochs == [1, 2, 3]
+    assert steps == [1] * 3 + [2] * 3 + [3] * 3  # 40 pairs / 16 = 3 batches an epoch
+    assert result.metrics["best_epoch"] in epochs and result.metrics["epochs_run"] == 3
 
 
 def test_reproducible_and_stoppable():

@@ -12,7 +12,10 @@ Formats (``format=``):
 
 Either may be gzip-compressed: compression is detected from the magic bytes ``1f 8b``, not the extension.
 Blank lines (and lines with no token) are skipped. Errors name the 1-based line number
-(:class:`~models.embeddings.errors.CorpusFormatError`, a ``ValueError``).
+(:class:`~models.embeddings.errors.CorpusFormatError`, a ``ValueError``). ``max_decompressed_bytes``
+bounds what a gzip file may inflate to: past it, reading stops at once with
+:class:`~models.embeddings.errors.CorpusTooLargeError` (a small gzip bomb never fills the disk or the
+scan's time).
 
 >>> sentences = LineCorpus("corpus.txt")            # doctest: +SKIP
 >>> next(iter(sentences))                           # doctest: +SKIP
@@ -26,13 +29,16 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Literal
 
 from gensim.utils import simple_preprocess, tokenize
 
-from .errors import CorpusFormatError
+from models.unicode import escape_surrogates, has_surrogate
+
+from .errors import CorpusFormatError, CorpusTooLargeError
 
 CorpusFormat = Literal["text", "jsonl"]
 CORPUS_FORMATS: tuple[str, ...] = ("text", "jsonl")
@@ -104,13 +110,25 @@ def _open_binary(path: str | os.PathLike) -> IO[bytes]:
     return open(path, "rb")
 
 
-def _raw_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line_number, raw_bytes)``; a corrupt/truncated gzip stream becomes CorpusFormatError."""
+def _raw_lines(
+    path: str | os.PathLike, max_decompressed_bytes: int | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_bytes)``; a corrupt/truncated gzip stream becomes CorpusFormatError.
+
+    A gzip file that inflates past ``max_decompressed_bytes`` raises :class:`CorpusTooLargeError` as
+    soon as the line that crosses the limit is read (lines are read at most ``MAX_LINE_BYTES`` at a time).
+    """
     line_no = 0
+    limit = max_decompressed_bytes if max_decompressed_bytes is not None and is_gzip(path) else None
+    total = 0
     try:
         with _open_binary(path) as f:
             while raw := f.readline(MAX_LINE_BYTES + 1):
                 line_no += 1
+                if limit is not None:
+                    total += len(raw)
+                    if total > limit:
+                        raise CorpusTooLargeError(limit, line=line_no, path=os.fspath(path))
                 if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                     raise CorpusFormatError(
                         line_no,
@@ -142,7 +160,17 @@ def _parse_json_tokens(text: str, line_no: int, path: str) -> list[str]:
         # a token becomes a vocabulary key: empty or whitespace keys cannot be exported (word2vec format)
         if not token or any(c.isspace() for c in token):
             raise CorpusFormatError(
-                line_no, f"token {i} ({token!r}) is empty or contains whitespace", path=path
+                line_no,
+                f"token {i} ({escape_surrogates(token)!r}) is empty or contains whitespace",
+                path=path,
+            )
+        # "\ud800" alone is not Unicode text: the model could never be saved (nor the token sent back)
+        if has_surrogate(token):
+            raise CorpusFormatError(
+                line_no,
+                f"token {i} ({escape_surrogates(token)!r}) has a lone UTF-16 surrogate escape "
+                "(\\ud800-\\udfff): not Unicode text",
+                path=path,
             )
     return value
 
@@ -151,7 +179,11 @@ _BLANK = re.compile(r"^\s*$")
 
 
 def iter_sentences(
-    path: str | os.PathLike, format: str = "text", tokenizer: Tokenizer | None = None
+    path: str | os.PathLike,
+    format: str = "text",
+    tokenizer: Tokenizer | None = None,
+    *,
+    max_decompressed_bytes: int | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line_number, tokens)`` for each non-empty sentence, streaming from disk.
 
@@ -159,14 +191,15 @@ def iter_sentences(
     (1, ['a', 'b'])
 
     Raises :class:`CorpusFormatError` (``ValueError``) naming the line for bad UTF-8 or bad JSON lines
-    and for a corrupt / truncated gzip stream, ``ValueError`` for an unknown format, ``OSError`` if the
-    file cannot be read.
+    and for a corrupt / truncated gzip stream, :class:`CorpusTooLargeError` when a gzip file inflates
+    past ``max_decompressed_bytes``, ``ValueError`` for an unknown format, ``OSError`` if the file
+    cannot be read.
     """
     if format not in CORPUS_FORMATS:
         raise ValueError(f"unknown corpus format {format!r}; expected one of {CORPUS_FORMATS}")
     tok = tokenizer or DEFAULT_TOKENIZER
     spath = os.fspath(path)
-    for line_no, raw in _raw_lines(path):
+    for line_no, raw in _raw_lines(path, max_decompressed_bytes):
         text = _decode(raw, line_no, spath)
         if _BLANK.match(text):
             continue
@@ -215,7 +248,9 @@ class CorpusStats:
     ``lines``: physical lines in the (decompressed) file; ``sentences``: non-empty sentences (what gensim
     sees); ``tokens``: total tokens; ``distinct``: distinct tokens (``None`` if not counted);
     ``bytes``: size of the file on disk (compressed size for gzip); ``gzip``: whether it was gzip;
-    ``max_sentence_tokens``: the longest sentence (gensim silently truncates sentences beyond 10000 tokens).
+    ``max_sentence_tokens``: the longest sentence (gensim silently truncates sentences beyond 10000 tokens);
+    ``max_token_count``: how often the most frequent token occurs (exact; ``None`` when distinct tokens
+    were not counted or the count was given up): a ``min_count`` above it leaves an empty vocabulary.
     """
 
     lines: int
@@ -225,6 +260,11 @@ class CorpusStats:
     bytes: int
     gzip: bool
     max_sentence_tokens: int
+    max_token_count: int | None = None
+
+
+class ScanCancelled(Exception):
+    """A scan ended early because its ``should_stop()`` said so."""
 
 
 def scan_corpus(
@@ -234,18 +274,25 @@ def scan_corpus(
     *,
     count_distinct: bool = True,
     max_distinct: int | None = None,
+    max_decompressed_bytes: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> CorpusStats:
     """Validate the whole file in one streaming pass and return its :class:`CorpusStats`.
 
     Meant for right after an upload: any bad line raises here, before training starts.
-    ``count_distinct=True`` keeps a set of the distinct tokens (memory ~ vocabulary size); past
-    ``max_distinct`` of them the count is given up (``distinct=None``) so the set stays bounded.
+    ``count_distinct=True`` counts each distinct token (memory ~ vocabulary size), which gives
+    ``distinct`` and ``max_token_count``; past ``max_distinct`` of them both are given up (``None``)
+    so the table stays bounded. ``max_decompressed_bytes`` bounds what a gzip file may inflate to
+    (:class:`CorpusTooLargeError` as soon as it is crossed). ``should_stop()`` is asked every few
+    thousand lines; when it answers True the scan ends with :class:`ScanCancelled` (the client that
+    sent the upload has gone, say).
 
     >>> scan_corpus(datapath("lee_background.cor"))   # doctest: +SKIP
     CorpusStats(lines=300, sentences=300, tokens=58480, distinct=..., bytes=..., gzip=False, ...)
 
-    Raises :class:`CorpusFormatError` (``ValueError``) naming the line (bad UTF-8, bad JSON, corrupt
-    gzip), ``ValueError`` for an unknown format, ``OSError`` for unreadable files.
+    Raises :class:`CorpusFormatError` (``ValueError``) naming the line (bad UTF-8, bad JSON, a lone
+    surrogate escape, corrupt gzip), :class:`CorpusTooLargeError` past ``max_decompressed_bytes``,
+    ``ValueError`` for an unknown format, ``OSError`` for unreadable files.
     """
     if format not in CORPUS_FORMATS:
         raise ValueError(f"unknown corpus format {format!r}; expected one of {CORPUS_FORMATS}")
@@ -253,9 +300,11 @@ def scan_corpus(
     spath = os.fspath(path)
     gz = is_gzip(path)
     lines = sentences = tokens = longest = 0
-    seen: set[str] | None = set() if count_distinct else None
-    for line_no, raw in _raw_lines(path):
+    counts: Counter[str] | None = Counter() if count_distinct else None
+    for line_no, raw in _raw_lines(path, max_decompressed_bytes):
         lines = line_no
+        if should_stop is not None and line_no % 4096 == 0 and should_stop():
+            raise ScanCancelled(f"the scan of {spath} was stopped at line {line_no}")
         text = _decode(raw, line_no, spath)
         if _BLANK.match(text):
             continue
@@ -265,16 +314,17 @@ def scan_corpus(
         sentences += 1
         tokens += len(toks)
         longest = max(longest, len(toks))
-        if seen is not None:
-            seen.update(toks)
-            if max_distinct is not None and len(seen) > max_distinct:
-                seen = None
+        if counts is not None:
+            counts.update(toks)
+            if max_distinct is not None and len(counts) > max_distinct:
+                counts = None
     return CorpusStats(
         lines=lines,
         sentences=sentences,
         tokens=tokens,
-        distinct=None if seen is None else len(seen),
+        distinct=None if counts is None else len(counts),
         bytes=os.path.getsize(path),
         gzip=gz,
         max_sentence_tokens=longest,
+        max_token_count=None if counts is None else max(counts.values(), default=0),
     )

@@ -8,6 +8,8 @@ Plain Python exceptions carrying data; the HTTP layer maps them to RFC 9457 prob
   zip / torch archive; refused before any parsing, never unpickled.
 * :class:`CorpusFormatError` (``ValueError``) -- a corpus line that cannot be decoded or parsed;
   ``.line`` is the 1-based line number.
+* :class:`CorpusTooLargeError` (``ValueError``) -- a gzip corpus that inflates past the limit on
+  decompressed bytes; ``.limit`` is that limit, ``.line`` the line being read when it was crossed.
 * :class:`DatasetFormatError` (``ValueError``) -- an evaluation dataset line that cannot be parsed.
 """
 
@@ -70,6 +72,23 @@ class CorpusFormatError(ValueError):
         self.reason = reason
         self.path = path
         super().__init__(f"line {line}: {reason}")
+
+
+class CorpusTooLargeError(ValueError):
+    """A gzip corpus decompresses to more than ``limit`` bytes (reading stopped as soon as it did).
+
+    ``.limit`` is the limit in bytes, ``.line`` the 1-based line that crossed it, ``.path`` the file.
+
+    >>> str(CorpusTooLargeError(1024, line=7))
+    'the corpus decompresses to more than 1024 bytes (the limit; crossed at line 7)'
+    """
+
+    def __init__(self, limit: int, *, line: int | None = None, path: str | None = None):
+        self.limit = limit
+        self.line = line
+        self.path = path
+        where = f"; crossed at line {line}" if line is not None else ""
+        super().__init__(f"the corpus decompresses to more than {limit} bytes (the limit{where})")
 
 
 class DatasetFormatError(ValueError):

@@ -11,19 +11,46 @@ Main entry points (``heatmap`` is imported separately to keep matplotlib out of 
 * drawing:    :func:`models.seq2seq.heatmap.attention_heatmap`
 """
 
-from .alignment import alignment_accuracy, alignment_scores, hard_links, to_pharaoh
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import DataError, Example, examples_from_pairs, parse_jsonl, parse_tsv
-from .evaluation import evaluate
-from .inference import ForcedAlignment, SourceError, Translation, align, translate
-from .model import Seq2Seq, Seq2SeqConfig
-from .recipes import DEFAULT_DATES_RECIPE, train_default_dates
-from .search import Hypothesis, beam_search, greedy_search
-from .tasks import make_task
-from .training import TrainParams, TrainResult, train
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .limits import MAX_BEAM_SIZE
+
+# Submodules are imported on first use (PEP 562), so the torch-free ones (``limits``) stay light:
+# the attention settings read MAX_BEAM_SIZE without importing torch.
+_EXPORTS = {
+    "alignment": ("alignment_accuracy", "alignment_scores", "hard_links", "to_pharaoh"),
+    "checkpoint": ("CheckpointError", "load_checkpoint", "save_checkpoint"),
+    "data": ("DataError", "Example", "examples_from_pairs", "parse_jsonl", "parse_tsv"),
+    "evaluation": ("evaluate",),
+    "inference": ("ForcedAlignment", "SourceError", "Translation", "align", "translate"),
+    "model": ("Seq2Seq", "Seq2SeqConfig"),
+    "recipes": ("DEFAULT_DATES_RECIPE", "train_default_dates"),
+    "search": ("Hypothesis", "beam_search", "greedy_search"),
+    "tasks": ("make_task",),
+    "training": ("TrainParams", "TrainResult", "train"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "DEFAULT_DATES_RECIPE",
+    "MAX_BEAM_SIZE",
     "CheckpointError",
     "DataError",
     "Example",

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from models.padding import BucketBatchSampler, pad_sequences
+from models.unicode import surrogate_path
 from models.vocab import Vocabulary
 
 from .alignment import Link, from_pharaoh
@@ -116,6 +117,8 @@ def parse_tsv(text: str, max_pairs: int | None = None) -> list[Example]:
 def parse_jsonl(text: str, max_pairs: int | None = None) -> list[Example]:
     """Parse JSON lines: ``{"source": ..., "target": ...[, "links": ...]}`` or ``[src, tgt]``.
 
+    A string with a lone surrogate escape (``"\\ud800"``, not Unicode text) is a bad line.
+
     More than ``max_pairs`` pairs is a :class:`DataError` naming the first line past the limit."""
     out: list[Example] = []
     for n, raw in enumerate(_lines(text), start=1):
@@ -125,6 +128,12 @@ def parse_jsonl(text: str, max_pairs: int | None = None) -> list[Example]:
             item = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise DataError(n, f"invalid JSON: {exc.msg}") from None
+        where = surrogate_path(item)
+        if where is not None:
+            raise DataError(
+                n,
+                f"a lone UTF-16 surrogate escape (\\ud800-\\udfff) in {where or 'the value'}: not Unicode text",
+            )
         out.append(to_example(item, n))
         _check_count(out, max_pairs, n)
     return out

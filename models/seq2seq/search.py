@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .limits import MAX_BEAM_SIZE
 from .model import Seq2Seq
 
-MAX_BEAM_SIZE = 16
+__all__ = ["MAX_BEAM_SIZE", "Hypothesis", "beam_search", "decode", "greedy_search"]
 
 
 @dataclass

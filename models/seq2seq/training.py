@@ -130,7 +130,8 @@ def train(
     ``report(dict)`` gets ``{"event": "step", "step", "total_steps", "epoch", "lr", "train_loss"}`` every
     ``params.report_every`` updates and ``{"event": "epoch", "epoch", "step", "train_loss", "dev_loss",
     "dev_exact_match", "dev_token_accuracy", "dev_alignment_accuracy", "elapsed_s"}`` after each epoch
-    (dev keys only with dev data). ``should_stop()`` is polled before every update; True ends training
+    (dev keys only with dev data). Epochs count from 1 (``epoch``, ``best_epoch``), as in the
+    embeddings service's job reports; ``epoch`` of a step event is the epoch it belongs to. ``should_stop()`` is polled before every update; True ends training
     early (the best weights so far are still restored). Torch thread count is the caller's business.
     ``src_vectors``: optional gensim ``KeyedVectors`` to initialise the source embedding (its size must
     equal ``config.emb_dim``); the vocabulary coverage is returned as ``metrics["src_vector_coverage"]``.
@@ -226,7 +227,7 @@ def train(
                         "event": "step",
                         "step": step,
                         "total_steps": total_steps,
-                        "epoch": epoch,
+                        "epoch": epoch + 1,
                         "lr": lr,
                         "train_loss": running / running_n,
                     }
@@ -237,7 +238,7 @@ def train(
         epochs_run = epoch + 1
         event: dict[str, Any] = {
             "event": "epoch",
-            "epoch": epoch,
+            "epoch": epoch + 1,
             "step": step,
             "train_loss": epoch_loss / epoch_n,
         }
@@ -254,7 +255,9 @@ def train(
             if best_key is None or key > best_key:
                 best_key = key
                 best_state = copy.deepcopy(model.state_dict())
-                best_metrics = {f"dev_{k}": v for k, v in m.items() if k != "bleu"} | {"best_epoch": epoch}
+                best_metrics = {f"dev_{k}": v for k, v in m.items() if k != "bleu"} | {
+                    "best_epoch": epoch + 1
+                }
         event["elapsed_s"] = time.perf_counter() - started
         emit(event)
         if stopped != "completed":

@@ -13,17 +13,30 @@ from models.seq2seq.alignment import check_links
 from models.seq2seq.data import Example
 from models.seq2seq.model import Seq2Seq
 from service.attention.settings import Settings
-from service.kit.problems import ProblemError, invalid
+from service.kit.problems import ProblemError
 
 
 def _fail(loc: list[Any], msg: str, type_: str, title: str = "Request validation failed") -> ProblemError:
-    where = ".".join(str(p) for p in loc)
+    return fail_all([(loc, msg, type_)], title=title)
+
+
+def fail_all(
+    found: Sequence[tuple[list[Any], str, str]],
+    *,
+    title: str = "Request validation failed",
+    problem_type: str = "validation-error",
+    **extensions: Any,
+) -> ProblemError:
+    """One 422 listing every ``(loc, msg, type)`` found (the detail names the first five)."""
+    listed = "; ".join(f"{'.'.join(str(p) for p in loc)}: {msg}" for loc, msg, _ in found[:5])
+    more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
     return ProblemError(
         422,
         title,
-        f"{where}: {msg}",
-        type="validation-error",
-        errors=[{"loc": loc, "msg": msg, "type": type_}],
+        listed + more,
+        type=problem_type,
+        errors=[{"loc": loc, "msg": msg, "type": t} for loc, msg, t in found],
+        **extensions,
     )
 
 
@@ -44,13 +57,16 @@ def check_sources(
     Errors name ``[*loc, i]``, or ``loc`` itself when ``indexed`` is false (a single query parameter).
     """
     limit = max_source_tokens(model, settings)
+    found = []
     for i, text in enumerate(texts):
         where = [*loc, i] if indexed else list(loc)
         n = len(model.tokenizer.tokenize(text))
         if n == 0 or not text.strip():
-            raise _fail(where, "empty input (blank or no tokens)", "empty_input")
-        if n > limit:
-            raise _fail(where, f"{n} tokens > the limit of {limit}", "input_too_long")
+            found.append((where, "empty input (blank or no tokens)", "empty_input"))
+        elif n > limit:
+            found.append((where, f"{n} tokens > the limit of {limit}", "input_too_long"))
+    if found:
+        raise fail_all(found)
 
 
 def beam_width(
@@ -72,13 +88,16 @@ def check_max_len(max_len: int | None, settings: Settings, loc: Sequence[Any] = 
 def check_example_links(
     examples: Sequence[Example], tokenize: Callable[[str], list[str]], label: Callable[[int, str], str]
 ) -> None:
-    """422 ``invalid-links`` for the first inline pair whose gold links fall outside its tokens.
+    """422 ``invalid-links`` listing every inline pair whose gold links fall outside its tokens.
 
-    ``label(i, reason)`` words the detail; the error's ``loc`` is ``["body", "pairs", i, 2]``.
+    ``label(i, reason)`` words each error; their ``loc`` is ``["body", "pairs", i, 2]``.
     """
+    found = []
     for i, e in enumerate(examples):
         if e.links:
             try:
                 check_links(e.links, len(tokenize(e.source)), len(tokenize(e.target)))
             except ValueError as exc:
-                raise invalid(label(i, str(exc)), loc=["body", "pairs", i, 2], type="invalid-links") from None
+                found.append((["body", "pairs", i, 2], label(i, str(exc)), "invalid-links"))
+    if found:
+        raise fail_all(found, title="Unprocessable request", problem_type="invalid-links")

@@ -12,8 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.seq2seq.limits import MAX_BEAM_SIZE
 from models.seq2seq.tasks import ALPHABET
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
+from service.kit.schemas import Bool, Float, Int, RequestModel
+from service.kit.schemas import JobAccepted as JobAccepted  # noqa: F401 (re-exported: schemas.JobAccepted)
 
 Attention = Literal["bahdanau", "luong-dot", "luong-general", "luong-concat"]
 Decode = Literal["greedy", "beam"]
@@ -21,10 +24,20 @@ TaskName = Literal["dates", "reversal", "copy"]
 
 Matrix = list[list[float]]
 LinkList = list[tuple[int, int]]
+#: Links in a request: JSON integers only (``[0, 0]``, never ``["0", 0]`` or ``[0.0, 0]``).
+LinkListIn = list[tuple[Int, Int]]
+
+#: Options of ``decode: "beam"`` only (a 422 with ``greedy``: they would be ignored).
+BEAM_ONLY = ("beam_size",)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _beam_only(body: BaseModel, decode: str) -> None:
+    """Refuse beam options a client sent with a greedy decode (they would be silently ignored)."""
+    given = [k for k in BEAM_ONLY if k in body.model_fields_set]
+    if decode != "beam" and given:
+        raise ValueError(
+            f'{", ".join(given)} applies to decode \'beam\' only; add "decode": "beam" or drop it'
+        )
 
 
 # ------------------------------------------------------------------------------------------ datasets
@@ -63,22 +76,34 @@ class DatasetOut(BaseModel):
     )
 
 
+class DatasetList(BaseModel):
+    """Every uploaded dataset, newest first."""
+
+    datasets: list[DatasetOut]
+
+
 # ------------------------------------------------------------------------------------------ training
 
 
-class TaskSpec(_Strict):
+class TaskSpec(RequestModel):
     """A built-in generator with gold alignments: ``dates`` (human dates -> ISO), ``reversal``, ``copy``."""
 
     name: TaskName = Field(description="Which generator.")
-    n_train: int = Field(2000, ge=10, le=200_000)
-    n_dev: int = Field(200, ge=1, le=20_000)
-    n_test: int = Field(200, ge=1, le=20_000)
-    min_len: int = Field(3, ge=1, le=64, description="Shortest string (reversal/copy only).")
-    max_len: int = Field(12, ge=1, le=64, description="Longest string (reversal/copy only).")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    n_train: Int = Field(2000, ge=10, le=200_000)
+    n_dev: Int = Field(200, ge=1, le=20_000)
+    n_test: Int = Field(200, ge=1, le=20_000)
+    min_len: Int = Field(3, ge=1, le=64, description="Shortest string (reversal/copy only).")
+    max_len: Int = Field(12, ge=1, le=64, description="Longest string (reversal/copy only).")
+    seed: Int = Field(0, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
     def _lengths(self) -> TaskSpec:
+        given = [k for k in ("min_len", "max_len") if k in self.model_fields_set]
+        if self.name == "dates" and given:
+            raise ValueError(
+                f"{', '.join(given)} applies to the reversal and copy tasks only; "
+                "the dates task draws its own date strings"
+            )
         if self.min_len > self.max_len:
             raise ValueError("min_len must be <= max_len")
         if self.name != "dates":
@@ -104,22 +129,22 @@ class TaskSpec(_Strict):
         return kw
 
 
-class ModelConfigIn(_Strict):
+class ModelConfigIn(RequestModel):
     """Architecture of the encoder-decoder."""
 
     tokenization: Literal["char", "word"] = Field("char", description="Character or whitespace-word tokens.")
-    emb_dim: int = Field(
+    emb_dim: Int = Field(
         32,
         ge=1,
         le=1024,
-        description="Embedding size (word models initialised from vectors take the vectors' size).",
+        description="Embedding size (leave it out with `embeddings`/`embeddings_file`: the vectors' size is taken).",
     )
-    hidden: int = Field(64, ge=1, le=1024, description="GRU hidden size.")
-    layers: int = Field(1, ge=1, le=4)
-    bidirectional: bool = True
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    hidden: Int = Field(64, ge=1, le=1024, description="GRU hidden size.")
+    layers: Int = Field(1, ge=1, le=4)
+    bidirectional: Bool = True
+    dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     attention: Attention = "bahdanau"
-    layer_norm: bool = False
+    layer_norm: Bool = False
 
     @model_validator(mode="after")
     def _dot_sizes(self) -> ModelConfigIn:
@@ -131,35 +156,57 @@ class ModelConfigIn(_Strict):
         return self
 
 
-class TrainParamsIn(_Strict):
+#: Options of one learning-rate schedule (a 422 with another schedule: they would be ignored).
+SCHEDULE_ONLY: dict[str, tuple[str, ...]] = {
+    "step_size": ("step",),
+    "rate": ("step", "exponential"),
+    "decay_steps": ("exponential",),
+    "min_lr": ("linear",),
+}
+
+
+class TrainParamsIn(RequestModel):
     """Optimisation: Adam with an optional linear warmup and a schedule."""
 
-    epochs: int = Field(10, ge=1, le=200)
-    batch_size: int = Field(64, ge=1, le=1024)
-    lr: float = Field(3e-3, gt=0, le=1.0)
+    epochs: Int = Field(10, ge=1, le=200)
+    batch_size: Int = Field(64, ge=1, le=1024)
+    lr: Float = Field(3e-3, gt=0, le=1.0)
     schedule: Literal["constant", "step", "exponential", "linear"] = "constant"
-    warmup_steps: int = Field(0, ge=0, le=1_000_000)
-    step_size: int = Field(
+    warmup_steps: Int = Field(0, ge=0, le=1_000_000)
+    step_size: Int = Field(
         1000, ge=1, le=1_000_000, description="`step`: multiply by `rate` every this many steps."
     )
-    rate: float = Field(0.5, gt=0, le=1.0, description="Decay factor of `step` and `exponential`.")
-    decay_steps: int = Field(1000, ge=1, le=1_000_000, description="`exponential`: steps per factor `rate`.")
-    min_lr: float = Field(0.0, ge=0, description="`linear`: the floor reached at the end.")
-    teacher_forcing: float = Field(1.0, ge=0.0, le=1.0, description="Probability of feeding the gold token.")
-    clip_grad_norm: float | None = Field(1.0, gt=0, le=1000)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    early_stop_exact_match: float | None = Field(
+    rate: Float = Field(0.5, gt=0, le=1.0, description="Decay factor of `step` and `exponential`.")
+    decay_steps: Int = Field(1000, ge=1, le=1_000_000, description="`exponential`: steps per factor `rate`.")
+    min_lr: Float = Field(0.0, ge=0, description="`linear`: the floor reached at the end.")
+    teacher_forcing: Float = Field(1.0, ge=0.0, le=1.0, description="Probability of feeding the gold token.")
+    clip_grad_norm: Float | None = Field(1.0, gt=0, le=1000)
+    seed: Int = Field(0, ge=0, le=2**31 - 1)
+    early_stop_exact_match: Float | None = Field(
         None, gt=0, le=1.0, description="Stop once dev exact match reaches this share."
     )
 
     @model_validator(mode="after")
     def _min_lr(self) -> TrainParamsIn:
+        ignored = [
+            k
+            for k, schedules in SCHEDULE_ONLY.items()
+            if k in self.model_fields_set and self.schedule not in schedules
+        ]
+        if ignored:
+            raise ValueError(
+                "; ".join(
+                    f"{k} applies to schedule {' or '.join(repr(x) for x in SCHEDULE_ONLY[k])} only"
+                    for k in ignored
+                )
+                + f", not {self.schedule!r}: drop {'it' if len(ignored) == 1 else 'them'} or change schedule"
+            )
         if self.min_lr > self.lr:
             raise ValueError("min_lr must be <= lr")
         return self
 
 
-class EmbeddingsIn(_Strict):
+class EmbeddingsIn(RequestModel):
     """Initialise the source embeddings (word models) from a model of the embeddings service."""
 
     model: str = Field(pattern=NAME_PATTERN, description=NAME_DESCRIPTION, examples=["default"])
@@ -171,10 +218,10 @@ class EmbeddingsIn(_Strict):
     )
 
 
-Pair = tuple[str, str] | tuple[str, str, str | LinkList | None]
+Pair = tuple[str, str] | tuple[str, str, str | LinkListIn | None]
 
 
-class TrainRequest(_Strict):
+class TrainRequest(RequestModel):
     """What to train: exactly one data source (``task``, ``dataset_id`` or ``pairs``) plus config and params."""
 
     name: str = Field(pattern=NAME_PATTERN, description=NAME_DESCRIPTION, examples=["dates"])
@@ -183,7 +230,7 @@ class TrainRequest(_Strict):
     pairs: list[Pair] | None = Field(
         None, description='Inline `[source, target]` (or `[source, target, "0-0 1-1"]`) pairs.'
     )
-    dev_fraction: float | None = Field(
+    dev_fraction: Float | None = Field(
         None, gt=0, lt=0.9, description="Share of the data held out for dev (dataset/pairs; default 0.1)."
     )
     dev_dataset_id: str | None = Field(None, pattern=NAME_PATTERN, description="A separate dev dataset.")
@@ -195,8 +242,12 @@ class TrainRequest(_Strict):
         pattern=NAME_PATTERN,
         description="An uploaded word2vec file (`POST /v1/datasets?format=word2vec`) for the source embeddings.",
     )
-    freeze_embeddings: bool = Field(
-        False, description="Keep the initialised source vectors fixed during training."
+    freeze_embeddings: Bool = Field(
+        False,
+        description="Keep the initialised source vectors fixed during training (with `embeddings`/`embeddings_file`).",
+    )
+    overwrite: Bool = Field(
+        False, description="Train a new version when a model of this name exists (else 409 `model-exists`)."
     )
 
     model_config = ConfigDict(
@@ -230,8 +281,19 @@ class TrainRequest(_Strict):
             raise ValueError("give 'dev_fraction' or 'dev_dataset_id', not both")
         if self.embeddings is not None and self.embeddings_file is not None:
             raise ValueError("give 'embeddings' or 'embeddings_file', not both")
-        if (self.embeddings or self.embeddings_file) and self.config.tokenization != "word":
+        vectors = self.embeddings is not None or self.embeddings_file is not None
+        if vectors and self.config.tokenization != "word":
             raise ValueError("pretrained embeddings need config.tokenization = 'word'")
+        if vectors and "emb_dim" in self.config.model_fields_set:
+            raise ValueError(
+                "config.emb_dim is taken from the pretrained vectors' size; drop it when you give "
+                "'embeddings' or 'embeddings_file'"
+            )
+        if not vectors and "freeze_embeddings" in self.model_fields_set:
+            raise ValueError(
+                "freeze_embeddings applies to pretrained vectors only; give 'embeddings' or "
+                "'embeddings_file', or drop it"
+            )
         return self
 
 
@@ -258,34 +320,19 @@ class JobOut(BaseModel):
         None, description="Share of the source vocabulary initialised from vectors."
     )
     metrics: dict[str, Any] = Field(default_factory=dict)
-    history: list[dict[str, Any]] | None = Field(
-        None, description="Per-step (`lr`, `train_loss`) and per-epoch (dev metrics) reports."
+    history: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Per-step (`lr`, `train_loss`) and per-epoch (dev metrics) reports "
+        "(left out with `?history=false` and in lists).",
     )
     error: str | None = None
     result: dict[str, Any] | None = None
     spec: dict[str, Any] | None = None
+    duration_s: float | None = None
+    location: str = Field(description="This job's URL, `/v1/jobs/{id}`.")
 
 
-class JobAccepted(BaseModel):
-    """The answer to POST /v1/models (202)."""
-
-    job_id: str
-    model: str
-    status: str
-    location: str = Field(description="Where to watch the job.")
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "job_id": "9b1d…",
-                    "model": "rev",
-                    "status": "queued",
-                    "location": "/v1/jobs/9b1d…",
-                }
-            ]
-        }
-    )
+# JobAccepted (the 202 answer of POST /v1/models) is the kit's, imported above: ``schemas.JobAccepted``.
 
 
 class ModelOut(BaseModel):
@@ -306,23 +353,32 @@ class ModelOut(BaseModel):
     created: str | None = None
 
 
+class ModelList(BaseModel):
+    """Every stored model (its current version)."""
+
+    models: list[ModelOut]
+
+
 # ------------------------------------------------------------------------------------------ inference
 
 
-class TranslateRequest(_Strict):
+class TranslateRequest(RequestModel):
     """Inputs to decode, greedy or with a beam."""
 
     inputs: list[str] = Field(min_length=1, description="Source strings (bounded by ATTENTION_MAX_BATCH).")
     decode: Decode = "greedy"
-    beam_size: int = Field(
-        4, ge=1, le=64, description="Beam width (`beam`; bounded by ATTENTION_MAX_BEAM_SIZE)."
+    beam_size: Int = Field(
+        4,
+        ge=1,
+        le=MAX_BEAM_SIZE,
+        description=f"Beam width (`decode: beam` only; at most ATTENTION_MAX_BEAM_SIZE <= {MAX_BEAM_SIZE}).",
     )
-    max_len: int | None = Field(
+    max_len: Int | None = Field(
         None,
         ge=1,
         description="Most output tokens (default: the model's; bounded by ATTENTION_MAX_OUTPUT_LEN).",
     )
-    return_attention: bool = Field(True, description="Include the attention matrices.")
+    return_attention: Bool = Field(True, description="Include the attention matrices.")
 
     model_config = ConfigDict(
         extra="forbid",
@@ -332,6 +388,11 @@ class TranslateRequest(_Strict):
             ]
         },
     )
+
+    @model_validator(mode="after")
+    def _beam(self) -> TranslateRequest:
+        _beam_only(self, self.decode)
+        return self
 
 
 class TranslationOut(BaseModel):
@@ -362,11 +423,11 @@ class TranslateResponse(BaseModel):
     outputs: list[TranslationOut]
 
 
-class AlignRequest(_Strict):
+class AlignRequest(RequestModel):
     """(source, target) pairs to teacher-force; optional gold links (Pharaoh strings), one per pair."""
 
     pairs: list[tuple[str, str]] = Field(min_length=1)
-    gold: list[str | list[str] | LinkList | None] | None = Field(
+    gold: list[str | list[str] | LinkListIn | None] | None = Field(
         None,
         description='Gold links per pair: "0-0 1-1", ["0-0", "1-1"] or [[0, 0], [1, 1]] (null skips a pair).',
     )
@@ -413,13 +474,18 @@ class AlignResponse(BaseModel):
     alignment_accuracy: float | None = Field(None, description="Share of gold links that are the row argmax.")
 
 
-class EvaluateRequest(_Strict):
+class EvaluateRequest(RequestModel):
     """A built-in split of the model's task (``dev``/``test``), or given pairs (optionally with gold links)."""
 
     split: Literal["dev", "test"] | None = None
     pairs: list[Pair] | None = None
     decode: Decode = "greedy"
-    beam_size: int = Field(4, ge=1, le=64)
+    beam_size: Int = Field(
+        4,
+        ge=1,
+        le=MAX_BEAM_SIZE,
+        description="Beam width (`decode: beam` only; at most ATTENTION_MAX_BEAM_SIZE).",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -432,6 +498,7 @@ class EvaluateRequest(_Strict):
             raise ValueError("give exactly one of 'split' or 'pairs'")
         if self.pairs is not None and not self.pairs:
             raise ValueError("'pairs' is empty")
+        _beam_only(self, self.decode)
         return self
 
 

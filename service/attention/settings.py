@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from models.seq2seq.limits import MAX_BEAM_SIZE
 from service.kit.settings import ServiceSettings
 
 
@@ -24,7 +25,12 @@ class Settings(ServiceSettings):
     max_batch: int = Field(1000, ge=1, description="Most inputs (or pairs) in one request.")
     max_input_tokens: int = Field(200, ge=1, description="Longest input, in tokens (characters or words).")
     max_output_len: int = Field(200, ge=1, description="Largest `max_len` a decode may ask for.")
-    max_beam_size: int = Field(16, ge=1, le=64, description="Largest beam size.")
+    max_beam_size: int = Field(
+        MAX_BEAM_SIZE,
+        ge=1,
+        le=MAX_BEAM_SIZE,
+        description=f"Largest beam size (at most {MAX_BEAM_SIZE}, the decoder's own limit).",
+    )
     max_train_pairs: int = Field(
         200_000, ge=1, description="Most training pairs a job accepts (dataset, inline pairs or task sizes)."
     )

@@ -1,15 +1,11 @@
 """The embeddings service: ``create_app(settings)`` (the uvicorn factory of ``python -m service embeddings``).
 
-Start-up (the lifespan): bound BLAS threads (threadpoolctl), remove leftovers of interrupted writes,
-start the job manager (interrupted jobs become ``failed``), then -- in a background thread, so that
-``/healthz`` answers at once -- load every current model into the registry and, when
-``train_default`` is set and the default model is missing, queue its training. ``/readyz`` is 503
-until then (until the default model is loaded, when ``train_default``).
+Everything about start-up, readiness, jobs and versions is the kit's (:mod:`service.kit.runtime`,
+:mod:`service.kit.app`); this module names the service's runtime, routes and views.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,9 +13,11 @@ from typing import Any
 from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
-from service.embeddings.routers import corpora, jobs, models, queries
+from service.embeddings.jobs import JOB_DESCRIPTION, job_view
+from service.embeddings.routes import corpora, models, queries
+from service.embeddings.runtime import EmbeddingsRuntime
+from service.embeddings.schemas import JobInfo
 from service.embeddings.settings import Settings
-from service.embeddings.state import EmbeddingsState
 from service.kit.app import create_app as kit_create_app
 
 DESCRIPTION = """
@@ -50,37 +48,37 @@ TAGS = [
 UPLOAD_PATHS = [r"/v1/corpora", r"/v1/models/[^/]+/import"]
 
 
+#: What ``GET /v1/models/{name}/versions`` shows of each version.
+VERSION_FIELDS = ("algorithm", "source", "vocab_size", "vector_size", "params", "corpus", "training_time_s")
+
+
+def version_summary(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: meta.get(k) for k in VERSION_FIELDS}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the embeddings app (state is created here; models load in the lifespan)."""
+    """Build the embeddings app (the runtime starts in the lifespan; models load in the background)."""
     settings = settings or Settings()
-    state = EmbeddingsState(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter = threadpool_limits(settings.threads)
-        state.start()
-        loader = threading.Thread(target=state.load_models, name="embeddings-load", daemon=True)
-        loader.start()
         try:
             yield
         finally:
-            loader.join(timeout=30)
-            state.stop()
             limiter.restore_original_limits()
 
-    def readiness(app: FastAPI) -> tuple[bool, dict[str, Any]]:
-        return state.readiness()
-
-    app = kit_create_app(
+    return kit_create_app(
         settings,
+        EmbeddingsRuntime(settings),
         title="embattn embeddings",
         description=DESCRIPTION,
-        version="1.0.0",
-        routers=[corpora.router, models.router, jobs.router, queries.router],
-        lifespan=lifespan,
-        readiness=readiness,
+        routers=[corpora.router, models.router, queries.router],
+        job_view=job_view,
+        job_model=JobInfo,
+        job_description=JOB_DESCRIPTION,
+        version_summary=version_summary,
         upload_paths=UPLOAD_PATHS,
         openapi_tags=TAGS,
+        lifespan=lifespan,
     )
-    app.state.embeddings = state
-    return app

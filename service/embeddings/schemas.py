@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
+from service.kit.schemas import Bool, Float, Int, RequestModel
+from service.kit.schemas import JobAccepted as JobAccepted  # noqa: F401 (re-exported: schemas.JobAccepted)
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64, description=NAME_DESCRIPTION)]
 Word = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -21,9 +23,8 @@ SentenceText = Annotated[str, StringConstraints(max_length=100_000)]
 TokenList = Annotated[list[Token], Field(max_length=10_000)]
 Sentence = SentenceText | TokenList
 Method = Literal["cosadd", "cosmul"]
-# JSON numbers only: lax pydantic would read `true` as 1 and "5" as 5 (`topn: true`, `vector_size: true`).
-Int = Annotated[int, Strict()]
-Float = Annotated[float, Strict()]  # JSON integers are accepted
+# Int, Float, Bool (service.kit.schemas): JSON numbers and booleans only; lax pydantic would read
+# `true` as 1 and "5" as 5 (`topn: true`, `vector_size: true`). Request bodies derive from RequestModel.
 HARD_MAX_ITEMS = 100_000
 HARD_MAX_TOPN = 100_000
 
@@ -41,6 +42,11 @@ class CorpusInfo(BaseModel):
     sentences: int = Field(description="Non-empty sentences (what gensim sees).")
     tokens: int = Field(description="Tokens after tokenization.")
     distinct_tokens: int | None = None
+    max_token_count: int | None = Field(
+        None,
+        description="Occurrences of the most frequent token (null when distinct tokens were not all "
+        "counted); training with a larger `min_count` would leave an empty vocabulary.",
+    )
     bytes: int = Field(description="Size on disk (compressed size for gzip).")
     gzip: bool
     max_sentence_tokens: int
@@ -54,7 +60,7 @@ class CorpusList(BaseModel):
 # --------------------------------------------------------------------------- training
 
 
-class TokenizerOptions(BaseModel):
+class TokenizerOptions(RequestModel):
     """How string sentences are split into tokens (token lists are used as given)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -63,10 +69,10 @@ class TokenizerOptions(BaseModel):
         "simple",
         description="`simple`: gensim simple_preprocess (letters, 2..15 chars); `whitespace`: split().",
     )
-    lowercase: bool = True
+    lowercase: Bool = True
 
 
-class TrainParamsIn(BaseModel):
+class TrainParamsIn(RequestModel):
     """gensim hyper-parameters; omitted ones take gensim's defaults (workers=2, seed=1)."""
 
     model_config = ConfigDict(
@@ -113,7 +119,16 @@ class TrainParamsIn(BaseModel):
 FASTTEXT_ONLY = ("min_n", "max_n", "bucket")
 
 
-class _CorpusSource(BaseModel):
+def _tokenizer_used(sentences: list[Any]) -> None:
+    """Refuse a ``tokenizer`` sent with token lists only (it applies to string sentences)."""
+    if not any(isinstance(s, str) for s in sentences):
+        raise ValueError(
+            "tokenizer applies to string sentences only, and every sentence is a token list "
+            "(used as given); drop tokenizer"
+        )
+
+
+class _CorpusSource(RequestModel):
     corpus_id: Name | None = Field(None, description="An uploaded corpus (`POST /v1/corpora`).")
     sentences: list[Sentence] | None = Field(
         None,
@@ -127,6 +142,13 @@ class _CorpusSource(BaseModel):
     def _one_source(self) -> _CorpusSource:
         if (self.corpus_id is None) == (self.sentences is None):
             raise ValueError("give exactly one of corpus_id or sentences")
+        if "tokenizer" in self.model_fields_set:
+            if self.corpus_id is not None:
+                raise ValueError(
+                    "tokenizer applies to inline sentences only; an uploaded corpus is tokenized as "
+                    "it was uploaded (POST /v1/corpora?tokenizer=...&lowercase=...)"
+                )
+            _tokenizer_used(self.sentences or [])
         return self
 
 
@@ -156,7 +178,7 @@ class TrainRequest(_CorpusSource):
     name: Name = Field(examples=["news"])
     algorithm: Literal["word2vec", "fasttext"] = "word2vec"
     params: TrainParamsIn = Field(default_factory=TrainParamsIn)
-    overwrite: bool = Field(False, description="Train a new version when the model exists (else 409).")
+    overwrite: Bool = Field(False, description="Train a new version when the model exists (else 409).")
 
     @model_validator(mode="after")
     def _fasttext_only(self) -> TrainRequest:
@@ -182,11 +204,7 @@ class ContinueRequest(_CorpusSource):
     min_alpha: Float | None = Field(None, ge=0, le=1)
 
 
-class JobAccepted(BaseModel):
-    job_id: str = Field(examples=["5f0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e"])
-    status: str = Field(examples=["queued"])
-    status_url: str = Field(examples=["/v1/jobs/5f0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e"])
-    model: str
+# JobAccepted (the 202 answer of every training route) is the kit's, imported above: ``schemas.JobAccepted``.
 
 
 class EpochReport(BaseModel):
@@ -218,13 +236,16 @@ class JobInfo(BaseModel):
     loss_note: str | None = Field(None, description="Why there is no loss (FastText: gensim computes none).")
     learning_rate: float | None = None
     words_per_second: float | None = None
-    history: list[EpochReport] = Field(default_factory=list)
+    history: list[EpochReport] = Field(
+        default_factory=list,
+        description="One report per epoch (left out with `?history=false` and in lists).",
+    )
     error: str | None = None
     result: dict[str, Any] | None = None
     request: dict[str, Any] = Field(
         default_factory=dict, description="The training request (inline sentences counted)."
     )
-    status_url: str
+    location: str = Field(description="This job's URL, `/v1/jobs/{id}`.")
 
 
 # --------------------------------------------------------------------------- models
@@ -270,7 +291,7 @@ class Neighbour(BaseModel):
     score: float = Field(description="Cosine similarity (cosadd) or 3CosMul score (cosmul), as gensim.")
 
 
-class SimilarQuery(BaseModel):
+class SimilarQuery(RequestModel):
     """Nearest words: gensim `most_similar` / `most_similar_cosmul`, or `similar_by_vector` with `vector`."""
 
     model_config = ConfigDict(
@@ -308,7 +329,7 @@ class SimilarResult(BaseModel):
     results: list[Neighbour]
 
 
-class SimilarityQuery(BaseModel):
+class SimilarityQuery(RequestModel):
     """Cosine similarity of word pairs (gensim `similarity`)."""
 
     model_config = ConfigDict(
@@ -322,7 +343,7 @@ class SimilarityResult(BaseModel):
     similarities: list[float] = Field(description="One cosine per pair, in order.")
 
 
-class NSimilarityQuery(BaseModel):
+class NSimilarityQuery(RequestModel):
     """Cosine between the means of two word sets (gensim `n_similarity`)."""
 
     model_config = ConfigDict(
@@ -338,7 +359,7 @@ class NSimilarityResult(BaseModel):
     similarity: float
 
 
-class AnalogyQuery(BaseModel):
+class AnalogyQuery(RequestModel):
     """`a : b :: c : ?` -- gensim most_similar(positive=[b, c], negative=[a])."""
 
     model_config = ConfigDict(
@@ -354,7 +375,7 @@ class AnalogyQuery(BaseModel):
     restrict_vocab: Int | None = Field(None, ge=1)
 
 
-class DoesntMatchQuery(BaseModel):
+class DoesntMatchQuery(RequestModel):
     """The word that fits least (gensim `doesnt_match`)."""
 
     model_config = ConfigDict(
@@ -369,7 +390,7 @@ class DoesntMatchResult(BaseModel):
     word: str
 
 
-class VectorsQuery(BaseModel):
+class VectorsQuery(RequestModel):
     """Raw vectors of words."""
 
     model_config = ConfigDict(
@@ -392,7 +413,7 @@ class VectorsResult(BaseModel):
     unknown_words: list[str] = Field(description="Words without a vector (Word2Vec), in order.")
 
 
-class SentenceVectorsQuery(BaseModel):
+class SentenceVectorsQuery(RequestModel):
     """Pooled sentence vectors through the shared padding layer (`models/padding.masked_pool`)."""
 
     model_config = ConfigDict(
@@ -407,6 +428,12 @@ class SentenceVectorsQuery(BaseModel):
     sentences: list[Sentence] = Field(min_length=1, max_length=HARD_MAX_ITEMS)
     pooling: Literal["mean", "max", "sum"] = "mean"
     tokenizer: TokenizerOptions = Field(default_factory=TokenizerOptions)
+
+    @model_validator(mode="after")
+    def _tokenizer(self) -> SentenceVectorsQuery:
+        if "tokenizer" in self.model_fields_set:
+            _tokenizer_used(self.sentences)
+        return self
 
 
 class SentenceVectorOut(BaseModel):
@@ -425,7 +452,7 @@ class SentenceVectorsResult(BaseModel):
 # --------------------------------------------------------------------------- evaluation
 
 
-class PairsSpec(BaseModel):
+class PairsSpec(RequestModel):
     """Word-similarity benchmark: a builtin dataset or inline `[word1, word2, human score]` items."""
 
     model_config = ConfigDict(extra="forbid")
@@ -436,13 +463,13 @@ class PairsSpec(BaseModel):
             tuple[
                 Annotated[str, StringConstraints(pattern=r"^\S+$", max_length=200)],
                 Annotated[str, StringConstraints(pattern=r"^\S+$", max_length=200)],
-                Annotated[float, Strict(), AllowInfNan(False)],
+                Float,
             ]
         ]
         | None
     ) = Field(None, min_length=1, max_length=HARD_MAX_ITEMS)
     restrict_vocab: Int = Field(300_000, ge=1)
-    case_insensitive: bool = True
+    case_insensitive: Bool = True
 
     @model_validator(mode="after")
     def _one(self) -> PairsSpec:
@@ -454,14 +481,14 @@ class PairsSpec(BaseModel):
 AnalogyWord = Annotated[str, StringConstraints(pattern=r"^\S+$", max_length=200)]
 
 
-class AnalogySection(BaseModel):
+class AnalogySection(RequestModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\n\r]+$")]
     questions: list[tuple[AnalogyWord, AnalogyWord, AnalogyWord, AnalogyWord]] = Field(
         min_length=1, description="`[a, b, c, d]`: a is to b as c is to d."
     )
 
 
-class AnalogiesSpec(BaseModel):
+class AnalogiesSpec(RequestModel):
     """Analogy benchmark: builtin `questions-words` or inline sections of `[a, b, c, d]` questions."""
 
     model_config = ConfigDict(extra="forbid")
@@ -469,7 +496,7 @@ class AnalogiesSpec(BaseModel):
     dataset: Literal["questions-words"] | None = None
     sections: list[AnalogySection] | None = Field(None, min_length=1, max_length=1000)
     restrict_vocab: Int = Field(300_000, ge=1)
-    case_insensitive: bool = True
+    case_insensitive: Bool = True
 
     @model_validator(mode="after")
     def _one(self) -> AnalogiesSpec:
@@ -478,7 +505,7 @@ class AnalogiesSpec(BaseModel):
         return self
 
 
-class EvaluateQuery(BaseModel):
+class EvaluateQuery(RequestModel):
     """Intrinsic evaluation (gensim `evaluate_word_pairs` / `evaluate_word_analogies`)."""
 
     model_config = ConfigDict(
@@ -560,7 +587,7 @@ def batch_models(name: str, query: type[BaseModel], result: type[BaseModel], exa
     """The ``{"queries": [...]}`` request and ``{"results": [...], "errors": [...]}`` response of a route."""
     req = type(
         f"{name}Batch",
-        (BaseModel,),
+        (RequestModel,),
         {
             "__annotations__": {"queries": list[query]},
             "queries": Field(

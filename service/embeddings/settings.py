@@ -29,6 +29,9 @@ class Settings(ServiceSettings):
         ge=1 << 20,
         description="Largest FastText n-gram table (bucket x vector_size x 4 bytes) a training may allocate.",
     )
+    max_decompressed_bytes: int = Field(
+        4 << 30, ge=1024, description="Largest decompressed size of a gzip corpus, in bytes (413)."
+    )
     max_evaluation_items: int = Field(
         50_000, ge=1, description="Most word pairs or analogies an `/evaluate` request may carry inline."
     )

@@ -1,10 +1,11 @@
 """The app factory both services are built with.
 
-:func:`create_app` wires what every service needs, so each service only brings its routers, its
-lifespan (where it loads models) and a readiness check:
+:func:`create_app` wires what every service needs, so each service only brings its runtime
+(:class:`~service.kit.runtime.ServiceRuntime`: stores, registry, jobs), its routers and its views:
 
-* ``/healthz`` (liveness: the process answers) and ``/readyz`` (503 until the models are loaded);
-* ``/metrics`` (Prometheus);
+* the lifecycle: the runtime starts in the lifespan and stops after it;
+* ``/healthz`` (liveness: the process answers) and ``/readyz`` (:meth:`ServiceRuntime.readiness`);
+* ``/metrics`` (Prometheus text), ``/v1/jobs`` and the model-versions routes;
 * request ids, JSON access logs and latency metrics (:mod:`service.kit.middleware`);
 * the request-body size limit (413 while the body streams in);
 * problem+json for every error (:mod:`service.kit.problems`), including invalid model names that
@@ -13,68 +14,87 @@ lifespan (where it loads models) and a readiness check:
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.kit.jobs_routes import JobView, jobs_router
 from service.kit.logging import configure_logging
-from service.kit.metrics import metrics_endpoint
+from service.kit.metrics import METRICS_RESPONSES, PrometheusResponse, metrics_endpoint
 from service.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from service.kit.names import NAME_DESCRIPTION, is_valid_name
 from service.kit.problems import install_problem_handlers, problem_response
+from service.kit.runtime import ServiceRuntime
+from service.kit.schemas import PROBLEM_RESPONSES
 from service.kit.settings import ServiceSettings
+from service.kit.versions_routes import Summary, versions_router
 
-Readiness = Callable[[FastAPI], tuple[bool, dict[str, Any]]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+#: The one version string of both services (the package's).
+try:
+    VERSION = importlib.metadata.version("embattn")
+except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    VERSION = "0.0.0"
 
 
 def create_app(
     settings: ServiceSettings,
+    runtime: ServiceRuntime,
     *,
     title: str,
     description: str,
-    version: str,
     routers: Sequence[APIRouter],
-    lifespan: Lifespan | None = None,
-    readiness: Readiness | None = None,
+    job_view: JobView,
+    job_model: type[BaseModel],
+    job_description: str = "",
+    version_summary: Summary,
     upload_paths: Sequence[str] = (),
-    named_collections: Sequence[str] = ("/v1/models/", "/v1/corpora/", "/v1/datasets/", "/v1/jobs/"),
     openapi_tags: list[dict[str, str]] | None = None,
+    lifespan: Lifespan | None = None,
 ) -> FastAPI:
-    """Return a FastAPI app with the kit's middleware, error format, health and metrics routes.
+    """Return a FastAPI app with the kit's lifecycle, routes, middleware and error format.
 
-    ``lifespan`` is the service's own async context manager (load models on enter, stop jobs on
-    exit); ``readiness(app)`` returns ``(ready, details)`` for ``/readyz``; ``upload_paths`` are
-    path regexes that get ``max_upload_bytes`` instead of ``max_body_bytes``.
+    ``runtime`` is the service's :class:`~service.kit.runtime.ServiceRuntime` (started in the
+    lifespan, reachable as ``app.state.runtime``); ``routers`` are the service's own routes; the
+    kit adds ``/healthz``, ``/readyz``, ``/metrics``, ``/v1/jobs`` (each job shown through
+    ``job_view`` as ``job_model``) and the model-versions routes (each version summarised by
+    ``version_summary``). ``upload_paths`` are path regexes that get ``max_upload_bytes`` instead of
+    ``max_body_bytes``; ``lifespan`` wraps anything else the service needs around start-up.
     """
     configure_logging(settings.log_level, json_lines=settings.log_json)
 
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if lifespan is None:
-            yield
-            return
-        async with lifespan(app):
-            yield
+        runtime.start()
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            await run_in_threadpool(runtime.stop)
 
     app = FastAPI(
         title=title,
         description=description,
-        version=version,
+        version=VERSION,
         lifespan=_lifespan,
         openapi_tags=openapi_tags,
-        responses={
-            "4XX": {"description": "A problem (RFC 9457)", "content": {"application/problem+json": {}}},
-        },
+        responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings
+    app.state.runtime = runtime
     install_problem_handlers(app)
-    _install_name_check(app, named_collections)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
@@ -83,11 +103,11 @@ def create_app(
     @app.get(
         "/readyz",
         tags=["operations"],
-        summary="Readiness: 200 once the service's models are loaded, 503 before",
+        summary="Readiness: 200 once start-up loading is done (and a first default model is trained)",
         responses={503: {"description": "Not ready yet", "content": {"application/problem+json": {}}}},
     )
     async def readyz(request: Request) -> JSONResponse:
-        ready, details = readiness(app) if readiness else (True, {})
+        ready, details = runtime.readiness()
         if not ready:
             return problem_response(
                 request,
@@ -105,11 +125,18 @@ def create_app(
         metrics_endpoint,
         methods=["GET"],
         tags=["operations"],
-        summary="Prometheus metrics",
-        include_in_schema=True,
+        summary="Prometheus metrics (text exposition format)",
+        response_class=PrometheusResponse,
+        responses=METRICS_RESPONSES,
     )
-    for router in routers:
+    all_routers = (
+        *routers,
+        versions_router(summary=version_summary),
+        jobs_router(view=job_view, job_model=job_model, show_description=job_description),
+    )
+    for router in all_routers:
         app.include_router(router)
+    _install_name_check(app, _named_collections(all_routers))
 
     # Outermost first: the request context wraps the body limit, so a 413 carries a request id.
     app.add_middleware(
@@ -120,6 +147,12 @@ def create_app(
     )
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     return app
+
+
+def _named_collections(routers: Sequence[APIRouter]) -> list[str]:
+    """``/v1/<collection>/`` prefixes whose next path segment is a resource name (from the routes)."""
+    paths = [getattr(route, "path", "") for router in routers for route in router.routes]
+    return sorted({m.group(1) for path in paths if (m := re.match(r"^(/v1/[a-z]+/)\{", path))})
 
 
 def _install_name_check(app: FastAPI, collections: Sequence[str]) -> None:

@@ -38,8 +38,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from service.kit.errors import ConflictError, NotFoundError
 from service.kit.metrics import JOBS, JOBS_FINISHED
-from service.kit.problems import ProblemError, not_found
 from service.kit.storage import atomic_write_json, read_json
 
 log = logging.getLogger("service.jobs")
@@ -83,9 +83,19 @@ class JobRecord(BaseModel):
 # --------------------------------------------------------------------------- child process side
 
 
-def _child_main(target: str, spec: dict[str, Any], conn: Any, threads: int) -> None:
-    """Entry point of the worker process: run the job function and send back reports."""
+def _child_main(
+    target: str, spec: dict[str, Any], conn: Any, threads: int, log: tuple[str, bool] | None = None
+) -> None:
+    """Entry point of the worker process: run the job function and send back reports.
+
+    ``log`` is the service's ``(level, json_lines)``: the worker's logs and warnings take the same
+    form as the service's own (one JSON object per line).
+    """
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if log is not None:
+        from service.kit.logging import configure_logging
+
+        configure_logging(log[0], json_lines=log[1])
     try:
         from threadpoolctl import threadpool_limits
 
@@ -139,8 +149,10 @@ class JobManager:
         preload: Sequence[str] = (),
         on_finished: Callable[[JobRecord], None] | None = None,
         keep_finished: int | None = None,
+        log: tuple[str, bool] | None = None,
     ) -> None:
         self.jobs_dir = Path(jobs_dir)
+        self.log = log
         self.keep_finished = keep_finished
         self.max_concurrent = max_concurrent
         self.service = service
@@ -203,21 +215,34 @@ class JobManager:
     # -- API -------------------------------------------------------------------------------------
 
     def submit(self, kind: str, target: str, spec: dict[str, Any], *, model: str | None = None) -> JobRecord:
-        """Queue a job; returns its record (status ``queued``)."""
+        """Queue a job; returns its record (status ``queued``).
+
+        One job per model: raises :class:`ConflictError` (``job-active``, with ``job_id``) when a job
+        for ``model`` is queued or running. The record is on disk before the job exists in memory,
+        so a spec that cannot be stored creates no job at all.
+        """
         rec = JobRecord(id=uuid.uuid4().hex, kind=kind, model=model, spec=spec, target=target)
         with self._lock:
-            self._jobs[rec.id] = rec
+            if model is not None:
+                active = [r for r in self._jobs.values() if r.model == model and r.status in ACTIVE]
+                if active:
+                    raise ConflictError(
+                        f"job {active[0].id} is {active[0].status} for model {model!r}",
+                        code="job-active",
+                        job_id=active[0].id,
+                    )
             self._persist(rec)
+            self._jobs[rec.id] = rec
             self._update_gauges()
         self._queue.put(rec.id)
         return rec.model_copy(deep=True)
 
     def get(self, job_id: str) -> JobRecord:
-        """Return a copy of the job's record; a 404 problem when there is none."""
+        """Return a copy of the job's record; :class:`NotFoundError` when there is none."""
         with self._lock:
             rec = self._jobs.get(job_id)
             if rec is None:
-                raise not_found("job", job_id)
+                raise NotFoundError("job", job_id)
             return rec.model_copy(deep=True)
 
     def list(self, *, status: str | None = None, model: str | None = None) -> list[JobRecord]:
@@ -234,21 +259,20 @@ class JobManager:
         return [r for r in self.list(model=model) if r.status in ACTIVE]
 
     def cancel(self, job_id: str) -> JobRecord:
-        """Cancel a queued or running job; a 409 problem when it already ended."""
+        """Cancel a queued or running job; :class:`ConflictError` (``job-ended``) when it already ended."""
         with self._lock:
             rec = self._jobs.get(job_id)
             if rec is None:
-                raise not_found("job", job_id)
+                raise NotFoundError("job", job_id)
             if rec.status not in ACTIVE:
-                raise ProblemError(
-                    409, "Job already ended", f"job {job_id} is {rec.status}", type="job-ended"
+                raise ConflictError(
+                    f"job {job_id} is {rec.status}", code="job-ended", title="Job already ended"
                 )
             if rec.result is not None:  # the worker finished and stored its output: too late to cancel
-                raise ProblemError(
-                    409,
-                    "Job already ended",
+                raise ConflictError(
                     f"job {job_id} has finished; it is being published",
-                    type="job-ended",
+                    code="job-ended",
+                    title="Job already ended",
                 )
             self._cancel_requested.add(job_id)
             proc = self._procs.get(job_id)
@@ -346,7 +370,7 @@ class JobManager:
         target = rec.target or rec.spec.get("_target", "")
         proc = self._ctx.Process(
             target=_child_main,
-            args=(target, rec.spec, child_conn, self.threads),
+            args=(target, rec.spec, child_conn, self.threads, self.log),
             daemon=True,
             name=f"job-{rec.id[:8]}",
         )

@@ -1,9 +1,9 @@
 """The ``/v1/jobs`` routes, the same in both services: list, show, cancel.
 
 Each service brings its view of a job (what its jobs report: per-epoch loss for gensim, per-step
-lr and dev metrics for the seq2seq trainer) and how to reach its :class:`JobManager`:
+lr and dev metrics for the seq2seq trainer); the runtime's job manager serves them:
 
->>> router = jobs_router(get_manager=lambda: manager, view=job_info, job_model=JobInfo)  # doctest: +SKIP
+>>> router = jobs_router(view=job_info, job_model=JobInfo)  # doctest: +SKIP
 
 ``GET /v1/jobs`` answers ``{"jobs": [...]}`` (newest first, filters ``status`` and ``model``, no
 history); ``GET /v1/jobs/{id}`` one job with its history (``history=false`` leaves it out);
@@ -16,75 +16,85 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, create_model
 
 from service.kit.auth import require_query_token, require_token
-from service.kit.jobs import JobManager, JobRecord
+from service.kit.jobs import JobRecord
+from service.kit.runtime import get_runtime
+from service.kit.schemas import JobAccepted
 
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 #: A job id taken from the URL path (32 lowercase hex characters).
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="Job id (32 hex characters).")]
 
-JobView = Callable[[JobRecord, bool], BaseModel]
+JobView = Callable[[JobRecord], BaseModel]
 
 
-def jobs_router(
-    *,
-    get_manager: Callable[..., JobManager],
-    view: JobView,
-    job_model: type[BaseModel],
-    show_description: str = "",
-    exclude_none: bool = False,
-) -> APIRouter:
-    """Return the ``/v1/jobs`` router for a service.
+def jobs_router(*, view: JobView, job_model: type[BaseModel], show_description: str = "") -> APIRouter:
+    """Return the ``/v1/jobs`` router of a service.
 
-    ``get_manager`` is a FastAPI dependency returning the service's job manager; ``view(record,
-    history)`` turns a job record into ``job_model`` (with or without its history);
-    ``exclude_none`` leaves unset fields out of the JSON.
+    ``view(record)`` turns a job record into ``job_model``. The list leaves every job's
+    ``history`` out; ``GET /v1/jobs/{id}`` includes it unless ``?history=false``, which leaves the
+    key out (the same in both services).
     """
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
     job_list = create_model(f"{job_model.__name__}List", jobs=(list[job_model], ...))
 
+    def shown(rec: JobRecord, history: bool) -> dict[str, Any]:
+        return view(rec).model_dump(mode="json", exclude=None if history else {"history"})
+
     @router.get(
         "",
         response_model=job_list,
-        response_model_exclude_none=exclude_none,
-        summary="List jobs, newest first",
+        summary="List jobs, newest first (without their history)",
         dependencies=[Depends(require_query_token)],
     )
-    def list_jobs(
+    async def list_jobs(
         status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = Query(None),
         model: str | None = Query(None, max_length=64, description="Only the jobs of this model."),
-        manager: JobManager = Depends(get_manager),
+        runtime: Any = Depends(get_runtime),
     ) -> Any:
-        return job_list(jobs=[view(r, False) for r in manager.list(status=status, model=model)])
+        return JSONResponse(
+            {"jobs": [shown(r, False) for r in runtime.jobs.list(status=status, model=model)]}
+        )
 
     @router.get(
         "/{job_id}",
         response_model=job_model,
-        response_model_exclude_none=exclude_none,
         summary="Show a job",
         description=show_description,
         dependencies=[Depends(require_query_token)],
     )
-    def get_job(
+    async def get_job(
         job_id: JobId,
-        history: bool = Query(True, description="Include the per-epoch / per-step history."),
-        manager: JobManager = Depends(get_manager),
+        history: bool = Query(True, description="Include the per-epoch / per-step history (false: no key)."),
+        runtime: Any = Depends(get_runtime),
     ) -> Any:
-        return view(manager.get(job_id), history)
+        return JSONResponse(shown(runtime.jobs.get(job_id), history))
 
     @router.delete(
         "/{job_id}",
         response_model=job_model,
-        response_model_exclude_none=exclude_none,
         summary="Cancel a queued or running job",
         description="The worker process is terminated; no model version is written. "
         "409 when the job already ended.",
         dependencies=[Depends(require_token)],
     )
-    def cancel_job(job_id: JobId, manager: JobManager = Depends(get_manager)) -> Any:
-        return view(manager.cancel(job_id), False)
+    def cancel_job(job_id: JobId, runtime: Any = Depends(get_runtime)) -> Any:
+        return JSONResponse(shown(runtime.jobs.cancel(job_id), False))
 
     return router
+
+
+def job_location(job_id: str) -> str:
+    """The URL of a job: ``/v1/jobs/{id}``."""
+    return f"/v1/jobs/{job_id}"
+
+
+def accepted(rec: JobRecord) -> JSONResponse:
+    """The 202 answer to a request that queued a job, the same in both services: the
+    :class:`~service.kit.schemas.JobAccepted` body and a ``Location`` header naming the job."""
+    body = JobAccepted(job_id=rec.id, model=rec.model, status=rec.status, location=job_location(rec.id))
+    return JSONResponse(body.model_dump(mode="json"), status_code=202, headers={"Location": body.location})

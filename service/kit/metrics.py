@@ -3,11 +3,17 @@
 Request counts and latency by route template (``/v1/models/{name}/similar``, never the raw path,
 so cardinality stays bounded), plus each service's own: jobs by status and models loaded.
 All metrics carry a ``service`` label, so both services can be scraped into one dashboard.
+
+``/metrics`` answers the Prometheus text format 0.0.4 (``text/plain; version=0.0.4``), which every
+Prometheus version scrapes; declare it with ``response_class=PrometheusResponse`` and
+``responses=METRICS_RESPONSES`` so the OpenAPI document says text, not JSON.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,6 +31,32 @@ JOBS_FINISHED = Counter("embattn_jobs_finished_total", "Jobs that ended, by outc
 MODELS_LOADED = Gauge("embattn_models_loaded", "Models loaded in memory.", ["service"])
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    """The Prometheus text exposition of every metric in this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+#: The Prometheus text exposition format that :func:`generate_latest` writes.
+PROMETHEUS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class PrometheusResponse(Response):
+    """A Prometheus text exposition (format 0.0.4)."""
+
+    media_type = PROMETHEUS_MEDIA_TYPE
+
+
+#: OpenAPI ``responses`` of the ``/metrics`` route (with ``response_class=PrometheusResponse``).
+METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Every metric of this process, in the Prometheus text format 0.0.4",
+        "content": {
+            PROMETHEUS_MEDIA_TYPE: {
+                "schema": {"type": "string"},
+                "example": "# HELP embattn_models_loaded Models loaded in memory.\n"
+                "# TYPE embattn_models_loaded gauge\n"
+                'embattn_models_loaded{service="embeddings"} 1.0\n',
+            }
+        },
+    }
+}
+
+
+async def metrics_endpoint(request: Request) -> PrometheusResponse:
+    """The Prometheus text exposition (format 0.0.4) of every metric in this process."""
+    return PrometheusResponse(generate_latest())

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.kit.errors import ConflictError, NotFoundError
 from service.kit.names import is_valid_name
 from service.kit.storage import (
     TMP_PREFIX,
@@ -138,6 +139,43 @@ class ModelStore:
         finally:
             if tmp.exists():
                 remove_tree(tmp)
+
+    def all_versions(self, name: str) -> list[ModelVersion]:
+        """Every complete version of ``name`` with its metadata, ascending."""
+        return [v for n in self.versions(name) if (v := self.get(name, n)) is not None]
+
+    def set_current(self, name: str, version: int) -> ModelVersion:
+        """Make ``version`` the served version of ``name`` (one atomic replace of ``CURRENT.json``).
+
+        Raises :class:`NotFoundError` when the model or the version does not exist. Every process
+        serving the store follows on its next lookup (the registry watches ``CURRENT.json``).
+        """
+        if self.current(name) is None:
+            raise NotFoundError("model", name)
+        target = self.get(name, version)
+        if target is None:
+            raise NotFoundError("version", version, detail=f"model {name!r} has no version {version}")
+        atomic_write_json(self._dir(name) / CURRENT, {"version": version})
+        return target
+
+    def delete_version(self, name: str, version: int) -> None:
+        """Remove one version that is not the current one.
+
+        Raises :class:`NotFoundError` when it does not exist, :class:`ConflictError`
+        (``version-current``) when it is the served version (roll back or forward first).
+        """
+        current = self.current(name)
+        if current is None:
+            raise NotFoundError("model", name)
+        if self.get(name, version) is None:
+            raise NotFoundError("version", version, detail=f"model {name!r} has no version {version}")
+        if current.version == version:
+            raise ConflictError(
+                f"version {version} is the current version of model {name!r}; make another version "
+                "current first (PUT /v1/models/{name}/current) or delete the model",
+                code="version-current",
+            )
+        remove_tree(self._dir(name) / f"v{version}")
 
     def delete(self, name: str) -> bool:
         """Remove every version of ``name``; returns False when it did not exist."""

@@ -7,27 +7,72 @@ Every error either service returns is ``application/problem+json``::
      "instance": "/v1/models/default/similar", "request_id": "…"}
 
 Validation failures add ``errors``: a list of ``{"loc": [...], "msg": ..., "type": ...}``.
-Route code raises :class:`ProblemError`; FastAPI's own errors (422, 404, 405) and unexpected
-exceptions (500, no stack trace in the body) are converted by :func:`install_problem_handlers`.
+Route code raises :class:`ProblemError` or a domain error of :mod:`service.kit.errors` (mapped in one
+place: not found 404, conflict 409, invalid input 422, too large 413, unsupported input 415,
+unavailable 503 with ``Retry-After``); FastAPI's own errors (422, 404, 405 with a complete ``Allow``
+header) and unexpected exceptions (500, no stack trace in the body) are converted by
+:func:`install_problem_handlers`. The schema is :class:`service.kit.schemas.Problem`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from service.kit.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceError,
+    TooLargeError,
+    UnavailableError,
+    UnsupportedInputError,
+)
 from service.kit.logging import request_id_var
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://embattn.dev/problems/"
 
 log = logging.getLogger("service.errors")
+
+#: Domain error -> (status, default title); the first class in ``type(exc).__mro__`` listed wins.
+DOMAIN_STATUS: dict[type[ServiceError], tuple[int, str]] = {
+    NotFoundError: (404, "Not found"),
+    ConflictError: (409, "Conflict"),
+    InvalidInputError: (422, "Unprocessable request"),
+    TooLargeError: (413, "Content Too Large"),
+    UnsupportedInputError: (415, "Unsupported Media Type"),
+    UnavailableError: (503, "Service Unavailable"),
+    ServiceError: (400, "Bad Request"),
+}
+
+# The order methods are listed in an ``Allow`` header.
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+class ProblemJSONResponse(JSONResponse):
+    """``application/problem+json``; a string that is not Unicode text (a lone surrogate echoed from
+    the request) is written as its JSON escape ``\\ud800`` instead of failing the response."""
+
+    media_type = PROBLEM_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            text = json.dumps(
+                content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+            )
+            return text.encode("utf-8", "backslashreplace")
 
 
 class ProblemError(Exception):
@@ -120,7 +165,55 @@ def problem_response(
         body["request_id"] = rid
     if extensions:
         body.update({k: v for k, v in extensions.items() if k not in body})
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+    return ProblemJSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def domain_status(exc: ServiceError) -> tuple[int, str]:
+    """``(status, default title)`` of a domain error: the first class of its MRO in :data:`DOMAIN_STATUS`."""
+    return next(
+        (DOMAIN_STATUS[c] for c in type(exc).__mro__ if c in DOMAIN_STATUS), DOMAIN_STATUS[ServiceError]
+    )
+
+
+def domain_problem(request: Request | None, exc: ServiceError) -> JSONResponse:
+    """The problem response of a domain error (:mod:`service.kit.errors`): status from its class,
+    ``type`` = ``exc.code``, ``title`` = ``exc.title`` or the class default, ``errors`` from ``exc.loc``,
+    ``exc.extensions`` as extra members; an :class:`UnavailableError` sends ``Retry-After``."""
+    status, default_title = domain_status(exc)
+    errors = [{"loc": list(exc.loc), "msg": exc.detail, "type": exc.code}] if exc.loc else None
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, UnavailableError) else None
+    return problem_response(
+        request,
+        status,
+        exc.title or default_title,
+        exc.detail,
+        type=exc.code,
+        errors=errors,
+        headers=headers,
+        extensions=exc.extensions,
+    )
+
+
+def _flat_routes(routes: Any) -> list[Any]:
+    """The app's routes with included routers expanded (FastAPI 0.16x keeps an included router
+    as one entry; ``iter_route_contexts`` yields its routes with their prefixed paths)."""
+    iter_contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    return list(iter_contexts(list(routes))) if iter_contexts is not None else list(routes)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path (for a 405's ``Allow``)."""
+    methods: set[str] = set()
+    scope = {**request.scope, "type": "http"}
+    for route in _flat_routes(getattr(request.app, "routes", ())):
+        route_methods = getattr(route, "methods", None)
+        if not route_methods:
+            continue
+        match, _ = route.matches(scope)
+        if match in (Match.FULL, Match.PARTIAL):
+            methods |= {m.upper() for m in route_methods}
+    known = [m for m in _METHOD_ORDER if m in methods]
+    return known + sorted(methods - set(known))
 
 
 def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
@@ -165,6 +258,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             extensions=exc.extensions,
         )
 
+    @app.exception_handler(ServiceError)
+    async def _domain(request: Request, exc: ServiceError) -> JSONResponse:
+        return domain_problem(request, exc)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_errors(exc)
@@ -187,13 +284,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else None
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.method} {request.url.path}"
-        elif exc.status_code == 405:
-            detail = f"method {request.method} is not allowed on {request.url.path}"
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette lists the methods of the first route that matched the path only; a path such
+            # as /v1/models/{name} has one route per method, so the header is built from all of them.
+            allowed = allowed_methods(request)
+            if allowed:
+                headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+                headers["Allow"] = ", ".join(allowed)
+            detail = f"method {request.method} is not allowed on {request.url.path}" + (
+                f"; allowed: {', '.join(allowed)}" if allowed else ""
+            )
         slug = {413: "body-too-large", 404: "not-found", 405: "method-not-allowed"}.get(exc.status_code)
         title = "Content Too Large" if exc.status_code == 413 else None  # RFC 9110's name, as the middleware
-        return problem_response(
-            request, exc.status_code, title, detail, type=slug, headers=getattr(exc, "headers", None)
-        )
+        return problem_response(request, exc.status_code, title, detail, type=slug, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

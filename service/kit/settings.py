@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,11 +42,25 @@ class ServiceSettings(BaseSettings):
         1, ge=1, le=256, description="BLAS/torch threads per process (match the container's CPU limit)."
     )
     train_default: bool = Field(True, description="Train the default model at start-up when none exists.")
+    default_model: str = Field("default", description="Name of the model trained at first start.")
     log_level: str = Field("info", description="Logging level.")
     log_json: bool = Field(True, description="One JSON object per log line (false: plain text).")
 
     #: The service's name; its state lives in ``data_dir/<service_name>``.
     service_name: ClassVar[str] = "service"
+
+    @field_validator("api_token")
+    @classmethod
+    def _not_a_placeholder(cls, token: SecretStr | None) -> SecretStr | None:
+        """Refuse the example tokens (.env.example's ``change-me-…``, FastAPI's ``changethis``)."""
+        value = token.get_secret_value() if token is not None else ""
+        if value.lower().startswith(("change-me", "changeme", "changethis")):
+            var = f"{cls.model_config.get('env_prefix', '')}API_TOKEN"
+            raise ValueError(
+                f"{var} is the placeholder {value!r} (as in .env.example): "
+                "set a real secret, e.g. `openssl rand -hex 32`"
+            )
+        return token
 
     @property
     def service_dir(self) -> Path:

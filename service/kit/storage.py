@@ -13,10 +13,12 @@ leaves the previous version intact. Temporaries are named ``.tmp-*`` and removed
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ __all__ = [
     "read_json",
     "remove_temporaries",
     "remove_tree",
+    "run_while_connected",
     "stream_request_to_file",
     "tmp_sibling",
 ]
@@ -152,3 +155,26 @@ def _write_and_sync(fh: Any, chunks: list[bytes]) -> None:
     fh.writelines(chunks)
     fh.flush()
     os.fsync(fh.fileno())
+
+
+async def run_while_connected(request: Request, work: Callable[[Callable[[], bool]], Any]) -> Any:
+    """Run ``work(should_stop)`` in a worker thread; ``should_stop()`` turns True once the client
+    that sent ``request`` has disconnected, so a long validation of an upload stops with it.
+
+    Returns what ``work`` returns (or raises what it raises).
+    """
+    gone = threading.Event()
+
+    async def watch() -> None:
+        while not gone.is_set():
+            if await request.is_disconnected():
+                gone.set()
+                return
+            await asyncio.sleep(0.25)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        return await run_in_threadpool(work, gone.is_set)
+    finally:
+        gone.set()
+        watcher.cancel()

@@ -6,10 +6,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
-from service.attention.datasets import sniff_format
-from service.attention.schemas import DatasetOut
-from service.attention.state import ServiceState, get_state
+from service.attention.datasets import FILES, sample, sniff_format, validate
+from service.attention.runtime import Runtime
+from service.attention.schemas import DatasetList, DatasetOut
 from service.kit.auth import require_query_token, require_token
 from service.kit.names import ModelName
 from service.kit.storage import stream_request_to_file
@@ -54,37 +55,37 @@ A bad line is a 422 naming the line (`errors[0].loc = ["body", "line", 3]`); not
 )
 async def upload_dataset(
     request: Request,
-    response: Response,
+    runtime: Runtime,
     format: Literal["auto", "tsv", "jsonl", "word2vec"] = Query(  # noqa: A002
         "auto", description="`auto` tells TSV from JSON lines by the first character."
     ),
-    state: ServiceState = Depends(get_state),
-) -> dict:
-    store = state.datasets
+) -> JSONResponse:
+    store = runtime.uploads
     dataset_id = store.new_id()
-    incoming = store.incoming(dataset_id)
-    await stream_request_to_file(request, incoming, state.settings.max_upload_bytes)
-    fmt = format
-    if fmt == "auto":
-        with open(incoming, "rb") as fh:
-            fmt = sniff_format(fh.read(4096))
-    kind = "vectors" if fmt == "word2vec" else "pairs"
-    meta = await run_in_threadpool(
-        store.commit, dataset_id, incoming, fmt, kind, state.settings.max_train_pairs
-    )
-    response.headers["Location"] = f"/v1/datasets/{dataset_id}"
-    return meta
+    incoming = store.incoming()
+    try:
+        await stream_request_to_file(request, incoming, runtime.settings.max_upload_bytes)
+        fmt = format
+        if fmt == "auto":
+            with open(incoming, "rb") as fh:
+                fmt = sniff_format(fh.read(4096))
+        meta = await run_in_threadpool(validate, incoming, fmt, runtime.settings.max_train_pairs)
+        meta = await run_in_threadpool(store.commit, dataset_id, incoming, FILES[fmt], meta)
+    finally:
+        incoming.unlink(missing_ok=True)
+    body = DatasetOut.model_validate(meta).model_dump(mode="json", exclude_none=True)
+    return JSONResponse(body, status_code=201, headers={"Location": f"/v1/datasets/{dataset_id}"})
 
 
 @router.get(
     "",
     summary="List datasets",
-    response_model=list[DatasetOut],
+    response_model=DatasetList,
     response_model_exclude_none=True,
     dependencies=[Depends(require_query_token)],
 )
-def list_datasets(state: ServiceState = Depends(get_state)) -> list[dict]:
-    return state.datasets.list()
+def list_datasets(runtime: Runtime) -> DatasetList:
+    return DatasetList(datasets=[DatasetOut.model_validate(m) for m in runtime.uploads.list()])
 
 
 @router.get(
@@ -94,19 +95,24 @@ def list_datasets(state: ServiceState = Depends(get_state)) -> list[dict]:
     response_model_exclude_none=True,
     dependencies=[Depends(require_query_token)],
 )
-def get_dataset(name: ModelName, state: ServiceState = Depends(get_state)) -> dict:
-    meta = dict(state.datasets.get(name))
+def get_dataset(name: ModelName, runtime: Runtime) -> dict:
+    meta = dict(runtime.uploads.get(name))
     if meta.get("kind") == "pairs":
-        sample = state.datasets.examples(name)[:5]
         meta["sample"] = [
             {"source": e.source, "target": e.target}
             | ({"links": [list(x) for x in e.links]} if e.links else {})
-            for e in sample
+            for e in sample(runtime.uploads.path(name), meta["format"])
         ]
     return meta
 
 
-@router.delete("/{name}", status_code=204, summary="Delete a dataset", dependencies=[Depends(require_token)])
-def delete_dataset(name: ModelName, state: ServiceState = Depends(get_state)) -> Response:
-    state.datasets.delete(name)
+@router.delete(
+    "/{name}",
+    status_code=204,
+    summary="Delete a dataset",
+    description="409 while a queued or running job trains on it.",
+    dependencies=[Depends(require_token)],
+)
+def delete_dataset(name: ModelName, runtime: Runtime) -> Response:
+    runtime.delete_dataset(name)
     return Response(status_code=204)

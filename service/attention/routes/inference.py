@@ -26,9 +26,10 @@ from models.seq2seq.data import DataError, Example, examples_from_pairs, read_js
 from models.seq2seq.evaluation import evaluate
 from models.seq2seq.heatmap import attention_heatmap
 from models.seq2seq.inference import SourceError, align, translate
+from models.seq2seq.limits import MAX_BEAM_SIZE
 from models.seq2seq.tasks import make_task
 from service.attention import limits
-from service.attention.registry import LoadedModel
+from service.attention.runtime import AttentionRuntime, LoadedSeq2Seq, Runtime
 from service.attention.schemas import (
     AlignmentOut,
     AlignmentScoresOut,
@@ -40,11 +41,11 @@ from service.attention.schemas import (
     TranslateResponse,
     TranslationOut,
 )
-from service.attention.state import ServiceState, get_state
 from service.attention.worker import DEV_FILE
 from service.kit.auth import require_query_token
 from service.kit.names import ModelName
 from service.kit.problems import ProblemError, invalid
+from service.kit.versions_routes import VersionQuery
 
 router = APIRouter(prefix="/v1/models", tags=["inference"], dependencies=[Depends(require_query_token)])
 
@@ -67,7 +68,7 @@ def _source_error(exc: SourceError, field: str) -> ProblemError:
 
 
 def run_translate(
-    entry: LoadedModel,
+    entry: LoadedSeq2Seq,
     inputs: list[str],
     beam: int,
     max_len: int | None,
@@ -107,10 +108,10 @@ def run_translate(
     response_model_exclude_none=True,
 )
 def translate_route(
-    name: ModelName, body: TranslateRequest, state: ServiceState = Depends(get_state)
+    name: ModelName, body: TranslateRequest, state: Runtime, version: VersionQuery = None
 ) -> Response:
     settings = state.settings
-    entry = state.registry.get(name)
+    entry = state.registry.get(name, version)
     limits.check_batch(len(body.inputs), settings)
     beam = limits.beam_width(body.decode, body.beam_size, settings)
     limits.check_max_len(body.max_len, settings)
@@ -154,35 +155,40 @@ def _gold_links(gold: Any, index: int, n_src: int, n_tgt: int) -> list[tuple[int
 
 
 def check_targets(
-    entry: LoadedModel, targets: list[str], settings: Any, loc: tuple[Any, ...] | None = None
+    entry: LoadedSeq2Seq, targets: list[str], settings: Any, loc: tuple[Any, ...] | None = None
 ) -> None:
     """Every target must be non-blank, in the target vocabulary, and bounded in length.
 
     Errors name ``["body", "pairs", i, 1]``, or ``loc`` when given (the heatmap's ``target`` parameter).
     """
     model = entry.model
+    found: list[tuple[list[Any], str, str]] = []
+    unknown_all: list[str] = []
     for i, target in enumerate(targets):
         where = list(loc) if loc is not None else ["body", "pairs", i, 1]
-        name = ".".join(str(p) for p in where[1:])
         tokens = model.tokenizer.tokenize(target)
         if not tokens or not target.strip():
-            raise invalid(f"{name}: empty target (blank or no tokens)", loc=where, type="empty-target")
+            found.append((where, "empty target (blank or no tokens)", "empty-target"))
+            continue
         unknown = model.tgt_vocab.unknown(tokens)
         if unknown:
-            raise ProblemError(
-                422,
-                "Target cannot be encoded",
-                f"{name}: target tokens not in the model's vocabulary: {unknown}",
-                type="unencodable-target",
-                errors=[{"loc": where, "msg": f"unknown target tokens {unknown}", "type": "unknown_tokens"}],
-                tokens=unknown,
-                index=i,
-            )
+            found.append((where, f"target tokens not in the model's vocabulary: {unknown}", "unknown_tokens"))
+            unknown_all += [t for t in unknown if t not in unknown_all]
         if len(tokens) > settings.max_output_len:
-            raise invalid(
-                f"{name}: target has {len(tokens)} tokens > the limit of {settings.max_output_len}",
-                loc=where,
+            found.append(
+                (
+                    where,
+                    f"target has {len(tokens)} tokens > the limit of {settings.max_output_len}",
+                    "too_long",
+                )
             )
+    if not found:
+        return
+    if unknown_all:
+        raise limits.fail_all(
+            found, title="Target cannot be encoded", problem_type="unencodable-target", tokens=unknown_all
+        )
+    raise limits.fail_all(found)
 
 
 def _scores(s: Any) -> AlignmentScoresOut:
@@ -198,9 +204,11 @@ def _scores(s: Any) -> AlignmentScoresOut:
     response_model=AlignResponse,
     response_model_exclude_none=True,
 )
-def align_route(name: ModelName, body: AlignRequest, state: ServiceState = Depends(get_state)) -> Response:
+def align_route(
+    name: ModelName, body: AlignRequest, state: Runtime, version: VersionQuery = None
+) -> Response:
     settings = state.settings
-    entry = state.registry.get(name)
+    entry = state.registry.get(name, version)
     limits.check_batch(len(body.pairs), settings, "pairs")
     sources = [p[0] for p in body.pairs]
     limits.check_sources(sources, entry.model, settings, ("body", "pairs"))
@@ -257,10 +265,11 @@ def _heatmap(
     target: str | None,
     decode: Literal["greedy", "beam"],
     beam_size: int,
-    state: ServiceState,
+    state: AttentionRuntime,
+    version: int | None,
 ) -> Response:
     settings = state.settings
-    entry = state.registry.get(name)
+    entry = state.registry.get(name, version)
     limits.check_sources([input_], entry.model, settings, ("query", "input"), indexed=False)
     if target is not None:
         check_targets(entry, [target], settings, ("query", "target"))
@@ -293,6 +302,7 @@ _HEATMAP_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 def heatmap(
     name: ModelName,
+    state: Runtime,
     fmt: Literal["png", "svg"] = PathParam(description="The image format: `png` or `svg`."),
     input: str = Query(  # noqa: A002
         min_length=1, max_length=10_000, description="The source string.", examples=["26 november 2026"]
@@ -301,13 +311,21 @@ def heatmap(
         None, max_length=10_000, description="Teacher-force this output instead of decoding."
     ),
     decode: Literal["greedy", "beam"] = "greedy",
-    beam_size: int = Query(4, ge=1, le=64),
-    state: ServiceState = Depends(get_state),
+    beam_size: int | None = Query(
+        None, ge=1, le=MAX_BEAM_SIZE, description="With `decode=beam` only (default 4)."
+    ),
+    version: VersionQuery = None,
 ) -> Response:
-    return _heatmap(fmt, name, input, target, decode, beam_size, state)
+    if beam_size is not None and decode != "beam":
+        raise invalid(
+            "beam_size is used only with decode=beam; send decode=beam or leave beam_size out",
+            loc=["query", "beam_size"],
+            type="ignored-option",
+        )
+    return _heatmap(fmt, name, input, target, decode, beam_size or 4, state, version)
 
 
-def _split_examples(entry: LoadedModel, split: str, state: ServiceState) -> list[Example]:
+def _split_examples(entry: LoadedSeq2Seq, split: str, state: AttentionRuntime) -> list[Example]:
     source = entry.meta.get("source") or {}
     if "task" in source:
         task = make_task(source["task"]["name"], **source["task"]["kwargs"])
@@ -333,10 +351,10 @@ def _split_examples(entry: LoadedModel, split: str, state: ServiceState) -> list
     response_model_exclude_none=True,
 )
 def evaluate_route(
-    name: ModelName, body: EvaluateRequest, state: ServiceState = Depends(get_state)
+    name: ModelName, body: EvaluateRequest, state: Runtime, version: VersionQuery = None
 ) -> EvaluateResponse:
     settings = state.settings
-    entry = state.registry.get(name)
+    entry = state.registry.get(name, version)
     beam = limits.beam_width(body.decode, body.beam_size, settings)
     if body.pairs is not None:
         try:

@@ -5,33 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
 
 from models.seq2seq.data import DataError, examples_from_pairs
 from models.seq2seq.model import Seq2SeqConfig
 from models.seq2seq.tokenizers import get_tokenizer
 from service.attention import limits
-from service.attention.schemas import JobAccepted, ModelOut, TrainRequest
-from service.attention.state import (
-    ATTENTION_FROM_CORE,
-    ATTENTION_TO_CORE,
-    TRAIN_TARGET,
-    ServiceState,
-    get_state,
-)
+from service.attention.runtime import ATTENTION_FROM_CORE, ATTENTION_TO_CORE, AttentionRuntime, Runtime
+from service.attention.schemas import ModelList, ModelOut, TrainRequest
 from service.kit.auth import require_query_token, require_token
+from service.kit.errors import InvalidInputError, NotFoundError, UnavailableError
+from service.kit.jobs_routes import accepted
 from service.kit.model_store import ModelVersion
 from service.kit.names import ModelName
-from service.kit.problems import ProblemError, conflict, invalid, not_found
+from service.kit.problems import ProblemError, invalid
+from service.kit.schemas import JobAccepted
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-def _dataset(state: ServiceState, dataset_id: str, field: str, kind: str) -> dict[str, Any]:
+def _dataset(state: AttentionRuntime, dataset_id: str, field: str, kind: str) -> dict[str, Any]:
     try:
-        path, meta = state.datasets.path(dataset_id)
-    except ProblemError:
-        raise invalid(
-            f"no dataset named {dataset_id!r}", loc=["body", field], type="unknown-dataset"
+        meta = state.uploads.get(dataset_id)
+        path = state.uploads.path(dataset_id)
+    except NotFoundError:
+        raise InvalidInputError(
+            f"no dataset named {dataset_id!r}", loc=["body", field], code="unknown-dataset"
         ) from None
     if meta.get("kind") != kind:
         raise invalid(f"dataset {dataset_id!r} holds {meta.get('kind')}, not {kind}", loc=["body", field])
@@ -55,12 +54,11 @@ def check_embeddings_model(url: str, model: str, url_given: bool, settings: Any)
         detail = f"cannot reach the embeddings service at {url}: {type(exc).__name__}: {exc}"
         if url_given:
             raise invalid(detail, loc=["body", "embeddings", "url"], type="embeddings-unreachable") from None
-        raise ProblemError(
-            503,
-            "Embeddings service unavailable",
+        raise UnavailableError(
             detail + " (ATTENTION_EMBEDDINGS_URL)",
-            type="embeddings-unavailable",
-            headers={"Retry-After": "10"},
+            code="embeddings-unavailable",
+            title="Embeddings service unavailable",
+            retry_after=10,
         ) from None
     if resp.status_code == 404:
         raise invalid(
@@ -77,7 +75,7 @@ def check_embeddings_model(url: str, model: str, url_given: bool, settings: Any)
         )
 
 
-def build_spec(body: TrainRequest, state: ServiceState) -> dict[str, Any]:
+def build_spec(body: TrainRequest, state: AttentionRuntime) -> dict[str, Any]:
     """Validate the data sources against the stores and settings; return the job's JSON spec."""
     settings = state.settings
     source: dict[str, Any]
@@ -143,25 +141,14 @@ def build_spec(body: TrainRequest, state: ServiceState) -> dict[str, Any]:
     if body.pairs is not None:
         request_summary["pairs"] = len(body.pairs)
     return {
-        "name": body.name,
-        "models_dir": str(state.store.root),
-        "threads": settings.threads,
+        **state.job_spec_base(body.name),
         "config": config,
         "params": body.params.model_dump(),
         "source": source,
         "dev": dev,
         "embeddings": embeddings,
-        "max_src_len": settings.max_input_tokens,
-        "max_output_len": settings.max_output_len,
         "request": request_summary,
     }
-
-
-def submit(state: ServiceState, name: str, spec: dict[str, Any]) -> Any:
-    with state.lock:
-        if state.jobs.active_for(name):
-            raise conflict(f"a job is already training model {name!r}", type="job-active")
-        return state.jobs.submit("train", TRAIN_TARGET, spec, model=name)
 
 
 @router.post(
@@ -169,19 +156,18 @@ def submit(state: ServiceState, name: str, spec: dict[str, Any]) -> Any:
     status_code=202,
     summary="Train a model (a background job)",
     description="Exactly one data source: a built-in `task`, an uploaded `dataset_id`, or inline `pairs`. "
-    "Watch the job at the returned `location`; the model is served once the job succeeds "
-    "(a new version replaces the current one atomically).",
+    "Watch the job at the returned `location`; the model is served once the job succeeds. A taken name is "
+    "a 409 (`model-exists`) unless `overwrite: true`, which trains a new version (the current one is "
+    "replaced atomically when the job succeeds; earlier versions stay under `/versions`). 409 `job-active` "
+    "while a job for the name is queued or running.",
+    responses={409: {"description": "The model exists, or a job for it is active"}},
     response_model=JobAccepted,
     dependencies=[Depends(require_token)],
 )
-def train_model(
-    body: TrainRequest, response: Response, state: ServiceState = Depends(get_state)
-) -> JobAccepted:
+def train_model(body: TrainRequest, state: Runtime) -> JSONResponse:
+    state.check_name_free(body.name, body.overwrite)  # before the checks that may call the embeddings service
     spec = build_spec(body, state)
-    job = submit(state, body.name, spec)
-    location = f"/v1/jobs/{job.id}"
-    response.headers["Location"] = location
-    return JobAccepted(job_id=job.id, model=body.name, status=job.status, location=location)
+    return accepted(state.submit_job("train", body.name, spec, overwrite=body.overwrite))
 
 
 def model_out(version: ModelVersion, loaded: bool) -> ModelOut:
@@ -206,16 +192,14 @@ def model_out(version: ModelVersion, loaded: bool) -> ModelOut:
     )
 
 
-@router.get(
-    "", summary="List models", response_model=list[ModelOut], dependencies=[Depends(require_query_token)]
-)
-def list_models(state: ServiceState = Depends(get_state)) -> list[ModelOut]:
+@router.get("", summary="List models", response_model=ModelList, dependencies=[Depends(require_query_token)])
+def list_models(state: Runtime) -> ModelList:
     out = []
     for name in state.store.names():
         current = state.store.current(name)
         if current is not None:
-            out.append(model_out(current, state.registry.loaded(name)))
-    return out
+            out.append(model_out(current, state.registry.is_loaded(name, current.version)))
+    return ModelList(models=out)
 
 
 @router.get(
@@ -224,11 +208,11 @@ def list_models(state: ServiceState = Depends(get_state)) -> list[ModelOut]:
     response_model=ModelOut,
     dependencies=[Depends(require_query_token)],
 )
-def get_model(name: ModelName, state: ServiceState = Depends(get_state)) -> ModelOut:
+def get_model(name: ModelName, state: Runtime) -> ModelOut:
     current = state.store.current(name)
     if current is None:
-        raise not_found("model", name)
-    return model_out(current, state.registry.loaded(name))
+        raise NotFoundError("model", name)
+    return model_out(current, state.registry.is_loaded(name, current.version))
 
 
 @router.delete(
@@ -237,12 +221,6 @@ def get_model(name: ModelName, state: ServiceState = Depends(get_state)) -> Mode
     summary="Delete a model (every version); 409 while a job trains it",
     dependencies=[Depends(require_token)],
 )
-def delete_model(name: ModelName, state: ServiceState = Depends(get_state)) -> Response:
-    with state.lock:
-        if state.jobs.active_for(name):
-            raise conflict(f"a job is training model {name!r}; cancel it first", type="job-active")
-        if state.store.current(name) is None and not state.registry.loaded(name):
-            raise not_found("model", name)
-        state.registry.drop(name)
-        state.store.delete(name)
+def delete_model(name: ModelName, state: Runtime) -> Response:
+    state.delete_model(name)
     return Response(status_code=204)

@@ -1,19 +1,13 @@
-"""``/v1/jobs``: training jobs -- status, progress, per-epoch loss / learning rate / words per second."""
+"""How an embeddings job looks in ``/v1/jobs`` (the kit's routes): status, progress, per-epoch loss,
+learning rate and words per second."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends
-
 from service.embeddings.schemas import EpochReport, JobInfo
-from service.embeddings.state import EmbeddingsState, get_state
-from service.kit.jobs import JobManager, JobRecord
-from service.kit.jobs_routes import jobs_router
-
-
-def job_url(job_id: str) -> str:
-    return f"/v1/jobs/{job_id}"
+from service.kit.jobs import JobRecord
+from service.kit.jobs_routes import job_location
 
 
 def _request_summary(spec: dict[str, Any]) -> dict[str, Any]:
@@ -28,8 +22,8 @@ def _request_summary(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def job_info(rec: JobRecord, history: bool = True) -> JobInfo:
-    """The API view of a kit job record (``history``: include the per-epoch reports)."""
+def job_view(rec: JobRecord) -> JobInfo:
+    """The API view of a kit job record."""
     m = rec.metrics
     return JobInfo(
         id=rec.id,
@@ -48,22 +42,15 @@ def job_info(rec: JobRecord, history: bool = True) -> JobInfo:
         loss_note=m.get("loss_note"),
         learning_rate=m.get("learning_rate"),
         words_per_second=m.get("words_per_second"),
-        history=[EpochReport.model_validate(h) for h in rec.history if "epoch" in h] if history else [],
+        history=[EpochReport.model_validate(h) for h in rec.history if "epoch" in h],
         error=rec.error,
         result=rec.result,
         request=_request_summary(rec.spec),
-        status_url=job_url(rec.id),
+        location=job_location(rec.id),
     )
 
 
-async def _manager(state: EmbeddingsState = Depends(get_state)) -> JobManager:
-    return state.jobs
-
-
-router = jobs_router(
-    get_manager=_manager,
-    view=job_info,
-    job_model=JobInfo,
-    show_description="Status, progress (0..1), current epoch, the latest and per-epoch loss (Word2Vec; "
-    "FastText: null, with `loss_note` -- gensim computes none), learning rate, words per second, error.",
+JOB_DESCRIPTION = (
+    "Status, progress (0..1), current epoch, the latest and per-epoch loss (Word2Vec; FastText: null, "
+    "with `loss_note` -- gensim computes none), learning rate, words per second, error."
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -16,28 +15,29 @@ from models.embeddings.errors import InvalidModelFileError
 from models.embeddings.io import import_vectors, iter_export, save_model, sniff_format
 from models.embeddings.training import TrainParams
 from service.embeddings.errors import model_file_error
-from service.embeddings.routers.jobs import job_url
+from service.embeddings.runtime import EmbeddingsRuntime, Runtime
 from service.embeddings.schemas import (
     ContinueRequest,
-    JobAccepted,
     ModelInfo,
     ModelList,
     TrainRequest,
     VersionInfo,
 )
-from service.embeddings.state import EmbeddingsState, get_state
 from service.kit.auth import require_query_token, require_token
+from service.kit.errors import InvalidInputError, NotFoundError
+from service.kit.jobs_routes import accepted
 from service.kit.names import ModelName
-from service.kit.problems import ProblemError, invalid, not_found
+from service.kit.schemas import JobAccepted
 from service.kit.storage import stream_request_to_file
+from service.kit.versions_routes import VersionQuery
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-def model_info(state: EmbeddingsState, name: str) -> ModelInfo:
+def model_info(state: EmbeddingsRuntime, name: str) -> ModelInfo:
     current = state.store.current(name)
     if current is None:
-        raise not_found("model", name)
+        raise NotFoundError("model", name)
     meta = dict(current.meta)
     versions = []
     for v in state.store.versions(name):
@@ -68,24 +68,6 @@ def model_info(state: EmbeddingsState, name: str) -> ModelInfo:
     )
 
 
-def _accepted(rec: Any) -> JSONResponse:
-    body = JobAccepted(job_id=rec.id, status=rec.status, status_url=job_url(rec.id), model=rec.model)
-    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": job_url(rec.id)})
-
-
-def _check_min_count(sentences: list[list[str]], min_count: int | None) -> None:
-    """422 when no inline word reaches ``min_count`` (the job would fail on an empty vocabulary)."""
-    need = TrainParams.min_count if min_count is None else min_count
-    word, count = Counter(t for s in sentences for t in s).most_common(1)[0]
-    if count < need:
-        raise invalid(
-            f"no word of the inline sentences occurs min_count={need} times (the most frequent, "
-            f"{word!r}, occurs {count}); lower params.min_count or send more sentences",
-            loc=["body", "params", "min_count"],
-            type="empty-vocabulary",
-        )
-
-
 def _check_ngram_table(body: TrainRequest, limit: int) -> None:
     """422 when a FastText n-gram table would exceed ``EMBEDDINGS_MAX_NGRAM_BYTES`` (the worker would be OOM-killed)."""
     if body.algorithm != "fasttext":
@@ -94,11 +76,11 @@ def _check_ngram_table(body: TrainRequest, limit: int) -> None:
     dim = body.params.vector_size or TrainParams.vector_size
     need = bucket * dim * 4
     if need > limit:
-        raise invalid(
+        raise InvalidInputError(
             f"a FastText n-gram table of bucket={bucket} x vector_size={dim} needs {need / 2**30:.1f} GiB, "
             f"over the limit of {limit / 2**30:.1f} GiB (EMBEDDINGS_MAX_NGRAM_BYTES); lower params.bucket",
             loc=["body", "params", "bucket"],
-            type="model-too-large",
+            code="model-too-large",
         )
 
 
@@ -113,12 +95,12 @@ def _check_ngram_table(body: TrainRequest, limit: int) -> None:
     dependencies=[Depends(require_token)],
     responses={409: {"description": "The model exists, or a job for it is active"}},
 )
-def train_model(body: TrainRequest, state: EmbeddingsState = Depends(get_state)) -> JSONResponse:
+def train_model(body: TrainRequest, state: Runtime) -> JSONResponse:
     _check_ngram_table(body, state.settings.max_ngram_bytes)
     sentences = None
     if body.sentences is not None:
         sentences = state.tokenize_inline(body.sentences, body.tokenizer.kind, body.tokenizer.lowercase)
-        _check_min_count(sentences, body.params.min_count)
+        state.check_min_count(sentences, body.params.min_count or TrainParams.min_count)
     rec = state.submit_training(
         mode="train",
         name=body.name,
@@ -128,7 +110,7 @@ def train_model(body: TrainRequest, state: EmbeddingsState = Depends(get_state))
         corpus_id=body.corpus_id,
         sentences=sentences,
     )
-    return _accepted(rec)
+    return accepted(rec)
 
 
 @router.post(
@@ -140,11 +122,9 @@ def train_model(body: TrainRequest, state: EmbeddingsState = Depends(get_state))
     "then the model trains on the new corpus only. Imported models (vectors only) cannot continue (422).",
     dependencies=[Depends(require_token)],
 )
-def continue_training(
-    name: ModelName, body: ContinueRequest, state: EmbeddingsState = Depends(get_state)
-) -> JSONResponse:
+def continue_training(name: ModelName, body: ContinueRequest, state: Runtime) -> JSONResponse:
     if not state.store.exists(name):
-        raise not_found("model", name)
+        raise NotFoundError("model", name)
     sentences = None
     if body.sentences is not None:
         sentences = state.tokenize_inline(body.sentences, body.tokenizer.kind, body.tokenizer.lowercase)
@@ -159,11 +139,8 @@ def continue_training(
         alpha = params.get("alpha", stored.get("alpha", 0.025))
         min_alpha = params.get("min_alpha", stored.get("min_alpha", 0.0001))
         if min_alpha > alpha:
-            raise ProblemError(
-                422,
-                "Invalid parameters",
-                f"min_alpha ({min_alpha}) must be <= alpha ({alpha})",
-                type="invalid-request",
+            raise InvalidInputError(
+                f"min_alpha ({min_alpha}) must be <= alpha ({alpha})", title="Invalid parameters"
             )
     rec = state.submit_training(
         mode="continue",
@@ -174,16 +151,16 @@ def continue_training(
         corpus_id=body.corpus_id,
         sentences=sentences,
     )
-    return _accepted(rec)
+    return accepted(rec)
 
 
 @router.get("", response_model=ModelList, summary="List models", dependencies=[Depends(require_query_token)])
-def list_models(state: EmbeddingsState = Depends(get_state)) -> ModelList:
+def list_models(state: Runtime) -> ModelList:
     out = []
     for name in state.store.names():
         try:
             out.append(model_info(state, name))
-        except ProblemError:  # deleted meanwhile
+        except NotFoundError:  # deleted meanwhile
             continue
     return ModelList(models=out)
 
@@ -194,7 +171,7 @@ def list_models(state: EmbeddingsState = Depends(get_state)) -> ModelList:
     summary="Show a model: metadata of the current version and every version",
     dependencies=[Depends(require_query_token)],
 )
-def get_model(name: ModelName, state: EmbeddingsState = Depends(get_state)) -> ModelInfo:
+def get_model(name: ModelName, state: Runtime) -> ModelInfo:
     return model_info(state, name)
 
 
@@ -205,13 +182,8 @@ def get_model(name: ModelName, state: EmbeddingsState = Depends(get_state)) -> M
     description="409 while a job for it is queued or running.",
     dependencies=[Depends(require_token)],
 )
-def delete_model(name: ModelName, state: EmbeddingsState = Depends(get_state)) -> Response:
-    with state.lock:
-        state.check_no_active_job(name)
-        if not state.store.exists(name):
-            raise not_found("model", name)
-        state.registry.drop(name)
-        state.store.delete(name)
+def delete_model(name: ModelName, state: Runtime) -> Response:
+    state.delete_model(name)
     return Response(status_code=204)
 
 
@@ -225,7 +197,9 @@ IMPORT_BODY = {
 }
 
 
-def _import(state: EmbeddingsState, name: str, path: Any, fmt: str, overwrite: bool, size: int) -> ModelInfo:
+def _import(
+    state: EmbeddingsRuntime, name: str, path: Any, fmt: str, overwrite: bool, size: int
+) -> ModelInfo:
     try:
         if fmt == "auto":
             fmt = sniff_format(path)  # refuses pickles/archives from the first bytes
@@ -246,10 +220,7 @@ def _import(state: EmbeddingsState, name: str, path: Any, fmt: str, overwrite: b
     }
     with state.lock:
         state.check_no_active_job(name)
-        if state.store.exists(name) and not overwrite:
-            raise ProblemError(
-                409, "Conflict", f"a model named {name!r} exists; send overwrite=true", type="model-exists"
-            )
+        state.check_name_free(name, overwrite)
         with state.store.new_version(name, meta) as directory:
             meta.update(save_model(kv, directory))
     state.registry.load(name)
@@ -270,17 +241,13 @@ def _import(state: EmbeddingsState, name: str, path: Any, fmt: str, overwrite: b
 async def import_model(
     name: ModelName,
     request: Request,
+    state: Runtime,
     format: Literal["auto", "word2vec-text", "word2vec-binary", "fasttext-bin"] = Query("auto"),  # noqa: A002
     overwrite: bool = Query(False, description="Store a new version when the model exists."),
-    state: EmbeddingsState = Depends(get_state),
 ) -> JSONResponse:
     state.check_no_active_job(name)
-    if state.store.exists(name) and not overwrite:
-        raise ProblemError(
-            409, "Conflict", f"a model named {name!r} exists; send overwrite=true", type="model-exists"
-        )
-    state.uploads_dir.mkdir(parents=True, exist_ok=True)
-    tmp = state.uploads_dir / f".tmp-import-{uuid.uuid4().hex}"
+    state.check_name_free(name, overwrite)
+    tmp = state.tmp_dir / f".tmp-import-{uuid.uuid4().hex}"
     try:
         size = await stream_request_to_file(request, tmp, state.settings.max_upload_bytes)
         info = await run_in_threadpool(_import, state, name, tmp, format, overwrite, size)
@@ -302,14 +269,15 @@ async def import_model(
 )
 def export_model(
     name: ModelName,
+    state: Runtime,
+    version: VersionQuery = None,
     format: Literal["word2vec-text", "word2vec-binary"] = Query("word2vec-binary"),  # noqa: A002
-    state: EmbeddingsState = Depends(get_state),
 ) -> StreamingResponse:
-    model = state.registry.get(name)
+    model = state.registry.get(name, version)
     try:
-        chunks = iter_export(model.kv, format)
+        chunks = iter_export(model.model.kv, format)
     except ValueError as exc:
-        raise ProblemError(422, "Cannot export", str(exc), type="cannot-export") from None
+        raise InvalidInputError(str(exc), code="cannot-export", title="Cannot export") from None
     ext, media = (
         ("txt", "text/plain; charset=utf-8")
         if format == "word2vec-text"

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from functools import partial
+import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
-from models.embeddings.errors import CorpusFormatError
-from service.embeddings.corpora import tokenizer_for
+from models.embeddings.corpus import ScanCancelled
+from models.embeddings.errors import CorpusFormatError, CorpusTooLargeError
+from service.embeddings import corpora
 from service.embeddings.errors import corpus_error
+from service.embeddings.runtime import Runtime, tokenizer_for
 from service.embeddings.schemas import CorpusInfo, CorpusList
-from service.embeddings.state import EmbeddingsState, get_state
 from service.kit.auth import require_query_token, require_token
+from service.kit.errors import ConflictError, InvalidInputError, TooLargeError
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
-from service.kit.problems import ProblemError
-from service.kit.storage import stream_request_to_file
+from service.kit.storage import run_while_connected, stream_request_to_file
+
+log = logging.getLogger("service.embeddings.corpora")
 
 router = APIRouter(prefix="/v1/corpora", tags=["corpora"])
 
@@ -51,47 +55,62 @@ UPLOAD_BODY = {
 )
 async def upload_corpus(
     request: Request,
+    runtime: Runtime,
     format: Literal["text", "jsonl"] = Query("text", description="`text` (also gzip) or `jsonl`."),  # noqa: A002
     tokenizer: Literal["simple", "whitespace"] = Query("simple", description="How text lines are split."),
     lowercase: bool = Query(True, description="Lowercase tokens."),
     name: str | None = Query(None, pattern=NAME_PATTERN, max_length=64, description="Id to give the corpus."),
-    state: EmbeddingsState = Depends(get_state),
-) -> CorpusInfo:
-    corpus_id = name or state.corpora.new_id()
-    if state.corpora.exists(corpus_id):
-        raise ProblemError(409, "Conflict", f"a corpus named {corpus_id!r} exists", type="corpus-exists")
-    tmp = state.corpora.temp_path()
+) -> JSONResponse:
+    store = runtime.uploads
+    corpus_id = name or store.new_id()
+    if store.exists(corpus_id):
+        raise ConflictError(f"a corpus named {corpus_id!r} exists", code="corpus-exists")
+    tmp = store.incoming()
     try:
-        await stream_request_to_file(request, tmp, state.settings.max_upload_bytes)
+        await stream_request_to_file(request, tmp, runtime.settings.max_upload_bytes)
+        limit = runtime.settings.max_decompressed_bytes
+        tok = tokenizer_for(tokenizer, lowercase)
         try:
-            stats = await run_in_threadpool(
-                state.corpora.scan, tmp, format, tokenizer_for(tokenizer, lowercase)
+            stats = await run_while_connected(
+                request,
+                lambda should_stop: corpora.scan(
+                    tmp, format, tok, max_decompressed_bytes=limit, should_stop=should_stop
+                ),
             )
+        except ScanCancelled:
+            log.info("corpus upload abandoned by the client", extra={"corpus": corpus_id})
+            raise InvalidInputError("the client disconnected", code="client-disconnected") from None
+        except CorpusTooLargeError as exc:
+            raise TooLargeError(
+                f"the corpus decompresses to more than {exc.limit} bytes (EMBEDDINGS_MAX_DECOMPRESSED_BYTES)",
+                code="corpus-too-large",
+                limit=exc.limit,
+            ) from None
         except CorpusFormatError as exc:
             raise corpus_error(exc) from None
         except OSError as exc:  # e.g. a corrupt gzip stream
-            raise ProblemError(
-                422, "Invalid corpus", f"cannot read the corpus: {exc}", type="invalid-corpus"
+            raise InvalidInputError(
+                f"cannot read the corpus: {exc}", code="invalid-corpus", title="Invalid corpus"
             ) from None
         if stats["sentences"] == 0:
-            raise ProblemError(
-                422, "Invalid corpus", "the corpus has no sentence with a token", type="invalid-corpus"
+            raise InvalidInputError(
+                "the corpus has no sentence with a token", code="invalid-corpus", title="Invalid corpus"
             )
-        meta = await run_in_threadpool(
-            partial(state.corpora.commit, fmt=format, tokenizer=tokenizer, lowercase=lowercase, stats=stats),
-            tmp,
-            corpus_id,
-        )
+        meta = corpora.corpus_meta(fmt=format, tokenizer=tokenizer, lowercase=lowercase, stats=stats)
+        meta = await run_in_threadpool(store.commit, corpus_id, tmp, corpora.DATA_FILE, meta)
     finally:
         tmp.unlink(missing_ok=True)
-    return CorpusInfo.model_validate(meta)
+    info = CorpusInfo.model_validate(meta)
+    return JSONResponse(
+        info.model_dump(mode="json"), status_code=201, headers={"Location": f"/v1/corpora/{corpus_id}"}
+    )
 
 
 @router.get(
     "", response_model=CorpusList, summary="List corpora", dependencies=[Depends(require_query_token)]
 )
-def list_corpora(state: EmbeddingsState = Depends(get_state)) -> CorpusList:
-    return CorpusList(corpora=[CorpusInfo.model_validate(m) for m in state.corpora.list()])
+def list_corpora(runtime: Runtime) -> CorpusList:
+    return CorpusList(corpora=[CorpusInfo.model_validate(m) for m in runtime.uploads.list()])
 
 
 @router.get(
@@ -100,8 +119,8 @@ def list_corpora(state: EmbeddingsState = Depends(get_state)) -> CorpusList:
     summary="Show a corpus",
     dependencies=[Depends(require_query_token)],
 )
-def get_corpus(corpus_id: CorpusId, state: EmbeddingsState = Depends(get_state)) -> CorpusInfo:
-    return CorpusInfo.model_validate(state.corpora.get(corpus_id))
+def get_corpus(corpus_id: CorpusId, runtime: Runtime) -> CorpusInfo:
+    return CorpusInfo.model_validate(runtime.uploads.get(corpus_id))
 
 
 @router.delete(
@@ -111,13 +130,6 @@ def get_corpus(corpus_id: CorpusId, state: EmbeddingsState = Depends(get_state))
     description="409 while a queued or running job trains on it.",
     dependencies=[Depends(require_token)],
 )
-def delete_corpus(corpus_id: CorpusId, state: EmbeddingsState = Depends(get_state)) -> Response:
-    with state.lock:
-        state.corpora.get(corpus_id)
-        for job in state.jobs.list():
-            if job.status in ("queued", "running") and (job.spec.get("corpus") or {}).get("id") == corpus_id:
-                raise ProblemError(
-                    409, "Conflict", f"job {job.id} trains on corpus {corpus_id!r}", type="corpus-in-use"
-                )
-        state.corpora.delete(corpus_id)
+def delete_corpus(corpus_id: CorpusId, runtime: Runtime) -> Response:
+    runtime.delete_corpus(corpus_id)
     return Response(status_code=204)

@@ -1,0 +1,35 @@
+"""How an attention job looks in ``/v1/jobs`` (the kit's routes): the latest lr, losses and dev metrics
+lifted to the top level, every step's lr and every epoch's dev metrics in ``history``."""
+
+from __future__ import annotations
+
+from service.attention.schemas import JobOut
+from service.kit.jobs import JobRecord
+from service.kit.jobs_routes import job_location
+
+LIFTED = (
+    "lr",
+    "train_loss",
+    "dev_loss",
+    "dev_exact_match",
+    "dev_token_accuracy",
+    "dev_alignment_accuracy",
+    "embedding_coverage",
+)
+
+
+def job_view(rec: JobRecord) -> JobOut:
+    """The API view of a kit job record."""
+    data = rec.model_dump(exclude={"spec"})
+    for key in LIFTED:
+        data[key] = rec.metrics.get(key)
+    data["spec"] = rec.spec.get("request")
+    data["duration_s"] = rec.duration_s
+    data["location"] = job_location(rec.id)
+    return JobOut(**data)
+
+
+JOB_DESCRIPTION = (
+    "Status, step, epoch, lr, train and dev loss, dev exact match, token accuracy and alignment accuracy; "
+    "the lr of every step and the dev metrics of every epoch in `history`."
+)

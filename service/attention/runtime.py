@@ -1,0 +1,102 @@
+"""The attention service's runtime: what it adds to the kit's (:class:`~service.kit.runtime.ServiceRuntime`).
+
+* the loader: a stored version becomes a :class:`~models.seq2seq.model.Seq2Seq` in eval mode
+  (:mod:`service.attention.checkpoints`, weights loaded with ``weights_only=True``);
+* the default model: the core's dates recipe (:data:`models.seq2seq.recipes.DEFAULT_DATES_RECIPE`);
+* the API's attention names and the core's.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any
+
+import torch
+from fastapi import Depends
+
+from models.seq2seq.model import Seq2Seq
+from models.seq2seq.recipes import DEFAULT_DATES_RECIPE
+from service.attention import checkpoints
+from service.attention.settings import Settings
+from service.kit.errors import ConflictError
+from service.kit.jobs import ACTIVE
+from service.kit.model_store import ModelVersion
+from service.kit.registry import LoadedModel
+from service.kit.runtime import ServiceRuntime, get_runtime
+
+#: API attention names -> the core's (:data:`models.seq2seq.attention.ATTENTION_TYPES`).
+ATTENTION_TO_CORE = {
+    "bahdanau": "bahdanau",
+    "luong-dot": "dot",
+    "luong-general": "general",
+    "luong-concat": "concat",
+}
+ATTENTION_FROM_CORE = {v: k for k, v in ATTENTION_TO_CORE.items()}
+
+#: A model version in memory, as the registry returns it.
+LoadedSeq2Seq = LoadedModel[Seq2Seq]
+
+
+class AttentionRuntime(ServiceRuntime[Seq2Seq]):
+    """Stores, registry and jobs of the attention service."""
+
+    uploads_name = "datasets"
+    upload_kind = "dataset"
+    job_target = "service.attention.worker:train_job"
+    preload = ("service.attention.worker",)
+
+    settings: Settings
+
+    def start(self, *, background: bool = True) -> None:
+        torch.set_num_threads(self.settings.threads)
+        super().start(background=background)
+
+    def load_model(self, version: ModelVersion) -> Seq2Seq:
+        return checkpoints.load(version.path)
+
+    def default_job_spec(self) -> dict[str, Any]:
+        recipe = copy.deepcopy(DEFAULT_DATES_RECIPE)
+        name = self.settings.default_model
+        return {
+            **self.job_spec_base(name),
+            "config": recipe["config"],
+            "params": recipe["params"],
+            "source": {"task": {"name": "dates", "kwargs": recipe["task"]}},
+            "dev": None,
+            "embeddings": None,
+            "request": {"name": name, "recipe": "DEFAULT_DATES_RECIPE"},
+        }
+
+    def job_spec_base(self, name: str) -> dict[str, Any]:
+        """The parts of a training job's spec that come from the service, not the request."""
+        return {
+            "name": name,
+            "models_dir": str(self.models_dir),
+            "threads": self.settings.threads,
+            "max_src_len": self.settings.max_input_tokens,
+            "max_output_len": self.settings.max_output_len,
+        }
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Remove an uploaded dataset; 409 while a queued or running job trains on it."""
+        with self.lock:
+            self.uploads.get(dataset_id)
+            for job in self.jobs.list():
+                if job.status in ACTIVE and dataset_id in _dataset_ids(job.spec):
+                    raise ConflictError(f"job {job.id} uses dataset {dataset_id!r}", code="dataset-in-use")
+            self.uploads.delete(dataset_id)
+
+
+def _dataset_ids(spec: dict[str, Any]) -> set[str]:
+    ids = set()
+    for part in (spec.get("source"), spec.get("dev")):
+        if isinstance(part, dict) and isinstance(part.get("dataset"), dict):
+            ids.add(part["dataset"].get("id"))
+    emb = spec.get("embeddings")
+    if isinstance(emb, dict) and emb.get("id"):
+        ids.add(emb["id"])
+    return ids
+
+
+#: The runtime, as a route parameter.
+Runtime = Annotated[AttentionRuntime, Depends(get_runtime)]

@@ -1,0 +1,54 @@
+"""The one list of services: what ``python -m service``, the container entrypoint and the settings
+generator (``deploy/settings_sync.py``) read. A new service is its own package plus one entry here.
+
+This module imports nothing heavy (no FastAPI, torch or gensim), so the container entrypoint can read
+it before it sizes the thread pools.
+
+>>> SERVICES["embeddings"].env_prefix, SERVICES["attention"].port
+('EMBEDDINGS_', 8002)
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Where a service lives: its name, environment prefix, default port, app factory and settings."""
+
+    name: str
+    env_prefix: str
+    port: int
+    #: ``"module:function"``: the uvicorn factory (``create_app(settings=None) -> FastAPI``).
+    app_factory: str
+    #: ``"module:Class"``: the service's :class:`~service.kit.settings.ServiceSettings` subclass.
+    settings: str
+
+    def settings_class(self) -> Any:
+        """Import and return the service's settings class."""
+        module, _, attr = self.settings.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    spec.name: spec
+    for spec in (
+        ServiceSpec(
+            "embeddings",
+            "EMBEDDINGS_",
+            8001,
+            "service.embeddings.app:create_app",
+            "service.embeddings.settings:Settings",
+        ),
+        ServiceSpec(
+            "attention",
+            "ATTENTION_",
+            8002,
+            "service.attention.app:create_app",
+            "service.attention.settings:Settings",
+        ),
+    )
+}

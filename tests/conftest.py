@@ -1,0 +1,44 @@
+"""Fixtures shared by the test modules; the plain helper functions live in :mod:`tests.helpers`.
+
+* ``embeddings_api`` / ``attention_api``: a started TestClient on the service's real app over a
+  fresh tmp data dir (``train_default`` off), for a test that needs a service of its own;
+* ``make_embeddings_client`` / ``make_attention_client``: factories of such (unstarted) clients on
+  a tmp data dir, with settings overrides (``with make_embeddings_client(max_topn=5) as c: ...``).
+
+Module-scoped clients are built in their modules with :func:`tests.helpers.embeddings_client`
+(or ``attention_client``) on a ``tmp_path_factory`` directory.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import helpers
+
+
+@pytest.fixture
+def make_embeddings_client(tmp_path):
+    def make(data_dir=None, **overrides):
+        return helpers.embeddings_client(data_dir or tmp_path / "data", **overrides)
+
+    return make
+
+
+@pytest.fixture
+def make_attention_client(tmp_path):
+    def make(data_dir=None, **overrides):
+        return helpers.attention_client(data_dir or tmp_path / "data", **overrides)
+
+    return make
+
+
+@pytest.fixture
+def embeddings_api(make_embeddings_client):
+    with make_embeddings_client() as client:
+        yield client
+
+
+@pytest.fixture
+def attention_api(make_attention_client):
+    with make_attention_client() as client:
+        yield client

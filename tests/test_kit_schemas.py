@@ -1,0 +1,326 @@
+"""The shared API contract (service.kit.schemas) through real pydantic and a real FastAPI app."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import datetime
+from typing import Any, Literal
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field, ValidationError
+
+from models.seq2seq.limits import MAX_BEAM_SIZE
+from service.attention import schemas as att
+from service.attention.settings import Settings as AttentionSettings
+from service.embeddings import schemas as emb
+from service.embeddings.settings import Settings as EmbeddingsSettings
+from service.kit.problems import install_problem_handlers
+from service.kit.schemas import (
+    PROBLEM_RESPONSES,
+    Bool,
+    Float,
+    Int,
+    JobAccepted,
+    Problem,
+    RequestModel,
+    job_location,
+)
+
+
+class Part(RequestModel):
+    k: Int = 1
+
+
+class Body(RequestModel):
+    inputs: list[str] = []
+    topn: Int = 10
+    lowercase: Bool = True
+    alpha: Float = 0.5
+    pairs: list[tuple[str, str]] = []
+    triples: list[tuple[str, str, Float]] = []
+    when: datetime | None = None
+    mode: Literal["a", "b"] = "a"
+    part: Part | None = None
+    parts: list[Part] = []
+    sentence: str | list[str] | None = None
+    extra: dict[str, Any] = {}
+
+
+@pytest.fixture
+def client():
+    app = FastAPI(responses=PROBLEM_RESPONSES)
+    install_problem_handlers(app)
+
+    @app.post("/echo")
+    def echo(body: Body) -> dict[str, Any]:
+        return body.model_dump(mode="json", exclude_defaults=True)
+
+    @app.post("/jobs", status_code=202, response_model=JobAccepted)
+    def start() -> JobAccepted:
+        return JobAccepted(job_id="ab" * 16, model="m", status="queued", location=job_location("ab" * 16))
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def post_raw(client, text: str):
+    """Send the JSON text as is (``\\ud800`` stays an escape, as a client would send it)."""
+    return client.post("/echo", content=text.encode(), headers={"Content-Type": "application/json"})
+
+
+def locs(resp) -> list[list[Any]]:
+    assert resp.status_code == 422, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    return [e["loc"] for e in resp.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    "body,loc",
+    [
+        ({"topn": "5"}, ["body", "topn"]),
+        ({"topn": 4.0}, ["body", "topn"]),
+        ({"topn": True}, ["body", "topn"]),
+        ({"lowercase": 0}, ["body", "lowercase"]),
+        ({"lowercase": "true"}, ["body", "lowercase"]),
+        ({"alpha": "0.5"}, ["body", "alpha"]),
+        ({"alpha": False}, ["body", "alpha"]),
+        ({"triples": [["a", "b", "3"]]}, ["body", "triples", 0, 2]),
+        ({"part": {"k": "2"}}, ["body", "part", "k"]),
+        ({"parts": [{"k": 1}, {"k": 1.0}]}, ["body", "parts", 1, "k"]),
+        ({"unknown": 1}, ["body", "unknown"]),
+        ({"part": {"k": 1, "unknown": 1}}, ["body", "part", "unknown"]),
+    ],
+)
+def test_json_scalars_are_strict_and_unknown_members_refused(client, body, loc):
+    assert locs(client.post("/echo", json=body)) == [loc]
+
+
+def test_nan_and_infinity_are_not_numbers(client):
+    assert locs(post_raw(client, '{"alpha": NaN}')) == [["body", "alpha"]]
+    assert locs(post_raw(client, '{"alpha": Infinity}')) == [["body", "alpha"]]
+
+
+def test_lax_where_json_has_no_type_of_its_own(client):
+    """Arrays as tuples, ISO strings as datetimes, Literals, unions, nested models: all accepted."""
+    body = {
+        "alpha": 1,  # a JSON integer is a valid float
+        "pairs": [["a", "b"]],
+        "triples": [["a", "b", 3]],
+        "when": "2026-11-26T14:50:00Z",
+        "mode": "b",
+        "part": {"k": 2},
+        "parts": [{"k": 3}],
+        "sentence": ["a", "b"],
+        "extra": {"x": [1, "y"]},
+    }
+    resp = client.post("/echo", json=body)
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert out["alpha"] == 1.0 and out["pairs"] == [["a", "b"]] and out["triples"] == [["a", "b", 3.0]]
+    assert out["when"].startswith("2026-11-26T14:50:00") and out["part"] == {"k": 2}
+    assert client.post("/echo", json={"sentence": "plain text"}).json() == {"sentence": "plain text"}
+
+
+def test_every_lone_surrogate_is_reported_at_its_own_loc(client):
+    resp = post_raw(client, '{"inputs": ["a", "\\ud800", "b", "\\udfff"], "topn": "5"}')
+    assert locs(resp) == [["body", "inputs", 1], ["body", "inputs", 3], ["body", "topn"]]
+    errors = resp.json()["errors"]
+    assert {e["type"] for e in errors[:2]} == {"string_surrogate"} and "surrogate" in errors[0]["msg"]
+    # nested parts, unions, tuples, dict keys and values, Any
+    resp = post_raw(
+        client,
+        '{"pairs": [["ok", "ok"], ["x", "\\udc00y"]], "sentence": ["a", "\\ud83d"], '
+        '"extra": {"k\\ud800": 1, "v": ["\\udfff"]}}',
+    )
+    assert locs(resp) == [
+        ["body", "pairs", 1, 1],
+        ["body", "sentence", 1],
+        ["body", "extra", "k\\ud800", "[key]"],  # the key, escaped, so the problem stays valid UTF-8
+        ["body", "extra", "v", 0],
+    ]
+    assert post_raw(client, '{"inputs": ["\\ud83d\\ude00"]}').json() == {"inputs": ["\U0001f600"]}  # a pair
+
+
+def test_surrogates_are_refused_in_nested_request_models():
+    class Inner(RequestModel):
+        name: str
+
+    class Outer(RequestModel):
+        items: list[Inner]
+
+    with pytest.raises(ValidationError) as e:
+        Outer.model_validate({"items": [{"name": "ok"}, {"name": "\ud800"}, {"name": "\udbff"}]})
+    assert [err["loc"] for err in e.value.errors()] == [("items", 1, "name"), ("items", 2, "name")]
+
+
+def test_a_lax_field_cannot_be_declared_on_a_request_model():
+    with pytest.raises(TypeError, match=r"topn: int.*alpha: float.*flag: bool"):
+
+        class Lax(RequestModel):
+            topn: int = 1
+            alpha: list[float] = []
+            flag: dict[str, bool | None] = {}
+
+    class Plain(BaseModel):
+        x: Int = 1
+
+    with pytest.raises(TypeError, match="plain BaseModel"):
+
+        class Nested(RequestModel):
+            part: Plain | None = None
+
+    class Explicit(RequestModel):  # Field(strict=True) is strict too
+        n: int = Field(1, strict=True)
+
+    with pytest.raises(ValidationError):
+        Explicit.model_validate({"n": "1"})
+
+
+def _request_classes(module) -> list[type[BaseModel]]:
+    """The request bodies of a service: models a route takes as input (their names say so)."""
+    suffixes = ("Request", "Query", "Spec", "In", "Options", "Batch", "Section", "Source")
+    return [
+        obj
+        for name, obj in vars(module).items()
+        if inspect.isclass(obj)
+        and issubclass(obj, BaseModel)
+        and obj.__module__ == module.__name__
+        and name.lstrip("_").endswith(suffixes)
+    ]
+
+
+@pytest.mark.parametrize("module", [emb, att], ids=["embeddings", "attention"])
+def test_every_request_body_of_both_services_is_a_request_model(module):
+    classes = _request_classes(module)
+    assert len(classes) >= 8
+    assert [c.__name__ for c in classes if not issubclass(c, RequestModel)] == []
+    # and responses stay plain (lax) models
+    assert not issubclass(module.JobAccepted, RequestModel)
+
+
+def test_service_requests_refuse_strings_for_numbers_and_surrogates():
+    with pytest.raises(ValidationError):
+        emb.SimilarQuery.model_validate({"positive": ["a"], "topn": "5"})
+    with pytest.raises(ValidationError):
+        emb.TrainRequest.model_validate({"name": "m", "sentences": ["a b"], "overwrite": 1})
+    with pytest.raises(ValidationError):
+        emb.SimilarBatch.model_validate({"queries": [{"positive": ["a"], "unknown": 1}]})
+    with pytest.raises(ValidationError) as e:
+        att.TranslateRequest.model_validate({"inputs": ["ok", "\ud800"], "return_attention": 0})
+    assert {err["loc"] for err in e.value.errors()} == {("inputs", 1), ("return_attention",)}
+    with pytest.raises(ValidationError):
+        att.TrainRequest.model_validate({"name": "m", "pairs": [["a", "b", [["0", 0]]]]})
+
+
+# --------------------------------------------------------------------------- ignored options are 422
+
+
+@pytest.mark.parametrize("model", [att.TranslateRequest, att.EvaluateRequest])
+def test_beam_options_need_decode_beam(model):
+    base = {"inputs": ["abc"]} if model is att.TranslateRequest else {"split": "dev"}
+    with pytest.raises(ValidationError, match="beam_size applies to decode 'beam' only"):
+        model.model_validate({**base, "beam_size": 3})
+    with pytest.raises(ValidationError, match="decode 'beam' only"):
+        model.model_validate({**base, "decode": "greedy", "beam_size": 4})
+    assert model.model_validate({**base, "decode": "beam", "beam_size": 3}).beam_size == 3
+    assert model.model_validate(base).beam_size == 4  # the default does not count as sent
+    assert model.model_validate({**base, "decode": "beam"}).beam_size == 4
+
+
+def test_beam_size_is_bounded_by_the_cores_limit():
+    assert att.TranslateRequest.model_fields["beam_size"].metadata[1].le == MAX_BEAM_SIZE
+    att.TranslateRequest.model_validate({"inputs": ["a"], "decode": "beam", "beam_size": MAX_BEAM_SIZE})
+    with pytest.raises(ValidationError):
+        att.TranslateRequest.model_validate(
+            {"inputs": ["a"], "decode": "beam", "beam_size": MAX_BEAM_SIZE + 1}
+        )
+    assert AttentionSettings().max_beam_size == MAX_BEAM_SIZE
+    assert AttentionSettings(max_beam_size=4).max_beam_size == 4
+    with pytest.raises(ValidationError):  # a setting the decoder would refuse (a 500 on every beam)
+        AttentionSettings(max_beam_size=MAX_BEAM_SIZE + 1)
+
+
+def test_options_of_another_schedule_are_refused():
+    with pytest.raises(ValidationError, match="step_size applies to schedule 'step' only"):
+        att.TrainParamsIn.model_validate({"step_size": 10})
+    with pytest.raises(ValidationError, match=r"rate applies to schedule 'step' or 'exponential'"):
+        att.TrainParamsIn.model_validate({"schedule": "linear", "rate": 0.5})
+    with pytest.raises(ValidationError, match="min_lr applies to schedule 'linear' only"):
+        att.TrainParamsIn.model_validate({"schedule": "step", "min_lr": 0.0})
+    with pytest.raises(ValidationError, match="decay_steps"):
+        att.TrainParamsIn.model_validate({"schedule": "step", "decay_steps": 10, "step_size": 5})
+    assert att.TrainParamsIn.model_validate({"schedule": "step", "step_size": 5, "rate": 0.1}).rate == 0.1
+    assert att.TrainParamsIn.model_validate({"schedule": "exponential", "decay_steps": 5, "rate": 0.9})
+    assert att.TrainParamsIn.model_validate({"schedule": "linear", "min_lr": 1e-4, "warmup_steps": 3})
+    assert att.TrainParamsIn.model_validate({}).step_size == 1000  # defaults are not "sent"
+
+
+def test_length_options_of_the_dates_task_are_refused():
+    with pytest.raises(ValidationError, match="max_len applies to the reversal and copy tasks only"):
+        att.TaskSpec.model_validate({"name": "dates", "max_len": 8})
+    assert att.TaskSpec.model_validate({"name": "dates"}).name == "dates"
+    assert att.TaskSpec.model_validate({"name": "copy", "min_len": 2, "max_len": 8}).max_len == 8
+
+
+def test_vector_options_without_vectors_and_emb_dim_with_them_are_refused():
+    pairs = {"name": "w", "pairs": [["a b", "b a"]], "config": {"tokenization": "word"}}
+    with pytest.raises(ValidationError, match="freeze_embeddings applies to pretrained vectors only"):
+        att.TrainRequest.model_validate({**pairs, "freeze_embeddings": True})
+    with pytest.raises(ValidationError, match="emb_dim is taken from the pretrained vectors"):
+        att.TrainRequest.model_validate(
+            {**pairs, "config": {"tokenization": "word", "emb_dim": 8}, "embeddings": {"model": "default"}}
+        )
+    ok = att.TrainRequest.model_validate(
+        {**pairs, "embeddings_file": "vecs", "freeze_embeddings": True, "config": {"tokenization": "word"}}
+    )
+    assert ok.freeze_embeddings and ok.config.emb_dim == 32
+
+
+def test_embeddings_tokenizer_only_where_it_applies():
+    with pytest.raises(ValidationError, match="an uploaded corpus is tokenized as it was uploaded"):
+        emb.TrainRequest.model_validate({"name": "m", "corpus_id": "c", "tokenizer": {"kind": "whitespace"}})
+    with pytest.raises(ValidationError, match="every sentence is a token list"):
+        emb.TrainRequest.model_validate({"name": "m", "sentences": [["a", "b"]], "tokenizer": {}})
+    with pytest.raises(ValidationError, match="every sentence is a token list"):
+        emb.SentenceVectorsQuery.model_validate({"sentences": [["a"]], "tokenizer": {"lowercase": False}})
+    assert emb.TrainRequest.model_validate({"name": "m", "corpus_id": "c"}).tokenizer.kind == "simple"
+    mixed = {"sentences": ["A b", ["c"]], "tokenizer": {"lowercase": False}}
+    assert not emb.SentenceVectorsQuery.model_validate(mixed).tokenizer.lowercase
+    assert emb.ContinueRequest.model_validate({"sentences": ["x y"], "tokenizer": {"kind": "whitespace"}})
+
+
+# --------------------------------------------------------------------------- problem and job bodies
+
+
+def test_problem_schema_on_every_operation(client):
+    spec = client.get("/openapi.json").json()
+    assert {"Problem", "ProblemFieldError"} <= set(spec["components"]["schemas"])
+    for op in (spec["paths"]["/echo"]["post"], spec["paths"]["/jobs"]["post"]):
+        for code in ("4XX", "5XX"):
+            content = op["responses"][code]["content"]
+            assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    problem = Problem.model_validate(client.post("/echo", json={"topn": "5"}).json())
+    assert problem.status == 422 and problem.errors[0].loc == ["body", "topn"]
+    assert Problem.model_validate({"title": "t", "status": 409, "job_id": "x"}).model_extra == {"job_id": "x"}
+
+
+def test_one_job_accepted_body_for_both_services(client):
+    assert emb.JobAccepted is att.JobAccepted is JobAccepted
+    body = client.post("/jobs").json()
+    assert body == {
+        "job_id": "ab" * 16,
+        "model": "m",
+        "status": "queued",
+        "location": f"/v1/jobs/{'ab' * 16}",
+    }
+
+
+def test_corpus_info_and_decompression_setting(monkeypatch):
+    assert "max_token_count" in emb.CorpusInfo.model_fields
+    assert EmbeddingsSettings().max_decompressed_bytes == 4 << 30
+    monkeypatch.setenv("EMBEDDINGS_MAX_DECOMPRESSED_BYTES", "1048576")
+    assert EmbeddingsSettings().max_decompressed_bytes == 1 << 20
+    field = EmbeddingsSettings.model_fields["max_decompressed_bytes"]
+    assert field.description == "Largest decompressed size of a gzip corpus, in bytes (413)."
