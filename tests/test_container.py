@@ -399,7 +399,7 @@ def _models(stack: Stack) -> tuple[dict[str, int], dict[str, int]]:
     assert status == 200, emb
     status, att = http("GET", stack.att + "/v1/models")
     assert status == 200, att
-    return {m["name"]: m["version"] for m in emb["models"]}, {m["name"]: m["version"] for m in att}
+    return {m["name"]: m["version"] for m in emb["models"]}, {m["name"]: m["version"] for m in att["models"]}
 
 
 def test_stop_is_fast_and_restart_keeps_models(stack):

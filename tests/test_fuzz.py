@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import strategies as st
@@ -339,15 +340,42 @@ def _json_examples(openapi: dict, media: dict) -> list:
     return [e for e in examples if isinstance(e, dict)]
 
 
+def _fill_path(path: str, op: dict, model: str) -> str | None:
+    """``path`` with ``{name}`` set to ``model`` and other parameters to their first enum value or example."""
+    for param in op.get("parameters", []):
+        if param.get("in") != "path" or param["name"] == "name":
+            continue
+        schema = param.get("schema") or {}
+        values = schema.get("enum") or schema.get("examples") or param.get("examples") or []
+        if isinstance(values, dict):
+            values = [v.get("value") for v in values.values()]
+        if not values:
+            return None
+        path = path.replace("{" + param["name"] + "}", str(values[0]))
+    path = path.replace("{name}", model)
+    return None if "{" in path else path
+
+
+def _is_string(schema: dict) -> bool:
+    return schema.get("type") == "string" or any(_is_string(s) for s in schema.get("anyOf", []))
+
+
+def _example(param: dict):
+    schema = param.get("schema") or {}
+    for values in (schema.get("examples"), param.get("examples"), schema.get("enum")):
+        if isinstance(values, list) and values:
+            return values[0]
+    return schema.get("default", "abc")
+
+
 def run_sweep(schema, client, result: FuzzResult, model: str) -> None:
     """Every string leaf of every JSON example, and every string query parameter, set to nasty values."""
     openapi = schema.raw_schema
     for path, ops in openapi["paths"].items():
-        params = set(re.findall(r"{(\w+)}", path))
-        if params - {"name"}:
-            continue  # only operations on the seeded models (or none)
-        url = path.replace("{name}", model)
         for method, op in ops.items():
+            url = _fill_path(path, op, model)
+            if method.upper() == "DELETE" or url is None:
+                continue  # a path parameter with no known value (a job id, a version...)
             operation = schema[path][method.upper()]
             requests_ = []
             media = (op.get("requestBody") or {}).get("content", {}).get("application/json")
@@ -357,15 +385,13 @@ def run_sweep(schema, client, result: FuzzResult, model: str) -> None:
                         for nasty in SWEEP_STRINGS:
                             body = json.dumps(_replaced(example, leaf, nasty))  # ASCII: surrogates escaped
                             requests_.append((url, body, "/".join(map(str, leaf))))
-            for param in op.get("parameters", []):
-                if (
-                    param.get("in") == "query"
-                    and (param.get("schema") or {}).get("type", "string") == "string"
-                ):
-                    requests_ += [
-                        (f"{url}?{param['name']}={raw}", None, f"query {param['name']}")
-                        for raw in SWEEP_QUERY
-                    ]
+            query = [p for p in op.get("parameters", []) if p.get("in") == "query"]
+            base = {p["name"]: quote(str(_example(p))) for p in query if p.get("required")}
+            for param in query:
+                if _is_string(param.get("schema") or {}):
+                    for raw in SWEEP_QUERY:
+                        qs = "&".join(f"{k}={v}" for k, v in {**base, param["name"]: raw}.items())
+                        requests_.append((f"{url}?{qs}", None, f"query {param['name']}"))
             for target, body, where in requests_:
                 headers = {"content-type": "application/json"} if body is not None else {}
                 resp = client.request(method.upper(), target, data=body, headers=headers)
