@@ -58,14 +58,7 @@ def translate(client, inputs, **kw):
 def test_job_reports_lr_per_step_and_dev_metrics_per_epoch(client, trained):
     job = trained
     assert job["progress"] == 1.0 and job["epoch"] == 6 and job["step"] > 0  # epochs count from 1
-    for key in (
-        "lr",
-        "train_loss",
-        "dev_loss",
-        "dev_exact_match",
-        "dev_token_accuracy",
-        "dev_alignment_accuracy",
-    ):
+    for key in "lr train_loss dev_loss dev_exact_match dev_token_accuracy dev_alignment_accuracy".split():
         assert isinstance(job[key], float), key
     steps = [h for h in job["history"] if "lr" in h]
     epochs = [h for h in job["history"] if "dev_exact_match" in h]

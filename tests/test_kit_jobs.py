@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from service.kit.jobs import JobManager, JobRecord
 from service.kit.errors import ConflictError, NotFoundError
+from service.kit.jobs import JobManager, JobRecord
 from service.kit.storage import atomic_write_json
 
 
@@ -68,7 +68,9 @@ def test_cancel_running_and_queued(manager, tmp_path):
 
 def test_one_job_per_model_and_a_spec_that_cannot_be_stored_creates_no_job(tmp_path):
     manager = JobManager(tmp_path / "jobs", max_concurrent=1, service="test")
-    first = manager.submit("train", "tests.jobfuncs:sleep_forever", {}, model="m")  # not started: stays queued
+    first = manager.submit(
+        "train", "tests.jobfuncs:sleep_forever", {}, model="m"
+    )  # not started: stays queued
     with pytest.raises(ConflictError) as err:
         manager.submit("train", "tests.jobfuncs:count", {"n": 1}, model="m")
     assert err.value.code == "job-active" and err.value.extensions["job_id"] == first.id

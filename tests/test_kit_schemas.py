@@ -206,7 +206,9 @@ def test_service_requests_refuse_strings_for_numbers_and_surrogates():
     with pytest.raises(ValidationError):
         emb.TrainRequest.model_validate({"name": "m", "sentences": ["a b"], "overwrite": 1})
     with pytest.raises(ValidationError):
-        emb.SimilarBatch.model_validate({"queries": [{"positive": ["a"], "unknown": 1}]})
+        emb.batch_models("Similar", emb.SimilarQuery, emb.SimilarResult, {})[0].model_validate(
+            {"queries": [{"positive": ["a"], "unknown": 1}]}
+        )
     with pytest.raises(ValidationError) as e:
         att.TranslateRequest.model_validate({"inputs": ["ok", "\ud800"], "return_attention": 0})
     assert {err["loc"] for err in e.value.errors()} == {("inputs", 1), ("return_attention",)}

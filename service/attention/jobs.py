@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from service.attention.schemas import JobOut
 from service.kit.jobs import JobRecord
-from service.kit.jobs_routes import job_location
+from service.kit.jobs_routes import job_fields
 
 LIFTED = (
     "lr",
@@ -20,13 +20,9 @@ LIFTED = (
 
 def job_view(rec: JobRecord) -> JobOut:
     """The API view of a kit job record."""
-    data = rec.model_dump(exclude={"spec"})
-    for key in LIFTED:
-        data[key] = rec.metrics.get(key)
-    data["spec"] = rec.spec.get("request")
-    data["duration_s"] = rec.duration_s
-    data["location"] = job_location(rec.id)
-    return JobOut(**data)
+    return JobOut(
+        **job_fields(rec, LIFTED), metrics=rec.metrics, history=rec.history, spec=rec.spec.get("request")
+    )
 
 
 JOB_DESCRIPTION = (

@@ -7,7 +7,7 @@ from typing import Any
 
 from service.embeddings.schemas import EpochReport, JobInfo
 from service.kit.jobs import JobRecord
-from service.kit.jobs_routes import job_location
+from service.kit.jobs_routes import job_fields
 
 
 def _request_summary(spec: dict[str, Any]) -> dict[str, Any]:
@@ -22,31 +22,17 @@ def _request_summary(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Latest figures shown at the top level of a job.
+LIFTED = ("epochs", "loss", "loss_note", "learning_rate", "words_per_second")
+
+
 def job_view(rec: JobRecord) -> JobInfo:
     """The API view of a kit job record."""
-    m = rec.metrics
     return JobInfo(
-        id=rec.id,
-        kind=rec.kind,
-        model=rec.model,
-        status=rec.status,
-        created=rec.created,
-        started=rec.started,
-        finished=rec.finished,
-        duration_s=rec.duration_s,
-        progress=rec.progress,
-        phase=m.get("phase") if rec.status == "running" else None,
-        epoch=rec.epoch,
-        epochs=m.get("epochs"),
-        loss=m.get("loss"),
-        loss_note=m.get("loss_note"),
-        learning_rate=m.get("learning_rate"),
-        words_per_second=m.get("words_per_second"),
+        **job_fields(rec, LIFTED),
+        phase=rec.metrics.get("phase") if rec.status == "running" else None,
         history=[EpochReport.model_validate(h) for h in rec.history if "epoch" in h],
-        error=rec.error,
-        result=rec.result,
         request=_request_summary(rec.spec),
-        location=job_location(rec.id),
     )
 
 

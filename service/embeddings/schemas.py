@@ -612,29 +612,3 @@ def batch_models(name: str, query: type[BaseModel], result: type[BaseModel], exa
         },
     )
     return req, res
-
-
-SimilarBatch, SimilarBatchResult = batch_models(
-    "Similar", SimilarQuery, SimilarResult, {"positive": ["president"], "topn": 3}
-)
-SimilarityBatch, SimilarityBatchResult = batch_models(
-    "Similarity", SimilarityQuery, SimilarityResult, {"pairs": [["president", "bush"]]}
-)
-NSimilarityBatch, NSimilarityBatchResult = batch_models(
-    "NSimilarity", NSimilarityQuery, NSimilarityResult, {"words1": ["president"], "words2": ["government"]}
-)
-AnalogyBatch, AnalogyBatchResult = batch_models(
-    "Analogy", AnalogyQuery, SimilarResult, {"a": "man", "b": "king", "c": "woman", "topn": 3}
-)
-DoesntMatchBatch, DoesntMatchBatchResult = batch_models(
-    "DoesntMatch",
-    DoesntMatchQuery,
-    DoesntMatchResult,
-    {"words": ["president", "minister", "government", "fire"]},
-)
-VectorsBatch, VectorsBatchResult = batch_models(
-    "Vectors", VectorsQuery, VectorsResult, {"words": ["president"]}
-)
-SentenceVectorsBatch, SentenceVectorsBatchResult = batch_models(
-    "SentenceVectors", SentenceVectorsQuery, SentenceVectorsResult, {"sentences": ["the president spoke"]}
-)

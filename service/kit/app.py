@@ -30,12 +30,12 @@ from service.kit.jobs_routes import JobView, jobs_router
 from service.kit.logging import configure_logging
 from service.kit.metrics import METRICS_RESPONSES, PrometheusResponse, metrics_endpoint
 from service.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from service.kit.models_routes import Summary, models_router
 from service.kit.names import NAME_DESCRIPTION, is_valid_name
 from service.kit.problems import install_problem_handlers, problem_response
 from service.kit.runtime import ServiceRuntime
 from service.kit.schemas import PROBLEM_RESPONSES
 from service.kit.settings import ServiceSettings
-from service.kit.versions_routes import Summary, versions_router
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -131,7 +131,7 @@ def create_app(
     )
     all_routers = (
         *routers,
-        versions_router(summary=version_summary),
+        models_router(summary=version_summary),
         jobs_router(view=job_view, job_model=job_model, show_description=job_description),
     )
     for router in all_routers:

@@ -93,6 +93,15 @@ def job_location(job_id: str) -> str:
     return f"/v1/jobs/{job_id}"
 
 
+def job_fields(rec: JobRecord, lifted: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What every service's view of a job shows: the record's own fields (not its spec, metrics or
+    history), ``duration_s``, ``location``, and the ``lifted`` metrics at the top level."""
+    data = rec.model_dump(exclude={"spec", "metrics", "history"})
+    data.update({key: rec.metrics.get(key) for key in lifted})
+    data.update(duration_s=rec.duration_s, location=job_location(rec.id))
+    return data
+
+
 def accepted(rec: JobRecord) -> JSONResponse:
     """The 202 answer to a request that queued a job, the same in both services: the
     :class:`~service.kit.schemas.JobAccepted` body and a ``Location`` header naming the job."""

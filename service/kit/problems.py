@@ -28,15 +28,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from service.kit.errors import (
-    ConflictError,
-    InvalidInputError,
-    NotFoundError,
-    ServiceError,
-    TooLargeError,
-    UnavailableError,
-    UnsupportedInputError,
-)
+from service.kit import errors as domain
+from service.kit.errors import ServiceError, UnavailableError
 from service.kit.logging import request_id_var
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -46,12 +39,12 @@ log = logging.getLogger("service.errors")
 
 #: Domain error -> (status, default title); the first class in ``type(exc).__mro__`` listed wins.
 DOMAIN_STATUS: dict[type[ServiceError], tuple[int, str]] = {
-    NotFoundError: (404, "Not found"),
-    ConflictError: (409, "Conflict"),
-    InvalidInputError: (422, "Unprocessable request"),
-    TooLargeError: (413, "Content Too Large"),
-    UnsupportedInputError: (415, "Unsupported Media Type"),
-    UnavailableError: (503, "Service Unavailable"),
+    domain.NotFoundError: (404, "Not found"),
+    domain.ConflictError: (409, "Conflict"),
+    domain.InvalidInputError: (422, "Unprocessable request"),
+    domain.TooLargeError: (413, "Content Too Large"),
+    domain.UnsupportedInputError: (415, "Unsupported Media Type"),
+    domain.UnavailableError: (503, "Service Unavailable"),
     ServiceError: (400, "Bad Request"),
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -113,6 +113,5 @@ def get_dataset(name: ModelName, runtime: Runtime) -> dict:
     description="409 while a queued or running job trains on it.",
     dependencies=[Depends(require_token)],
 )
-def delete_dataset(name: ModelName, runtime: Runtime) -> Response:
+def delete_dataset(name: ModelName, runtime: Runtime) -> None:
     runtime.delete_dataset(name)
-    return Response(status_code=204)

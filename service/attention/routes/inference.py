@@ -43,9 +43,9 @@ from service.attention.schemas import (
 )
 from service.attention.worker import DEV_FILE
 from service.kit.auth import require_query_token
+from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
 from service.kit.problems import ProblemError, invalid
-from service.kit.versions_routes import VersionQuery
 
 router = APIRouter(prefix="/v1/models", tags=["inference"], dependencies=[Depends(require_query_token)])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from models.seq2seq.data import DataError, examples_from_pairs
@@ -213,14 +213,3 @@ def get_model(name: ModelName, state: Runtime) -> ModelOut:
     if current is None:
         raise NotFoundError("model", name)
     return model_out(current, state.registry.is_loaded(name, current.version))
-
-
-@router.delete(
-    "/{name}",
-    status_code=204,
-    summary="Delete a model (every version); 409 while a job trains it",
-    dependencies=[Depends(require_token)],
-)
-def delete_model(name: ModelName, state: Runtime) -> Response:
-    state.delete_model(name)
-    return Response(status_code=204)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -130,6 +130,5 @@ def get_corpus(corpus_id: CorpusId, runtime: Runtime) -> CorpusInfo:
     description="409 while a queued or running job trains on it.",
     dependencies=[Depends(require_token)],
 )
-def delete_corpus(corpus_id: CorpusId, runtime: Runtime) -> Response:
+def delete_corpus(corpus_id: CorpusId, runtime: Runtime) -> None:
     runtime.delete_corpus(corpus_id)
-    return Response(status_code=204)

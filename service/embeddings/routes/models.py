@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from gensim.models.fasttext import FastTextKeyedVectors
@@ -26,10 +26,10 @@ from service.embeddings.schemas import (
 from service.kit.auth import require_query_token, require_token
 from service.kit.errors import InvalidInputError, NotFoundError
 from service.kit.jobs_routes import accepted
+from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
 from service.kit.schemas import JobAccepted
 from service.kit.storage import stream_request_to_file
-from service.kit.versions_routes import VersionQuery
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -173,18 +173,6 @@ def list_models(state: Runtime) -> ModelList:
 )
 def get_model(name: ModelName, state: Runtime) -> ModelInfo:
     return model_info(state, name)
-
-
-@router.delete(
-    "/{name}",
-    status_code=204,
-    summary="Delete a model and all its versions",
-    description="409 while a job for it is queued or running.",
-    dependencies=[Depends(require_token)],
-)
-def delete_model(name: ModelName, state: Runtime) -> Response:
-    state.delete_model(name)
-    return Response(status_code=204)
 
 
 IMPORT_BODY = {

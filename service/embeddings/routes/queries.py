@@ -28,9 +28,9 @@ from service.embeddings.errors import query_errors, unknown_words
 from service.embeddings.runtime import EmbeddingsRuntime, LoadedVectors, Runtime, tokenizer_for
 from service.kit.auth import require_query_token
 from service.kit.errors import InvalidInputError, ServiceError
+from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
 from service.kit.problems import PROBLEM_BASE, ProblemError, domain_status
-from service.kit.versions_routes import VersionQuery
 
 router = APIRouter(prefix="/v1/models", tags=["queries"], dependencies=[Depends(require_query_token)])
 
@@ -54,8 +54,6 @@ def query_route(
     path: str,
     body: type[BaseModel],
     result: type[BaseModel],
-    batch_body: type[BaseModel],
-    batch_result: type[BaseModel],
     *,
     summary: str,
     description: str | None = None,
@@ -65,8 +63,11 @@ def query_route(
     """Declare a query: ``POST /{name}/<path>`` (one ``body``) and ``POST /{name}/<path>/batch``.
 
     The decorated function answers one query on a loaded model; the batch route runs it per query
-    (or ``batch`` runs them all at once), each failure reported by index.
+    (or ``batch`` runs them all at once), each failure reported by index. The batch bodies are
+    made from ``body`` and ``result`` (:func:`~service.embeddings.schemas.batch_models`).
     """
+    examples = (body.model_config.get("json_schema_extra") or {}).get("examples") or [{}]  # type: ignore[union-attr]
+    batch_body, batch_result = s.batch_models(body.__name__.removesuffix("Query"), body, result, examples[0])
 
     def register(answer: Answer) -> Answer:
         def single(name: ModelName, query: body, runtime: Runtime, version: VersionQuery = None) -> Any:  # type: ignore[valid-type]
@@ -203,7 +204,7 @@ def _cosadd_batch(prepare: Callable[[EmbeddingsRuntime, LoadedVectors, Any], Cos
 
 
 @query_route(
-    "similar", s.SimilarQuery, s.SimilarResult, s.SimilarBatch, s.SimilarBatchResult,
+    "similar", s.SimilarQuery, s.SimilarResult,
     summary="Nearest words (most_similar, most_similar_cosmul, similar_by_vector)",
     description="`positive`/`negative` words with `method` `cosadd` (gensim `most_similar`) or `cosmul` "
     "(`most_similar_cosmul`), or a raw `vector` (gensim `similar_by_vector`). Query words are excluded. "
@@ -225,7 +226,7 @@ def _similar(state: EmbeddingsRuntime, m: LoadedVectors, q: s.SimilarQuery) -> s
 
 
 @query_route(
-    "analogy", s.AnalogyQuery, s.SimilarResult, s.AnalogyBatch, s.AnalogyBatchResult,
+    "analogy", s.AnalogyQuery, s.SimilarResult,
     summary="Analogy a : b :: c : ?",
     description="gensim `most_similar(positive=[b, c], negative=[a])` (`cosadd`) or `most_similar_cosmul` "
     "(`cosmul`). `man : king :: woman : ?` -> `queen` on a good model.",
@@ -241,7 +242,7 @@ def _analogy(state: EmbeddingsRuntime, m: LoadedVectors, q: s.AnalogyQuery) -> s
 
 
 @query_route(
-    "similarity", s.SimilarityQuery, s.SimilarityResult, s.SimilarityBatch, s.SimilarityBatchResult,
+    "similarity", s.SimilarityQuery, s.SimilarityResult,
     summary="Cosine similarity of word pairs",
 )  # fmt: skip
 def _similarity(state: EmbeddingsRuntime, m: LoadedVectors, q: s.SimilarityQuery) -> s.SimilarityResult:
@@ -251,7 +252,7 @@ def _similarity(state: EmbeddingsRuntime, m: LoadedVectors, q: s.SimilarityQuery
 
 
 @query_route(
-    "n-similarity", s.NSimilarityQuery, s.NSimilarityResult, s.NSimilarityBatch, s.NSimilarityBatchResult,
+    "n-similarity", s.NSimilarityQuery, s.NSimilarityResult,
     summary="Cosine between the means of two word sets",
 )  # fmt: skip
 def _n_similarity(state: EmbeddingsRuntime, m: LoadedVectors, q: s.NSimilarityQuery) -> s.NSimilarityResult:
@@ -261,7 +262,7 @@ def _n_similarity(state: EmbeddingsRuntime, m: LoadedVectors, q: s.NSimilarityQu
 
 
 @query_route(
-    "doesnt-match", s.DoesntMatchQuery, s.DoesntMatchResult, s.DoesntMatchBatch, s.DoesntMatchBatchResult,
+    "doesnt-match", s.DoesntMatchQuery, s.DoesntMatchResult,
     summary="The word that does not match the others",
 )  # fmt: skip
 def _doesnt_match(state: EmbeddingsRuntime, m: LoadedVectors, q: s.DoesntMatchQuery) -> s.DoesntMatchResult:
@@ -271,7 +272,7 @@ def _doesnt_match(state: EmbeddingsRuntime, m: LoadedVectors, q: s.DoesntMatchQu
 
 
 @query_route(
-    "vectors", s.VectorsQuery, s.VectorsResult, s.VectorsBatch, s.VectorsBatchResult,
+    "vectors", s.VectorsQuery, s.VectorsResult,
     summary="Raw vectors of words",
     description="Unknown words get `vector: null` and are listed in `unknown_words` (404 only when EVERY "
     "word is unknown). FastText builds vectors for out-of-vocabulary words from character n-grams: `oov: true`.",
@@ -295,8 +296,7 @@ def _vectors(state: EmbeddingsRuntime, m: LoadedVectors, q: s.VectorsQuery) -> s
 
 
 @query_route(
-    "sentence-vectors", s.SentenceVectorsQuery, s.SentenceVectorsResult, s.SentenceVectorsBatch,
-    s.SentenceVectorsBatchResult,
+    "sentence-vectors", s.SentenceVectorsQuery, s.SentenceVectorsResult,
     summary="Sentence vectors by masked pooling (mean, max or sum) of word vectors",
     description="Strings are tokenized with `tokenizer`; token lists are used as given. Unknown tokens "
     "are masked out (padding never influences the result). A sentence with no known token gets an all-zero "

@@ -1,5 +1,8 @@
-"""Model versions as a resource, the same in both services.
+"""What every service does with its stored models, the same in both: delete one, and its versions
+as a resource.
 
+* ``DELETE /v1/models/{name}`` removes a model and all its versions (409 while a job for it is
+  queued or running);
 * ``GET /v1/models/{name}/versions`` -> ``{"model", "current": N, "versions": [{version, created,
   current, loaded, …the version's metrics and params}]}``;
 * ``PUT /v1/models/{name}/current`` with ``{"version": N}`` rolls back or forward atomically (one
@@ -11,7 +14,10 @@
 Every query and inference route takes ``?version=N`` (:data:`VersionQuery`) to use another version
 than the current one.
 
->>> router = versions_router(summary=lambda meta: {"vocab_size": meta.get("vocab_size")})  # doctest: +SKIP
+>>> router = models_router(summary=lambda meta: {"vocab_size": meta.get("vocab_size")})  # doctest: +SKIP
+
+(Each service adds its own ``POST /v1/models`` and ``GET /v1/models[/{name}]``: what a model is
+differs between them.)
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.kit.auth import require_query_token, require_token
@@ -64,9 +70,19 @@ class CurrentVersionIn(RequestModel):
     version: Int = Field(ge=1, le=2**31 - 1, description="An existing version of the model.")
 
 
-def versions_router(*, summary: Summary) -> APIRouter:
-    """The versions routes; ``summary(meta)`` picks what a version shows of its stored metadata."""
+def models_router(*, summary: Summary) -> APIRouter:
+    """The shared model routes; ``summary(meta)`` picks what a version shows of its stored metadata."""
     router = APIRouter(prefix="/v1/models", tags=["models"])
+
+    @router.delete(
+        "/{name}",
+        status_code=204,
+        summary="Delete a model and all its versions",
+        description="409 while a job for it is queued or running.",
+        dependencies=[Depends(require_token)],
+    )
+    def delete_model(name: ModelName, runtime: Any = Depends(get_runtime)) -> None:
+        runtime.delete_model(name)
 
     def listing(runtime: ServiceRuntime, name: str) -> VersionList:
         current, versions = runtime.versions(name)
@@ -114,10 +130,7 @@ def versions_router(*, summary: Summary) -> APIRouter:
         description="409 for the current version (make another current first, or delete the model).",
         dependencies=[Depends(require_token)],
     )
-    def delete_version(
-        name: ModelName, version: VersionNumber, runtime: Any = Depends(get_runtime)
-    ) -> Response:
+    def delete_version(name: ModelName, version: VersionNumber, runtime: Any = Depends(get_runtime)) -> None:
         runtime.delete_version(name, version)
-        return Response(status_code=204)
 
     return router
