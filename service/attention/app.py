@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         AttentionRuntime(settings),
         title="embattn attention",
         description=DESCRIPTION,
-        routers=[inference.router, models.router, datasets.router],
+        routers=[inference.router, models.router, datasets.router, datasets.shared],
         job_view=job_view,
         job_model=JobOut,
         job_description=JOB_DESCRIPTION,

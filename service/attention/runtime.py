@@ -18,8 +18,6 @@ from models.seq2seq.model import Seq2Seq
 from models.seq2seq.recipes import DEFAULT_DATES_RECIPE
 from service.attention import checkpoints
 from service.attention.settings import Settings
-from service.kit.errors import ConflictError
-from service.kit.jobs import ACTIVE
 from service.kit.model_store import ModelVersion
 from service.kit.registry import LoadedModel
 from service.kit.runtime import ServiceRuntime, get_runtime
@@ -77,25 +75,15 @@ class AttentionRuntime(ServiceRuntime[Seq2Seq]):
             "max_output_len": self.settings.max_output_len,
         }
 
-    def delete_dataset(self, dataset_id: str) -> None:
-        """Remove an uploaded dataset; 409 while a queued or running job trains on it."""
-        with self.lock:
-            self.uploads.get(dataset_id)
-            for job in self.jobs.list():
-                if job.status in ACTIVE and dataset_id in _dataset_ids(job.spec):
-                    raise ConflictError(f"job {job.id} uses dataset {dataset_id!r}", code="dataset-in-use")
-            self.uploads.delete(dataset_id)
-
-
-def _dataset_ids(spec: dict[str, Any]) -> set[str]:
-    ids = set()
-    for part in (spec.get("source"), spec.get("dev")):
-        if isinstance(part, dict) and isinstance(part.get("dataset"), dict):
-            ids.add(part["dataset"].get("id"))
-    emb = spec.get("embeddings")
-    if isinstance(emb, dict) and emb.get("id"):
-        ids.add(emb["id"])
-    return ids
+    def uploads_of(self, spec: dict[str, Any]) -> set[str]:
+        ids = set()
+        for part in (spec.get("source"), spec.get("dev")):
+            if isinstance(part, dict) and isinstance(part.get("dataset"), dict):
+                ids.add(part["dataset"].get("id"))
+        emb = spec.get("embeddings")
+        if isinstance(emb, dict) and emb.get("id"):
+            ids.add(emb["id"])
+        return ids
 
 
 #: The runtime, as a route parameter.

@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         EmbeddingsRuntime(settings),
         title="embattn embeddings",
         description=DESCRIPTION,
-        routers=[corpora.router, models.router, queries.router],
+        routers=[corpora.router, corpora.shared, models.router, queries.router],
         job_view=job_view,
         job_model=JobInfo,
         job_description=JOB_DESCRIPTION,

@@ -24,8 +24,8 @@ from models.embeddings.io import load_vectors
 from models.embeddings.queries import VectorQueries
 from models.embeddings.training import TrainParams
 from service.embeddings.settings import Settings
-from service.kit.errors import ConflictError, InvalidInputError
-from service.kit.jobs import ACTIVE, JobRecord
+from service.kit.errors import InvalidInputError
+from service.kit.jobs import JobRecord
 from service.kit.model_store import ModelVersion
 from service.kit.registry import LoadedModel
 from service.kit.runtime import ServiceRuntime, get_runtime
@@ -181,14 +181,9 @@ class EmbeddingsRuntime(ServiceRuntime[Vectors]):
 
         return self.submit_job(mode, name, build, overwrite=None if mode == "continue" else overwrite)
 
-    def delete_corpus(self, corpus_id: str) -> None:
-        """Remove an uploaded corpus; 409 while a queued or running job trains on it."""
-        with self.lock:
-            self.uploads.get(corpus_id)
-            for job in self.jobs.list():
-                if job.status in ACTIVE and (job.spec.get("corpus") or {}).get("id") == corpus_id:
-                    raise ConflictError(f"job {job.id} trains on corpus {corpus_id!r}", code="corpus-in-use")
-            self.uploads.delete(corpus_id)
+    def uploads_of(self, spec: dict[str, Any]) -> set[str]:
+        corpus = spec.get("corpus") or {}
+        return {corpus["id"]} if corpus.get("source") == "upload" and "id" in corpus else set()
 
 
 #: The runtime, as a route parameter.

@@ -93,6 +93,10 @@ class ServiceRuntime(Generic[T]):
         """The job spec that trains the default model, or None when the service has none."""
         return None
 
+    def uploads_of(self, spec: dict[str, Any]) -> set[str]:
+        """The ids of the uploads a job's spec reads (an upload in use cannot be deleted)."""
+        return set()
+
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self, *, background: bool = True) -> None:
@@ -215,6 +219,18 @@ class ServiceRuntime(Generic[T]):
             else:
                 self.check_name_free(name, overwrite)
             return self.jobs.submit(kind, self.job_target, spec() if callable(spec) else spec, model=name)
+
+    def delete_upload(self, upload_id: str) -> None:
+        """Remove an upload; 404 when absent, 409 (``<kind>-in-use``) while a queued or running job reads it."""
+        with self.lock:
+            self.uploads.get(upload_id)
+            for job in self.jobs.list():
+                if job.status in ACTIVE and upload_id in self.uploads_of(job.spec):
+                    raise ConflictError(
+                        f"job {job.id} uses {self.upload_kind} {upload_id!r}",
+                        code=f"{self.upload_kind}-in-use",
+                    )
+            self.uploads.delete(upload_id)
 
     def delete_model(self, name: str) -> None:
         """Remove every version of ``name``; 409 while a job for it is active, 404 when absent."""

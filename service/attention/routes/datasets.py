@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from service.attention.datasets import FILES, sample, sniff_format, validate
 from service.attention.runtime import Runtime
 from service.attention.schemas import DatasetList, DatasetOut
-from service.kit.auth import require_query_token, require_token
-from service.kit.names import ModelName
+from service.kit.auth import require_token
 from service.kit.storage import stream_request_to_file
+from service.kit.uploads_routes import uploads_router
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
@@ -77,41 +77,18 @@ async def upload_dataset(
     return JSONResponse(body, status_code=201, headers={"Location": f"/v1/datasets/{dataset_id}"})
 
 
-@router.get(
-    "",
-    summary="List datasets",
-    response_model=DatasetList,
-    response_model_exclude_none=True,
-    dependencies=[Depends(require_query_token)],
-)
-def list_datasets(runtime: Runtime) -> DatasetList:
-    return DatasetList(datasets=[DatasetOut.model_validate(m) for m in runtime.uploads.list()])
+def _with_sample(runtime: Any, name: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """A pairs dataset shows its first pairs."""
+    if meta.get("kind") != "pairs":
+        return meta
+    first = sample(runtime.uploads.path(name), meta["format"])
+    pairs = [{"source": e.source, "target": e.target} | ({"links": [list(x) for x in e.links]} if e.links else {})
+             for e in first]  # fmt: skip
+    return {**meta, "sample": pairs}
 
 
-@router.get(
-    "/{name}",
-    summary="One dataset, with its first pairs",
-    response_model=DatasetOut,
-    response_model_exclude_none=True,
-    dependencies=[Depends(require_query_token)],
-)
-def get_dataset(name: ModelName, runtime: Runtime) -> dict:
-    meta = dict(runtime.uploads.get(name))
-    if meta.get("kind") == "pairs":
-        meta["sample"] = [
-            {"source": e.source, "target": e.target}
-            | ({"links": [list(x) for x in e.links]} if e.links else {})
-            for e in sample(runtime.uploads.path(name), meta["format"])
-        ]
-    return meta
-
-
-@router.delete(
-    "/{name}",
-    status_code=204,
-    summary="Delete a dataset",
-    description="409 while a queued or running job trains on it.",
-    dependencies=[Depends(require_token)],
-)
-def delete_dataset(name: ModelName, runtime: Runtime) -> None:
-    runtime.delete_dataset(name)
+#: ``GET /v1/datasets``, ``GET`` and ``DELETE /v1/datasets/{name}``: the kit's, as for every upload collection.
+shared = uploads_router(
+    "/v1/datasets", item=DatasetOut, listing=DatasetList, show=_with_sample,
+    show_summary="One dataset, with its first pairs", exclude_none=True,
+)  # fmt: skip

@@ -15,10 +15,11 @@ from service.embeddings import corpora
 from service.embeddings.errors import corpus_error
 from service.embeddings.runtime import Runtime, tokenizer_for
 from service.embeddings.schemas import CorpusInfo, CorpusList
-from service.kit.auth import require_query_token, require_token
+from service.kit.auth import require_token
 from service.kit.errors import ConflictError, InvalidInputError, TooLargeError
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
 from service.kit.storage import run_while_connected, stream_request_to_file
+from service.kit.uploads_routes import uploads_router
 
 log = logging.getLogger("service.embeddings.corpora")
 
@@ -106,29 +107,5 @@ async def upload_corpus(
     )
 
 
-@router.get(
-    "", response_model=CorpusList, summary="List corpora", dependencies=[Depends(require_query_token)]
-)
-def list_corpora(runtime: Runtime) -> CorpusList:
-    return CorpusList(corpora=[CorpusInfo.model_validate(m) for m in runtime.uploads.list()])
-
-
-@router.get(
-    "/{corpus_id}",
-    response_model=CorpusInfo,
-    summary="Show a corpus",
-    dependencies=[Depends(require_query_token)],
-)
-def get_corpus(corpus_id: CorpusId, runtime: Runtime) -> CorpusInfo:
-    return CorpusInfo.model_validate(runtime.uploads.get(corpus_id))
-
-
-@router.delete(
-    "/{corpus_id}",
-    status_code=204,
-    summary="Delete a corpus",
-    description="409 while a queued or running job trains on it.",
-    dependencies=[Depends(require_token)],
-)
-def delete_corpus(corpus_id: CorpusId, runtime: Runtime) -> None:
-    runtime.delete_corpus(corpus_id)
+#: ``GET /v1/corpora``, ``GET`` and ``DELETE /v1/corpora/{name}``: the kit's, as for every upload collection.
+shared = uploads_router("/v1/corpora", item=CorpusInfo, listing=CorpusList, show_summary="Show a corpus")
