@@ -69,7 +69,11 @@ def query_route(
     examples = (body.model_config.get("json_schema_extra") or {}).get("examples") or [{}]  # type: ignore[union-attr]
     batch_body, batch_result = s.batch_models(body.__name__.removesuffix("Query"), body, result, examples[0])
 
-    def register(answer: Answer) -> Answer:
+    def register(fn: Answer) -> Answer:
+        def answer(runtime: EmbeddingsRuntime, model: LoadedVectors, q: Any) -> BaseModel:
+            with query_errors(model.name):  # the core's exceptions -> the problems they are
+                return fn(runtime, model, q)
+
         def single(name: ModelName, query: body, runtime: Runtime, version: VersionQuery = None) -> Any:  # type: ignore[valid-type]
             return answer(runtime, runtime.registry.get(name, version), query)
 
@@ -81,7 +85,7 @@ def query_route(
             errors.sort(key=lambda e: e.index)
             return batch_result(results=results, errors=errors)
 
-        single.__name__, many.__name__ = answer.__name__.lstrip("_"), answer.__name__.lstrip("_") + "_batch"
+        single.__name__, many.__name__ = fn.__name__.lstrip("_"), fn.__name__.lstrip("_") + "_batch"
         router.post(
             f"/{{name}}/{path}", response_model=result, summary=summary, description=description,
             responses=PROBLEM_RESPONSES,
@@ -90,7 +94,7 @@ def query_route(
             f"/{{name}}/{path}/batch", response_model=batch_result,
             summary=batch_summary or f"{summary}: many queries at once",
         )(many)  # fmt: skip
-        return answer
+        return fn
 
     return register
 
@@ -215,13 +219,12 @@ def _cosadd_batch(prepare: Callable[[EmbeddingsRuntime, LoadedVectors, Any], Cos
 )  # fmt: skip
 def _similar(state: EmbeddingsRuntime, m: LoadedVectors, q: s.SimilarQuery) -> s.SimilarResult:
     _topn(state, q.topn)
-    with query_errors(m.name):
-        if q.vector is not None:
-            res = m.model.queries.similar_by_vector(q.vector, topn=q.topn, restrict_vocab=q.restrict_vocab)
-        else:
-            res = m.model.queries.most_similar(
-                q.positive, q.negative, topn=q.topn, method=q.method, restrict_vocab=q.restrict_vocab
-            )
+    if q.vector is not None:
+        res = m.model.queries.similar_by_vector(q.vector, topn=q.topn, restrict_vocab=q.restrict_vocab)
+    else:
+        res = m.model.queries.most_similar(
+            q.positive, q.negative, topn=q.topn, method=q.method, restrict_vocab=q.restrict_vocab
+        )
     return _neighbours(res)
 
 
@@ -234,41 +237,30 @@ def _similar(state: EmbeddingsRuntime, m: LoadedVectors, q: s.SimilarQuery) -> s
 )  # fmt: skip
 def _analogy(state: EmbeddingsRuntime, m: LoadedVectors, q: s.AnalogyQuery) -> s.SimilarResult:
     _topn(state, q.topn)
-    with query_errors(m.name):
-        res = m.model.queries.analogy(
-            q.a, q.b, q.c, topn=q.topn, method=q.method, restrict_vocab=q.restrict_vocab
-        )
+    res = m.model.queries.analogy(
+        q.a, q.b, q.c, topn=q.topn, method=q.method, restrict_vocab=q.restrict_vocab
+    )
     return _neighbours(res)
 
 
-@query_route(
-    "similarity", s.SimilarityQuery, s.SimilarityResult,
-    summary="Cosine similarity of word pairs",
-)  # fmt: skip
+@query_route("similarity", s.SimilarityQuery, s.SimilarityResult, summary="Cosine similarity of word pairs")
 def _similarity(state: EmbeddingsRuntime, m: LoadedVectors, q: s.SimilarityQuery) -> s.SimilarityResult:
     _limit(len(q.pairs), state.settings.max_batch, "pairs", ["body", "pairs"])
-    with query_errors(m.name):
-        return s.SimilarityResult(similarities=m.model.queries.similarity(q.pairs))
+    return s.SimilarityResult(similarities=m.model.queries.similarity(q.pairs))
 
 
 @query_route(
-    "n-similarity", s.NSimilarityQuery, s.NSimilarityResult,
-    summary="Cosine between the means of two word sets",
-)  # fmt: skip
+    "n-similarity", s.NSimilarityQuery, s.NSimilarityResult, summary="Cosine of two word sets' means"
+)
 def _n_similarity(state: EmbeddingsRuntime, m: LoadedVectors, q: s.NSimilarityQuery) -> s.NSimilarityResult:
     _limit(max(len(q.words1), len(q.words2)), state.settings.max_batch, "words", ["body", "words1"])
-    with query_errors(m.name):
-        return s.NSimilarityResult(similarity=m.model.queries.n_similarity(q.words1, q.words2))
+    return s.NSimilarityResult(similarity=m.model.queries.n_similarity(q.words1, q.words2))
 
 
-@query_route(
-    "doesnt-match", s.DoesntMatchQuery, s.DoesntMatchResult,
-    summary="The word that does not match the others",
-)  # fmt: skip
+@query_route("doesnt-match", s.DoesntMatchQuery, s.DoesntMatchResult, summary="The odd word out")
 def _doesnt_match(state: EmbeddingsRuntime, m: LoadedVectors, q: s.DoesntMatchQuery) -> s.DoesntMatchResult:
     _limit(len(q.words), state.settings.max_batch, "words", ["body", "words"])
-    with query_errors(m.name):
-        return s.DoesntMatchResult(word=m.model.queries.doesnt_match(q.words))
+    return s.DoesntMatchResult(word=m.model.queries.doesnt_match(q.words))
 
 
 @query_route(
@@ -279,8 +271,7 @@ def _doesnt_match(state: EmbeddingsRuntime, m: LoadedVectors, q: s.DoesntMatchQu
 )  # fmt: skip
 def _vectors(state: EmbeddingsRuntime, m: LoadedVectors, q: s.VectorsQuery) -> s.VectorsResult:
     _limit(len(q.words), state.settings.max_batch, "words", ["body", "words"])
-    with query_errors(m.name):
-        vecs = m.model.queries.vectors(q.words)
+    vecs = m.model.queries.vectors(q.words)
     out = [
         s.WordVectorOut(
             word=v.word,
@@ -307,8 +298,7 @@ def _sentence_vectors(
 ) -> s.SentenceVectorsResult:
     _limit(len(q.sentences), state.settings.max_batch, "sentences", ["body", "sentences"])
     tok = tokenizer_for(q.tokenizer.kind, q.tokenizer.lowercase)
-    with query_errors(m.name):
-        res = m.model.queries.sentence_vectors(q.sentences, mode=q.pooling, tokenizer=tok)
+    res = m.model.queries.sentence_vectors(q.sentences, mode=q.pooling, tokenizer=tok)
     return s.SentenceVectorsResult(
         vectors=[
             s.SentenceVectorOut(
