@@ -56,3 +56,43 @@ def test_model_store_versions_and_crash(tmp_path):
     with pytest.raises(ValueError):
         store.current("../etc")
     assert store.delete("m") and store.names() == [] and not store.delete("m")
+
+
+def test_run_while_connected_tells_the_work_when_the_client_has_gone(tmp_path):
+    """A long validation of an upload (here: a real corpus scan) stops once the client disconnects."""
+    import asyncio
+    import gzip
+
+    from starlette.requests import Request
+
+    from models.embeddings.corpus import ScanCancelled, scan_corpus
+    from service.kit.storage import run_while_connected
+
+    path = tmp_path / "big.txt.gz"
+    path.write_bytes(gzip.compress(b"the cat sat on the mat\n" * 200_000))
+
+    async def gone():  # the ASGI server's message once the client closed the connection
+        return {"type": "http.disconnect"}
+
+    request = Request({"type": "http", "method": "POST", "path": "/", "headers": []}, gone)
+
+    def work(should_stop):
+        import time
+
+        deadline = time.monotonic() + 5
+        while not should_stop() and time.monotonic() < deadline:  # the watcher polls every 0.25 s
+            time.sleep(0.01)
+        return scan_corpus(path, should_stop=should_stop)
+
+    with pytest.raises(ScanCancelled):
+        asyncio.run(run_while_connected(request, work))
+
+    async def connected():
+        await asyncio.sleep(10)
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    still_there = Request({"type": "http", "method": "POST", "path": "/", "headers": []}, connected)
+    stats = asyncio.run(
+        run_while_connected(still_there, lambda should_stop: scan_corpus(path, should_stop=should_stop))
+    )
+    assert stats.sentences == 200_000
