@@ -262,3 +262,15 @@ def test_problem_bodies_are_json_even_for_bad_text(emb):
     r = post_raw(emb, "/v1/models/m/doesnt-match", '{"words": [' + SURROGATE + ', "a"]}')
     assert_problem(r, 422)
     json.loads(r.content.decode("utf-8"))  # valid UTF-8 JSON
+
+
+def test_openapi_says_when_the_token_is_optional(make_embeddings_client):
+    with make_embeddings_client(api_token="a-real-secret-0123456789") as c:
+        paths = c.get("/openapi.json").json()["paths"]
+        assert paths["/v1/models"]["post"]["security"] == [{"HTTPBearer": []}]  # a write: required
+        assert {} in paths["/v1/models/{name}/similar"]["post"]["security"]  # a query, unprotected
+        assert c.post("/v1/models/default/similar", json={"positive": ["a"]}).status_code == 404
+        assert_problem(c.post("/v1/models", json={"name": "x", "sentences": ["a b"]}), 401)
+    with make_embeddings_client(api_token="a-real-secret-0123456789", protect_queries=True) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+        assert paths["/v1/models/{name}/similar"]["post"]["security"] == [{"HTTPBearer": []}]

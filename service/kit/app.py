@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, FastAPI, Request
@@ -26,6 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.kit.auth import require_query_token
 from service.kit.jobs_routes import JobView, jobs_router
 from service.kit.logging import configure_logging
 from service.kit.metrics import METRICS_RESPONSES, PrometheusResponse, metrics_endpoint
@@ -137,6 +139,7 @@ def create_app(
     for router in all_routers:
         app.include_router(router)
     _install_name_check(app, _named_collections(all_routers))
+    _document_auth(app, settings, _query_operations(all_routers))
 
     # Outermost first: the request context wraps the body limit, so a 413 carries a request id.
     app.add_middleware(
@@ -147,6 +150,49 @@ def create_app(
     )
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     return app
+
+
+def _query_operations(routers: Sequence[APIRouter]) -> set[tuple[str, str]]:
+    """``(path, method)`` of the routes guarded by :func:`require_query_token` (not by ``require_token``)."""
+
+    def calls(dependant: Any) -> Iterator[Any]:
+        for dep in dependant.dependencies:
+            yield dep.call
+            yield from calls(dep)
+
+    out = set()
+    for router in routers:
+        for route in router.routes:
+            dependant = getattr(route, "dependant", None)
+            if dependant is not None and require_query_token in set(calls(dependant)):
+                out |= {(route.path, m.lower()) for m in getattr(route, "methods", ())}
+    return out
+
+
+def _document_auth(app: FastAPI, settings: ServiceSettings, queries: set[tuple[str, str]]) -> None:
+    """Say in the OpenAPI document when the bearer token is optional.
+
+    The token dependencies are declared on routes (``security: [{"HTTPBearer": []}]``); with no token
+    configured (or, for queries, unprotected) the service accepts requests without one, so those
+    operations list the empty requirement ``{}`` too (OpenAPI's way of saying "optional").
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path, ops in schema.get("paths", {}).items():
+                for method, op in ops.items():
+                    security = op.get("security") if isinstance(op, dict) else None
+                    if not security or {} in security:
+                        continue
+                    is_query = (path, method) in queries
+                    if settings.api_token is None or (is_query and not settings.protect_queries):
+                        op["security"] = [{}, *security]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _named_collections(routers: Sequence[APIRouter]) -> list[str]:
