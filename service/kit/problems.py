@@ -98,18 +98,6 @@ class ProblemError(Exception):
         self.extensions = extensions
 
 
-def not_found(kind: str, name: str) -> ProblemError:
-    """A 404 for a missing resource of the given kind (``"model"``, ``"job"``, ``"corpus"``)."""
-    return ProblemError(
-        404, f"{kind.capitalize()} not found", f"no {kind} named {name!r}", type=f"{kind}-not-found"
-    )
-
-
-def conflict(detail: str, *, type: str = "conflict") -> ProblemError:  # noqa: A002
-    """A 409 for a request that clashes with the current state."""
-    return ProblemError(409, "Conflict", detail, type=type)
-
-
 def invalid(
     detail: str, *, loc: list[str | int] | None = None, type: str = "invalid-request"
 ) -> ProblemError:  # noqa: A002
