@@ -224,13 +224,7 @@ class JobManager:
         rec = JobRecord(id=uuid.uuid4().hex, kind=kind, model=model, spec=spec, target=target)
         with self._lock:
             if model is not None:
-                active = [r for r in self._jobs.values() if r.model == model and r.status in ACTIVE]
-                if active:
-                    raise ConflictError(
-                        f"job {active[0].id} is {active[0].status} for model {model!r}",
-                        code="job-active",
-                        job_id=active[0].id,
-                    )
+                self.check_idle(model)
             self._persist(rec)
             self._jobs[rec.id] = rec
             self._update_gauges()
@@ -257,6 +251,17 @@ class JobManager:
     def active_for(self, model: str) -> list[JobRecord]:
         """Jobs that are queued or running for ``model``."""
         return [r for r in self.list(model=model) if r.status in ACTIVE]
+
+    def check_idle(self, model: str) -> None:
+        """:class:`ConflictError` (``job-active``, with ``job_id``) while a job for ``model`` is active."""
+        active = self.active_for(model)
+        if active:
+            raise ConflictError(
+                f"job {active[0].id} is {active[0].status} for model {model!r}; wait for it to end or "
+                f"cancel it (DELETE /v1/jobs/{active[0].id})",
+                code="job-active",
+                job_id=active[0].id,
+            )
 
     def cancel(self, job_id: str) -> JobRecord:
         """Cancel a queued or running job; :class:`ConflictError` (``job-ended``) when it already ended."""

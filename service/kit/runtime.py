@@ -180,14 +180,7 @@ class ServiceRuntime(Generic[T]):
 
     def check_no_active_job(self, name: str) -> None:
         """:class:`ConflictError` (``job-active``) when a job for ``name`` is queued or running."""
-        active = self.jobs.active_for(name)
-        if active:
-            raise ConflictError(
-                f"job {active[0].id} is {active[0].status} for model {name!r}; wait for it to end or "
-                f"cancel it (DELETE /v1/jobs/{active[0].id})",
-                code="job-active",
-                job_id=active[0].id,
-            )
+        self.jobs.check_idle(name)
 
     def check_name_free(self, name: str, overwrite: bool) -> None:
         """:class:`ConflictError` (``model-exists``) when ``name`` exists and ``overwrite`` is false."""

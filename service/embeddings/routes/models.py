@@ -39,15 +39,15 @@ def model_info(state: EmbeddingsRuntime, name: str) -> ModelInfo:
     if current is None:
         raise NotFoundError("model", name)
     meta = dict(current.meta)
-    versions = []
-    for v in state.store.versions(name):
-        mv = state.store.get(name, v)
-        vm = mv.meta if mv else {}
-        versions.append(
-            VersionInfo(
-                version=v, created=vm.get("created"), source=vm.get("source"), vocab_size=vm.get("vocab_size")
-            )
+    versions = [
+        VersionInfo(
+            version=v.version,
+            created=v.meta.get("created"),
+            source=v.meta.get("source"),
+            vocab_size=v.meta.get("vocab_size"),
         )
+        for v in state.store.all_versions(name)
+    ]
     meta.pop("version", None)
     return ModelInfo(
         **{k: v for k, v in meta.items() if k not in ModelInfo.model_fields},
