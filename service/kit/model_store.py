@@ -31,10 +31,10 @@ from typing import Any
 from service.kit.errors import ConflictError, NotFoundError
 from service.kit.names import is_valid_name
 from service.kit.storage import (
-    TMP_PREFIX,
     atomic_write_json,
     fsync_tree,
     read_json,
+    remove_temporaries,
     remove_tree,
     tmp_sibling,
 )
@@ -185,10 +185,6 @@ class ModelStore:
         remove_tree(d)
         return True
 
-    def clean(self) -> None:
-        """Remove leftovers of interrupted writes (``.tmp-*``) under the root."""
-        if not self.root.exists():
-            return
-        for p in self.root.rglob(f"{TMP_PREFIX}*"):
-            if p.exists():
-                remove_tree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    def clean(self) -> int:
+        """Remove leftovers of interrupted writes (``.tmp-*``) under the root; returns how many."""
+        return remove_temporaries(self.root)
