@@ -524,6 +524,19 @@ def finish(result: FuzzResult, capsys) -> None:
 # --------------------------------------------------------------------------- the services
 
 
+def fuzz_service(app, client, result, config, pairs, *, protected: set[str]) -> None:
+    """Run the engine, then the nasty-string sweep, over ``app``'s own OpenAPI document.
+
+    ``pairs`` draws valid ``[source, target]`` items for tuple-typed pairs; the ``protected`` models
+    are never deleted (the first of them, in sorted order, is the sweep's target).
+    """
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+    valid_pairs_hook(schema, pairs)
+    with guard_rails(client, result, protected=protected):
+        run_engine(schema, result)
+        run_sweep(schema, client, result, sorted(protected)[0])
+
+
 def test_fuzz_embeddings(tmp_path, capsys):
     app = embeddings_app(tmp_path, train_default=True, **EMBEDDINGS_LIMITS)
     with started(app) as client:
@@ -560,11 +573,8 @@ def test_fuzz_embeddings(tmp_path, capsys):
             },
             strings=words + sentences,
         )
-        schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
-        valid_pairs_hook(schema, st.lists(st.sampled_from(words), min_size=2, max_size=2))
-        with guard_rails(client, result, protected={"default", "ft"}):
-            run_engine(schema, result)
-            run_sweep(schema, client, result, "default")
+        pairs = st.lists(st.sampled_from(words), min_size=2, max_size=2)
+        fuzz_service(app, client, result, config, pairs, protected={"default", "ft"})
     finish(result, capsys)
 
 
@@ -592,9 +602,6 @@ def test_fuzz_attention(tmp_path, capsys):
             },
             strings=ATTENTION_STRINGS + REVERSAL_STRINGS,
         )
-        schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
-        valid_pairs_hook(schema, st.sampled_from(REVERSAL_STRINGS).map(lambda x: [x, x[::-1]]))
-        with guard_rails(client, result, protected={"rev"}):
-            run_engine(schema, result)
-            run_sweep(schema, client, result, "rev")
+        pairs = st.sampled_from(REVERSAL_STRINGS).map(lambda x: [x, x[::-1]])
+        fuzz_service(app, client, result, config, pairs, protected={"rev"})
     finish(result, capsys)
