@@ -29,6 +29,17 @@ HTTP_LATENCY = Histogram(
 JOBS = Gauge("embattn_jobs", "Training jobs by status.", ["service", "status"])
 JOBS_FINISHED = Counter("embattn_jobs_finished_total", "Jobs that ended, by outcome.", ["service", "status"])
 MODELS_LOADED = Gauge("embattn_models_loaded", "Models loaded in memory.", ["service"])
+BATCH_ROWS = Histogram(
+    "embattn_batch_rows",
+    "Rows (queries, inputs) per micro-batch run, by batcher.",
+    ["service", "batcher"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)
+BATCH_DROPPED = Counter(
+    "embattn_batch_dropped_total",
+    "Queued items dropped from a micro-batch because their client left.",
+    ["service", "batcher"],
+)
 
 
 #: The Prometheus text exposition format that :func:`generate_latest` writes.

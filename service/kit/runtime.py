@@ -27,7 +27,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
+from service.kit.batching import MicroBatcher
 from service.kit.errors import ConflictError, NotFoundError
 from service.kit.jobs import ACTIVE, JobManager, JobRecord
 from service.kit.model_store import ModelStore, ModelVersion
@@ -82,6 +84,7 @@ class ServiceRuntime(Generic[T]):
         self.startup_error: str | None = None
         self.default_job_id: str | None = None
         self._loader: threading.Thread | None = None
+        self._batchers: dict[str, MicroBatcher[Any, Any]] = {}
 
     # -- what a service brings -------------------------------------------------------------------
 
@@ -140,10 +143,60 @@ class ServiceRuntime(Generic[T]):
             self.startup_done.set()
 
     def stop(self) -> None:
-        """Stop the job runner (running jobs end as interrupted)."""
+        """Stop the job runner (running jobs end as interrupted) and the batchers' threads."""
         if self._loader is not None:
             self._loader.join(timeout=30)
         self.jobs.shutdown()
+        for batcher in self._batchers.values():
+            batcher.close()
+
+    # -- micro-batching --------------------------------------------------------------------------
+
+    @property
+    def batching(self) -> bool:
+        """Whether concurrent queries are micro-batched (``MAX_BATCH_SIZE`` above 1)."""
+        return self.settings.max_batch_size > 1
+
+    def batcher(
+        self, name: str, run: Callable[[list[Any]], Any], rows: Callable[[Any], int] | None = None
+    ) -> MicroBatcher[Any, Any]:
+        """The process's :class:`~service.kit.batching.MicroBatcher` called ``name`` (made on first use)."""
+        batcher = self._batchers.get(name)
+        if batcher is None:
+            batcher = self._batchers[name] = MicroBatcher(
+                run,
+                max_batch_size=self.settings.max_batch_size,
+                wait_ms=self.settings.batch_wait_ms,
+                name=name,
+                service=self.settings.service_name,
+                **({"rows": rows} if rows is not None else {}),
+            )
+        return batcher
+
+    async def run_batched(
+        self,
+        name: str,
+        run: Callable[[list[Any]], list[Any]],
+        item: Any,
+        *,
+        request: Request | None = None,
+        rows: Callable[[Any], int] | None = None,
+    ) -> Any:
+        """Answer ``item`` with the batch function ``run`` (outcomes: results or exceptions).
+
+        With batching on, ``item`` joins the micro-batcher ``name`` (and leaves it when the client
+        of ``request`` disconnects first); with it off, ``run([item])`` runs alone in the threadpool,
+        as a plain ``def`` route would. Either way the model work never runs on the event loop.
+        Returns the item's result, or raises its exception.
+        """
+        if self.batching:
+            disconnected = request.is_disconnected if request is not None else None
+            outcome = await self.batcher(name, run, rows)(item, disconnected=disconnected)
+        else:
+            outcome = (await run_in_threadpool(run, [item]))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """``(ready, details)`` for ``/readyz``.

@@ -41,10 +41,30 @@ class ServiceSettings(BaseSettings):
     threads: int = Field(
         1, ge=1, le=256, description="BLAS/torch threads per process (match the container's CPU limit)."
     )
+    batch_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="Micro-batching: how long the first of concurrent queries waits for others to join "
+        "its batch (0: no wait; batches still form while one runs).",
+    )
+    max_batch_size: int = Field(
+        64,
+        ge=1,
+        le=4096,
+        description="Micro-batching: most rows (queries, inputs) run as one batch; 1 turns batching off.",
+    )
     train_default: bool = Field(True, description="Train the default model at start-up when none exists.")
     default_model: str = Field("default", description="Name of the model trained at first start.")
     log_level: str = Field("info", description="Logging level.")
     log_json: bool = Field(True, description="One JSON object per log line (false: plain text).")
+    ui_peer_url: str | None = Field(
+        None,
+        description="Base URL of the other service as the browser sees it (the page shows its jobs too).",
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated extra origins allowed to GET cross-origin (the peer's is allowed)."
+    )
 
     #: The service's name; its state lives in ``data_dir/<service_name>``.
     service_name: ClassVar[str] = "service"

@@ -1,18 +1,25 @@
 """Queries of a served model: translate, align, attention heatmaps, evaluate.
 
-Handlers are plain ``def`` (they run in the threadpool: torch work must not block the event loop);
-they check the settings' bounds, call :mod:`models.seq2seq` and shape the answer.
+``translate``, ``align`` and the heatmap's decoding go through the runtime's micro-batcher: concurrent
+requests to one model are decoded as one padded batch in the batcher's worker thread (decoding is
+batch-invariant, so each gets the answer it would have had alone); their checks and the shaping of
+each answer run in that thread too. ``evaluate`` is a plain ``def`` (the threadpool). Torch work
+never runs on the event loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from models.seq2seq.alignment import (
     alignment_accuracy,
@@ -43,6 +50,8 @@ from service.attention.schemas import (
 )
 from service.attention.worker import DEV_FILE
 from service.kit.auth import require_query_token
+from service.kit.batching import group_by
+from service.kit.errors import ServiceError
 from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
 from service.kit.problems import ProblemError, invalid
@@ -97,26 +106,79 @@ def run_translate(
     return out
 
 
-@router.post(
-    "/{name}/translate",
-    summary="Translate a batch; per input: output, score, attention matrix, links, unknown tokens",
-    description="`attention` has one row per output token and one column per source token (no padding "
-    "columns; each row sums to 1). With `decode: beam` the attention is the chosen hypothesis's. "
-    "Bounds (422): ATTENTION_MAX_BATCH inputs, ATTENTION_MAX_INPUT_TOKENS tokens per input (and the "
-    "model's own limit), ATTENTION_MAX_BEAM_SIZE, ATTENTION_MAX_OUTPUT_LEN; body size is a 413.",
-    response_model=TranslateResponse,
-    response_model_exclude_none=True,
-)
-def translate_route(
-    name: ModelName, body: TranslateRequest, state: Runtime, version: VersionQuery = None
+@dataclass(frozen=True)
+class DecodeItem:
+    """One request's share of a decoding batch.
+
+    ``check(entry)`` validates the request against the model (raising its problem), ``respond(entry,
+    results)`` shapes the answer from the core's results (one per input); both run in the batch's
+    worker thread. Items of one model, version, beam width and ``max_len`` decode as one batch.
+    """
+
+    name: str
+    version: int | None
+    inputs: list[str]
+    beam: int
+    max_len: int | None
+    check: Callable[[LoadedSeq2Seq], None]
+    respond: Callable[[LoadedSeq2Seq, list[Any]], Any]
+    loc: tuple[str, ...] = ("body", "inputs")
+    indexed: bool = True
+
+
+def decode_items(state: AttentionRuntime, items: list[DecodeItem]) -> list[Any]:
+    """The batch function of the ``translate`` batcher: one outcome (answer or problem) per item.
+
+    Decoding is batch-invariant, so an input decoded beside others' inputs gets the answer it
+    would have had alone.
+    """
+    outcomes: list[Any] = [None] * len(items)
+    for (name, version), group in group_by(items, lambda it: (it.name, it.version)).items():
+        try:
+            entry = state.registry.get(name, version)
+        except ServiceError as exc:
+            for i in group:
+                outcomes[i] = exc
+            continue
+        ready = []
+        for i in group:
+            try:
+                items[i].check(entry)
+                ready.append(i)
+            except (ProblemError, ServiceError) as exc:
+                outcomes[i] = exc
+        for sub in group_by([items[i] for i in ready], lambda it: (it.beam, it.max_len)).values():
+            members = [items[ready[j]] for j in sub]
+            first = members[0]
+            inputs = [text for it in members for text in it.inputs]
+            results = run_translate(
+                entry, inputs, first.beam, first.max_len, state.settings.infer_batch_size,
+                first.loc, first.indexed,
+            )  # fmt: skip
+            start = 0
+            for j, it in zip(sub, members, strict=True):
+                mine = results[start : start + len(it.inputs)]
+                start += len(it.inputs)
+                try:
+                    outcomes[ready[j]] = it.respond(entry, mine)
+                except (ProblemError, ServiceError) as exc:
+                    outcomes[ready[j]] = exc
+    return outcomes
+
+
+async def decode(state: AttentionRuntime, request: Request, item: DecodeItem) -> Any:
+    """Decode ``item`` through the micro-batcher (or alone when batching is off)."""
+    run = partial(decode_items, state)
+    return await state.run_batched("translate", run, item, request=request, rows=_inputs)
+
+
+def _inputs(item: Any) -> int:
+    return len(item.inputs if isinstance(item, DecodeItem) else item.pairs)
+
+
+def _translation_response(
+    name: str, body: TranslateRequest, beam: int, entry: LoadedSeq2Seq, results: list[Any]
 ) -> Response:
-    settings = state.settings
-    entry = state.registry.get(name, version)
-    limits.check_batch(len(body.inputs), settings)
-    beam = limits.beam_width(body.decode, body.beam_size, settings)
-    limits.check_max_len(body.max_len, settings)
-    limits.check_sources(body.inputs, entry.model, settings, ("body", "inputs"))
-    results = run_translate(entry, body.inputs, beam, body.max_len, settings.infer_batch_size)
     # model_construct: the values come from the core with the declared types; validating a
     # thousand attention matrices float by float would cost more than decoding them
     outputs = [
@@ -135,9 +197,40 @@ def translate_route(
         )
         for r in results
     ]
-    return TranslateResponse(
-        model=name, version=entry.version, decode=body.decode, beam_size=beam, outputs=outputs
+    return json_response(
+        TranslateResponse.model_construct(
+            model=name, version=entry.version, decode=body.decode, beam_size=beam, outputs=outputs
+        )
     )
+
+
+@router.post(
+    "/{name}/translate",
+    summary="Translate a batch; per input: output, score, attention matrix, links, unknown tokens",
+    description="`attention` has one row per output token and one column per source token (no padding "
+    "columns; each row sums to 1). With `decode: beam` the attention is the chosen hypothesis's. "
+    "Bounds (422): ATTENTION_MAX_BATCH inputs, ATTENTION_MAX_INPUT_TOKENS tokens per input (and the "
+    "model's own limit), ATTENTION_MAX_BEAM_SIZE, ATTENTION_MAX_OUTPUT_LEN; body size is a 413. "
+    "Concurrent requests are decoded together (ATTENTION_BATCH_WAIT_MS, ATTENTION_MAX_BATCH_SIZE); "
+    "each gets the answer it would have had alone.",
+    response_model=TranslateResponse,
+    response_model_exclude_none=True,
+)
+async def translate_route(
+    name: ModelName, body: TranslateRequest, state: Runtime, request: Request, version: VersionQuery = None
+) -> Response:
+    settings = state.settings
+
+    def check(entry: LoadedSeq2Seq) -> None:
+        limits.check_batch(len(body.inputs), settings)
+        limits.beam_width(body.decode, body.beam_size, settings)
+        limits.check_max_len(body.max_len, settings)
+        limits.check_sources(body.inputs, entry.model, settings, ("body", "inputs"))
+
+    beam = 1 if body.decode == "greedy" else body.beam_size
+    respond = partial(_translation_response, name, body, beam)
+    item = DecodeItem(name, version, body.inputs, beam, body.max_len, check, respond)
+    return await decode(state, request, item)
 
 
 def _gold_links(gold: Any, index: int, n_src: int, n_tgt: int) -> list[tuple[int, int]] | None:
@@ -195,37 +288,66 @@ def _scores(s: Any) -> AlignmentScoresOut:
     return AlignmentScoresOut(precision=s.precision, recall=s.recall, aer=s.aer)
 
 
-@router.post(
-    "/{name}/align",
-    summary="Teacher-forced attention and links for given (source, target) pairs; AER against gold links",
-    description="A target token outside the model's target vocabulary is a 422 naming the tokens. "
-    "With `gold` (Pharaoh strings, one per pair), precision, recall and AER (Och & Ney) per pair and "
-    "for the whole request (micro-averaged), and alignment accuracy.",
-    response_model=AlignResponse,
-    response_model_exclude_none=True,
-)
-def align_route(
-    name: ModelName, body: AlignRequest, state: Runtime, version: VersionQuery = None
+@dataclass(frozen=True)
+class AlignItem:
+    """One request's share of a teacher-forcing batch (see :class:`DecodeItem`).
+
+    ``check(entry)`` validates and returns what ``respond(entry, forced, checked)`` needs (the
+    parsed gold links, say).
+    """
+
+    name: str
+    version: int | None
+    pairs: list[tuple[str, str]]
+    check: Callable[[LoadedSeq2Seq], Any]
+    respond: Callable[[LoadedSeq2Seq, list[Any], Any], Any]
+
+
+def align_items(state: AttentionRuntime, items: list[AlignItem]) -> list[Any]:
+    """The batch function of the ``align`` batcher: one outcome (answer or problem) per item."""
+    outcomes: list[Any] = [None] * len(items)
+    for (name, version), group in group_by(items, lambda it: (it.name, it.version)).items():
+        try:
+            entry = state.registry.get(name, version)
+        except ServiceError as exc:
+            for i in group:
+                outcomes[i] = exc
+            continue
+        ready: list[tuple[int, Any]] = []
+        for i in group:
+            try:
+                ready.append((i, items[i].check(entry)))
+            except (ProblemError, ServiceError) as exc:
+                outcomes[i] = exc
+        if not ready:
+            continue
+        pairs = [pair for i, _ in ready for pair in items[i].pairs]
+        try:
+            forced = align(entry.model, pairs, batch_size=state.settings.infer_batch_size)
+        except SourceError as exc:
+            if len(ready) > 1:
+                raise  # the batcher runs each item alone, so the error names its own pair
+            raise _source_error(exc, "pairs") from None
+        start = 0
+        for i, checked in ready:
+            mine = forced[start : start + len(items[i].pairs)]
+            start += len(items[i].pairs)
+            try:
+                outcomes[i] = items[i].respond(entry, mine, checked)
+            except (ProblemError, ServiceError) as exc:
+                outcomes[i] = exc
+    return outcomes
+
+
+async def teacher_force(state: AttentionRuntime, request: Request, item: AlignItem) -> Any:
+    """Align ``item`` through the micro-batcher (or alone when batching is off)."""
+    run = partial(align_items, state)
+    return await state.run_batched("align", run, item, request=request, rows=_inputs)
+
+
+def _alignment_response(
+    name: str, entry: LoadedSeq2Seq, forced: list[Any], gold: list[Any] | None
 ) -> Response:
-    settings = state.settings
-    entry = state.registry.get(name, version)
-    limits.check_batch(len(body.pairs), settings, "pairs")
-    sources = [p[0] for p in body.pairs]
-    limits.check_sources(sources, entry.model, settings, ("body", "pairs"))
-    check_targets(entry, [p[1] for p in body.pairs], settings)
-    tokenize = entry.model.tokenizer.tokenize
-    gold = (
-        [
-            _gold_links(g, i, len(tokenize(body.pairs[i][0])), len(tokenize(body.pairs[i][1])))
-            for i, g in enumerate(body.gold)
-        ]
-        if body.gold is not None
-        else None
-    )
-    try:
-        forced = align(entry.model, [tuple(p) for p in body.pairs], batch_size=settings.infer_batch_size)
-    except SourceError as exc:
-        raise _source_error(exc, "pairs") from None
     alignments = []
     for i, f in enumerate(forced):
         g = gold[i] if gold is not None else None
@@ -258,32 +380,88 @@ def align_route(
     )
 
 
-def _heatmap(
+@router.post(
+    "/{name}/align",
+    summary="Teacher-forced attention and links for given (source, target) pairs; AER against gold links",
+    description="A target token outside the model's target vocabulary is a 422 naming the tokens. "
+    "With `gold` (Pharaoh strings, one per pair), precision, recall and AER (Och & Ney) per pair and "
+    "for the whole request (micro-averaged), and alignment accuracy. Concurrent requests are "
+    "teacher-forced together (ATTENTION_BATCH_WAIT_MS, ATTENTION_MAX_BATCH_SIZE).",
+    response_model=AlignResponse,
+    response_model_exclude_none=True,
+)
+async def align_route(
+    name: ModelName, body: AlignRequest, state: Runtime, request: Request, version: VersionQuery = None
+) -> Response:
+    settings = state.settings
+
+    def check(entry: LoadedSeq2Seq) -> list[Any] | None:
+        limits.check_batch(len(body.pairs), settings, "pairs")
+        sources = [p[0] for p in body.pairs]
+        limits.check_sources(sources, entry.model, settings, ("body", "pairs"))
+        check_targets(entry, [p[1] for p in body.pairs], settings)
+        if body.gold is None:
+            return None
+        tokenize = entry.model.tokenizer.tokenize
+        return [
+            _gold_links(g, i, len(tokenize(body.pairs[i][0])), len(tokenize(body.pairs[i][1])))
+            for i, g in enumerate(body.gold)
+        ]
+
+    def respond(entry: LoadedSeq2Seq, forced: list[Any], gold: list[Any] | None) -> Response:
+        return _alignment_response(name, entry, forced, gold)
+
+    item = AlignItem(name, version, [(p[0], p[1]) for p in body.pairs], check, respond)
+    return await teacher_force(state, request, item)
+
+
+async def _heatmap(
     fmt: Literal["png", "svg"],
     name: str,
     input_: str,
     target: str | None,
-    decode: Literal["greedy", "beam"],
+    decode_mode: Literal["greedy", "beam"],
     beam_size: int,
     state: AttentionRuntime,
+    request: Request,
     version: int | None,
 ) -> Response:
     settings = state.settings
-    entry = state.registry.get(name, version)
-    limits.check_sources([input_], entry.model, settings, ("query", "input"), indexed=False)
+
+    def check_source(entry: LoadedSeq2Seq) -> None:
+        limits.check_sources([input_], entry.model, settings, ("query", "input"), indexed=False)
+
     if target is not None:
-        check_targets(entry, [target], settings, ("query", "target"))
-        f = align(entry.model, [(input_, target)])[0]
+
+        def check_pair(entry: LoadedSeq2Seq) -> None:
+            check_source(entry)
+            check_targets(entry, [target], settings, ("query", "target"))
+
+        def forced(entry: LoadedSeq2Seq, results: list[Any], _checked: Any) -> tuple[LoadedSeq2Seq, Any]:
+            return entry, results[0]
+
+        entry, f = await teacher_force(
+            state, request, AlignItem(name, version, [(input_, target)], check_pair, forced)
+        )
         att, src, out = f.attention, f.src_tokens, f.tgt_tokens
         title = f"{name} v{entry.version}, forced: {input_!r} -> {target!r}"
     else:
-        beam = limits.beam_width(decode, beam_size, settings, ("query", "beam_size"))
-        r = run_translate(entry, [input_], beam, None, 1, ("query", "input"), indexed=False)[0]
+        beam = 1 if decode_mode == "greedy" else beam_size
+
+        def check(entry: LoadedSeq2Seq) -> None:
+            check_source(entry)
+            limits.beam_width(decode_mode, beam_size, settings, ("query", "beam_size"))
+
+        def decoded(entry: LoadedSeq2Seq, results: list[Any]) -> tuple[LoadedSeq2Seq, Any]:
+            return entry, results[0]
+
+        item = DecodeItem(name, version, [input_], beam, None, check, decoded, ("query", "input"), False)
+        entry, r = await decode(state, request, item)
         att, src, out = r.attention, r.src_tokens, r.tokens
-        title = f"{name} v{entry.version}, {decode}: {input_!r} -> {r.text!r}"
+        title = f"{name} v{entry.version}, {decode_mode}: {input_!r} -> {r.text!r}"
     if not out:
         raise invalid("the output is empty: nothing to draw", loc=["query", "input"], type="empty-output")
-    image = attention_heatmap(att, src, out, fmt=fmt, title=title)
+    image = await run_in_threadpool(attention_heatmap, att, src, out, fmt=fmt, title=title)
     media = "image/png" if fmt == "png" else "image/svg+xml"
     return Response(content=image, media_type=media, headers={"Cache-Control": "no-store"})
 
@@ -300,9 +478,10 @@ _HEATMAP_RESPONSES: dict[int | str, dict[str, Any]] = {
     response_class=Response,
     responses=_HEATMAP_RESPONSES,
 )
-def heatmap(
+async def heatmap(
     name: ModelName,
     state: Runtime,
+    request: Request,
     fmt: Literal["png", "svg"] = PathParam(description="The image format: `png` or `svg`."),
     input: str = Query(  # noqa: A002
         min_length=1, max_length=10_000, description="The source string.", examples=["26 november 2026"]
@@ -322,7 +501,7 @@ def heatmap(
             loc=["query", "beam_size"],
             type="ignored-option",
         )
-    return _heatmap(fmt, name, input, target, decode, beam_size or 4, state, version)
+    return await _heatmap(fmt, name, input, target, decode, beam_size or 4, state, request, version)
 
 
 def _split_examples(entry: LoadedSeq2Seq, split: str, state: AttentionRuntime) -> list[Example]:

@@ -15,10 +15,11 @@ batch run as one matrix product (:mod:`models.embeddings.batch`). Every route ta
 import os
 import uuid
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from models.embeddings.batch import CosAddQuery, most_similar_cosadd
@@ -27,6 +28,7 @@ from service.embeddings import schemas as s
 from service.embeddings.errors import query_errors, unknown_words
 from service.embeddings.runtime import EmbeddingsRuntime, LoadedVectors, Runtime, tokenizer_for
 from service.kit.auth import require_query_token
+from service.kit.batching import group_by
 from service.kit.errors import InvalidInputError, ServiceError
 from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
@@ -40,11 +42,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 Answer = Callable[[EmbeddingsRuntime, LoadedVectors, Any], BaseModel]
+#: What one query of a batch came to: its answer, or the problem it would have been alone.
+Outcome = BaseModel | ProblemError | ServiceError
 #: A batch's own way of answering (e.g. one matrix product): ``(runtime, model, queries, answer)``
-#: -> ``(results, errors)``.
-BatchAnswer = Callable[
-    [EmbeddingsRuntime, LoadedVectors, Sequence[Any], Answer], tuple[list[Any], list[s.BatchError]]
-]
+#: -> one outcome per query, in order.
+BatchAnswer = Callable[[EmbeddingsRuntime, LoadedVectors, Sequence[Any], Answer], list[Outcome]]
 
 
 # --------------------------------------------------------------------------- declaring a query
@@ -59,30 +61,74 @@ def query_route(
     description: str | None = None,
     batch_summary: str | None = None,
     batch: BatchAnswer | None = None,
+    micro_batch: bool = False,
 ) -> Callable[[Answer], Answer]:
     """Declare a query: ``POST /{name}/<path>`` (one ``body``) and ``POST /{name}/<path>/batch``.
 
     The decorated function answers one query on a loaded model; the batch route runs it per query
     (or ``batch`` runs them all at once), each failure reported by index. The batch bodies are
     made from ``body`` and ``result`` (:func:`~service.embeddings.schemas.batch_models`).
+
+    With ``micro_batch``, concurrent single queries are gathered by the runtime's micro-batcher
+    (``EMBEDDINGS_BATCH_WAIT_MS``, ``EMBEDDINGS_MAX_BATCH_SIZE``) and answered together the way the
+    batch route answers them; each answer is the one it would have had alone.
     """
     examples = (body.model_config.get("json_schema_extra") or {}).get("examples") or [{}]  # type: ignore[union-attr]
     batch_body, batch_result = s.batch_models(body.__name__.removesuffix("Query"), body, result, examples[0])
+    answer_all = batch or _each
 
     def register(fn: Answer) -> Answer:
         def answer(runtime: EmbeddingsRuntime, model: LoadedVectors, q: Any) -> BaseModel:
             with query_errors(model.name):  # the core's exceptions -> the problems they are
                 return fn(runtime, model, q)
 
-        def single(name: ModelName, query: body, runtime: Runtime, version: VersionQuery = None) -> Any:  # type: ignore[valid-type]
-            return answer(runtime, runtime.registry.get(name, version), query)
+        def answer_items(
+            runtime: EmbeddingsRuntime, items: list[tuple[str, int | None, Any]]
+        ) -> list[Outcome]:
+            """Outcomes of ``(name, version, query)`` items: alike ones answered together."""
+            outcomes: list[Outcome] = [None] * len(items)  # type: ignore[list-item]
+            for (name, version), idx in group_by(items, lambda it: (it[0], it[1])).items():
+                try:
+                    model = runtime.registry.get(name, version)
+                except ServiceError as exc:
+                    for i in idx:
+                        outcomes[i] = exc
+                    continue
+                for i, outcome in zip(
+                    idx, answer_all(runtime, model, [items[i][2] for i in idx], answer), strict=True
+                ):
+                    outcomes[i] = outcome
+            return outcomes
+
+        if micro_batch:
+
+            async def single(
+                name: ModelName,
+                query: body,
+                runtime: Runtime,
+                request: Request,
+                version: VersionQuery = None,  # type: ignore[valid-type]
+            ) -> Any:
+                run = partial(answer_items, runtime)
+                return await runtime.run_batched(path, run, (name, version, query), request=request)
+
+        else:
+
+            def single(name: ModelName, query: body, runtime: Runtime, version: VersionQuery = None) -> Any:  # type: ignore[valid-type,misc]
+                return answer(runtime, runtime.registry.get(name, version), query)
 
         def many(name: ModelName, queries: batch_body, runtime: Runtime, version: VersionQuery = None) -> Any:  # type: ignore[valid-type]
             model = runtime.registry.get(name, version)
             items = queries.queries  # type: ignore[attr-defined]
             _limit(len(items), runtime.settings.max_batch, "queries", ["body", "queries"])
-            results, errors = (batch or _each)(runtime, model, items, answer)
-            errors.sort(key=lambda e: e.index)
+            results: list[Any] = []
+            errors: list[s.BatchError] = []
+            for i, outcome in enumerate(answer_all(runtime, model, items, answer)):
+                if isinstance(outcome, ProblemError | ServiceError):
+                    results.append(None)
+                    errors.append(_batch_error(i, outcome))
+                else:
+                    results.append(outcome)
             return batch_result(results=results, errors=errors)
 
         single.__name__, many.__name__ = fn.__name__.lstrip("_"), fn.__name__.lstrip("_") + "_batch"
@@ -101,16 +147,14 @@ def query_route(
 
 def _each(
     runtime: EmbeddingsRuntime, model: LoadedVectors, queries: Sequence[Any], answer: Answer
-) -> tuple[list[Any], list[s.BatchError]]:
-    results: list[Any] = []
-    errors: list[s.BatchError] = []
-    for i, q in enumerate(queries):
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for q in queries:
         try:
-            results.append(answer(runtime, model, q))
+            outcomes.append(answer(runtime, model, q))
         except (ProblemError, ServiceError) as exc:
-            results.append(None)
-            errors.append(_batch_error(i, exc))
-    return results, errors
+            outcomes.append(exc)
+    return outcomes
 
 
 def _batch_error(index: int, exc: ProblemError | ServiceError) -> s.BatchError:
@@ -183,23 +227,22 @@ def _cosadd_batch(prepare: Callable[[EmbeddingsRuntime, LoadedVectors, Any], Cos
 
     def run(
         state: EmbeddingsRuntime, m: LoadedVectors, queries: Sequence[Any], answer: Answer
-    ) -> tuple[list[Any], list[s.BatchError]]:
-        results: list[Any] = [None] * len(queries)
-        errors: list[s.BatchError] = []
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = [None] * len(queries)  # type: ignore[list-item]
         fast: list[tuple[int, CosAddQuery]] = []
         for i, q in enumerate(queries):
             try:
                 if q.method == "cosadd":
                     fast.append((i, prepare(state, m, q)))
                 else:
-                    results[i] = answer(state, m, q)
+                    outcomes[i] = answer(state, m, q)
             except (ProblemError, ServiceError) as exc:
-                errors.append(_batch_error(i, exc))
+                outcomes[i] = exc
         if fast:
             answers = most_similar_cosadd(m.model.kv, [q for _, q in fast])
             for (i, _), ans in zip(fast, answers, strict=True):
-                results[i] = _neighbours(ans)
-        return results, errors
+                outcomes[i] = _neighbours(ans)
+        return outcomes
 
     return run
 
@@ -216,6 +259,7 @@ def _cosadd_batch(prepare: Callable[[EmbeddingsRuntime, LoadedVectors, Any], Cos
     batch=_cosadd_batch(
         lambda state, m, q: _prepare_cosadd(state, m, q.positive, q.negative, q.vector, q.topn, q.restrict_vocab)
     ),
+    micro_batch=True,
 )  # fmt: skip
 def _similar(state: EmbeddingsRuntime, m: LoadedVectors, q: s.SimilarQuery) -> s.SimilarResult:
     _topn(state, q.topn)
@@ -234,6 +278,7 @@ def _similar(state: EmbeddingsRuntime, m: LoadedVectors, q: s.SimilarQuery) -> s
     description="gensim `most_similar(positive=[b, c], negative=[a])` (`cosadd`) or `most_similar_cosmul` "
     "(`cosmul`). `man : king :: woman : ?` -> `queen` on a good model.",
     batch=_cosadd_batch(lambda state, m, q: _prepare_cosadd(state, m, [q.b, q.c], [q.a], None, q.topn, q.restrict_vocab)),
+    micro_batch=True,
 )  # fmt: skip
 def _analogy(state: EmbeddingsRuntime, m: LoadedVectors, q: s.AnalogyQuery) -> s.SimilarResult:
     _topn(state, q.topn)
@@ -268,6 +313,7 @@ def _doesnt_match(state: EmbeddingsRuntime, m: LoadedVectors, q: s.DoesntMatchQu
     summary="Raw vectors of words",
     description="Unknown words get `vector: null` and are listed in `unknown_words` (404 only when EVERY "
     "word is unknown). FastText builds vectors for out-of-vocabulary words from character n-grams: `oov: true`.",
+    micro_batch=True,
 )  # fmt: skip
 def _vectors(state: EmbeddingsRuntime, m: LoadedVectors, q: s.VectorsQuery) -> s.VectorsResult:
     _limit(len(q.words), state.settings.max_batch, "words", ["body", "words"])

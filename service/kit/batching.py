@@ -1,0 +1,197 @@
+"""Dynamic micro-batching: concurrent requests to one route run as one batch, the way TorchServe,
+Triton and Ray Serve batch.
+
+A :class:`MicroBatcher` wraps a *batch function* ``run(items) -> outcomes`` (one outcome per item:
+its answer, or the exception that item alone raises). Each request awaits ``batcher(item)``; the
+first item of a batch waits up to ``wait_ms`` for company, the batch closes early once it holds
+``max_batch_size`` rows, and it runs in the batcher's own worker thread, so the event loop never
+waits on model work. While one batch runs, the next one fills: under load, batches grow by
+themselves even with ``wait_ms = 0``.
+
+* **Errors stay with their request**: an item whose outcome is an exception gets that exception;
+  if the batch function itself fails, every item is run again alone, so one bad item never fails
+  its neighbours.
+* **A client that leaves, leaves the batch**: an item whose caller was cancelled, or whose
+  ``disconnected()`` check says the client is gone, is dropped when the batch is formed.
+* Items carry their own grouping: a batch function that can combine only alike items (one model,
+  one decoding mode) groups them itself (:func:`group_by`).
+
+>>> import asyncio
+>>> batcher = MicroBatcher(lambda xs: [x * 2 for x in xs], max_batch_size=8, wait_ms=2, name="demo")
+>>> async def main():
+...     return await asyncio.gather(*(batcher(i) for i in range(3)))
+>>> asyncio.run(main())
+[0, 2, 4]
+>>> batcher.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from service.kit.metrics import BATCH_DROPPED, BATCH_ROWS
+
+log = logging.getLogger("service.batching")
+
+I = TypeVar("I")  # noqa: E741 - an item
+R = TypeVar("R")  # its result
+
+Outcome = Any  # R | BaseException
+
+
+@dataclass(eq=False)
+class _Pending(Generic[I]):
+    item: I
+    rows: int
+    future: asyncio.Future[Any]
+    disconnected: Callable[[], Awaitable[bool]] | None
+    arrived: float = field(default_factory=time.monotonic)
+
+
+class MicroBatcher(Generic[I, R]):
+    """Gather concurrent calls into batches of at most ``max_batch_size`` rows.
+
+    ``run(items)`` returns a list of outcomes in item order: a result, or an exception instance
+    for an item that failed alone. ``rows(item)`` says how many rows an item brings (one by
+    default; a request with five inputs brings five). An item with more rows than
+    ``max_batch_size`` runs in a batch of its own.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[list[I]], Sequence[Outcome]],
+        *,
+        max_batch_size: int,
+        wait_ms: float,
+        name: str,
+        service: str = "",
+        rows: Callable[[I], int] = lambda _item: 1,
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError("max_batch_size must be at least 1")
+        self.run = run
+        self.max_batch_size = max_batch_size
+        self.wait_s = max(0.0, wait_ms) / 1000.0
+        self.name = name
+        self.service = service
+        self.rows = rows
+        self._pending: list[_Pending[I]] = []
+        self._pending_rows = 0
+        self._worker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"batch-{name}")
+
+    async def __call__(self, item: I, *, disconnected: Callable[[], Awaitable[bool]] | None = None) -> R:
+        """Queue ``item``; return its result (or raise its exception) once its batch has run."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (a test client re-entered): start afresh
+            self._loop, self._pending, self._pending_rows = loop, [], 0
+            self._worker, self._wake = None, asyncio.Event()
+        assert self._wake is not None
+        pending = _Pending(item, max(1, int(self.rows(item))), loop.create_future(), disconnected)
+        self._pending.append(pending)
+        self._pending_rows += pending.rows
+        if self._pending_rows >= self.max_batch_size:
+            self._wake.set()
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._drain(), name=f"batcher-{self.name}")
+        return await pending.future
+
+    def close(self) -> None:
+        """Stop the worker thread (pending calls are answered by the batch in flight, if any)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """Form and run batches until nothing is pending."""
+        assert self._wake is not None
+        while self._pending:
+            delay = self._pending[0].arrived + self.wait_s - time.monotonic()
+            if delay > 0 and self._pending_rows < self.max_batch_size:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                except TimeoutError:
+                    pass
+            batch = await self._take()
+            if batch:
+                await self._run_batch(batch)
+
+    async def _take(self) -> list[_Pending[I]]:
+        """Remove the next batch from the queue, dropping callers that are gone."""
+        batch: list[_Pending[I]] = []
+        rows = 0
+        while self._pending:
+            nxt = self._pending[0]
+            if batch and rows + nxt.rows > self.max_batch_size:
+                break
+            self._pending.pop(0)
+            self._pending_rows -= nxt.rows
+            if nxt.future.done() or (nxt.disconnected is not None and await nxt.disconnected()):
+                BATCH_DROPPED.labels(self.service, self.name).inc()
+                if not nxt.future.done():
+                    nxt.future.cancel()
+                continue
+            batch.append(nxt)
+            rows += nxt.rows
+        return batch
+
+    async def _run_batch(self, batch: list[_Pending[I]]) -> None:
+        loop = asyncio.get_running_loop()
+        items = [p.item for p in batch]
+        BATCH_ROWS.labels(self.service, self.name).observe(sum(p.rows for p in batch))
+        try:
+            outcomes = await loop.run_in_executor(self._executor, self._run_isolated, items)
+        except BaseException as exc:  # the executor is shut down, or this task was cancelled
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        for p, outcome in zip(batch, outcomes, strict=True):
+            if p.future.done():  # the caller was cancelled meanwhile
+                continue
+            if isinstance(outcome, BaseException):
+                p.future.set_exception(outcome)
+            else:
+                p.future.set_result(outcome)
+
+    def _run_isolated(self, items: list[I]) -> list[Outcome]:
+        """Run the batch; if the batch function itself fails, run each item alone."""
+        try:
+            outcomes = list(self.run(items))
+            if len(outcomes) != len(items):
+                raise RuntimeError(f"batch function returned {len(outcomes)} outcomes for {len(items)} items")
+            return outcomes
+        except Exception:
+            if len(items) == 1:
+                raise
+            log.warning("batch %s of %d failed; running its items one by one", self.name, len(items))
+        singles: list[Outcome] = []
+        for item in items:
+            try:
+                singles.append(self.run([item])[0])
+            except Exception as exc:  # noqa: BLE001 - the item's own error, for its own request
+                singles.append(exc)
+        return singles
+
+
+def group_by(items: Sequence[I], key: Callable[[I], Hashable]) -> dict[Hashable, list[int]]:
+    """Indices of ``items`` grouped by ``key(item)``, in first-seen order.
+
+    >>> group_by(["a", "bb", "c"], len)
+    {1: [0, 2], 2: [1]}
+    """
+    groups: dict[Hashable, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(key(item), []).append(i)
+    return groups
