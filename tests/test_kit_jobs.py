@@ -7,6 +7,7 @@ import time
 import pytest
 
 from service.kit.errors import ConflictError, NotFoundError
+from service.kit.job_store import JobStore
 from service.kit.jobs import JobManager, JobRecord
 from service.kit.storage import atomic_write_json
 
@@ -30,8 +31,9 @@ def test_job_runs_in_worker_reports_history_and_persists(manager, tmp_path):
     assert rec.progress == 1.0 and rec.step == 4
     assert [h["step"] for h in rec.history] == [1, 2, 3, 4]
     assert rec.metrics["loss"] == pytest.approx(0.25)
-    on_disk = JobRecord.model_validate_json((tmp_path / "jobs" / f"{job.id}.json").read_text())
+    on_disk = JobStore(tmp_path / "jobs" / "jobs.sqlite3").get(job.id)  # what every process reads
     assert on_disk.status == "succeeded" and on_disk.result == {"total": 6}
+    assert [h["step"] for h in on_disk.history] == [1, 2, 3, 4]
     deadline = time.time() + 5
     while not manager.finished and time.time() < deadline:
         time.sleep(0.02)
@@ -103,7 +105,7 @@ def test_cancel_while_a_success_is_being_published_is_409_and_the_job_succeeds(t
     assert rec.status == "succeeded" and rec.result == {"total": 0}
 
 
-def test_restart_marks_running_failed_and_requeues_queued(tmp_path):
+def test_records_of_the_one_file_per_job_layout_are_imported_running_ones_failed(tmp_path):
     jobs = tmp_path / "jobs"
     jobs.mkdir()
     running = JobRecord(
@@ -123,6 +125,7 @@ def test_restart_marks_running_failed_and_requeues_queued(tmp_path):
         rec = m.get("a" * 32)
         assert rec.status == "failed" and "interrupted" in rec.error
         assert m.wait("b" * 32, 60).result == {"total": 1}
+        assert sorted(p.name for p in jobs.glob("*.json")) == ["garbage.json"]  # imported, left alone
     finally:
         m.shutdown()
 
@@ -137,7 +140,7 @@ def test_history_keeps_the_newest_ended_jobs_only(tmp_path):
             m.wait(ids[-1], 60)
         kept = [r.id for r in m.list()]
         assert kept == [ids[3], ids[2]]
-        assert sorted(p.stem for p in (tmp_path / "jobs").glob("*.json")) == sorted(kept)
+        assert [r.id for r in JobStore(tmp_path / "jobs" / "jobs.sqlite3").list()] == kept
     finally:
         m.shutdown()
     again = JobManager(tmp_path / "jobs", max_concurrent=1, service="test", keep_finished=1)
@@ -146,3 +149,104 @@ def test_history_keeps_the_newest_ended_jobs_only(tmp_path):
         assert [r.id for r in again.list()] == [ids[3]]
     finally:
         again.shutdown()
+
+
+# --------------------------------------------------------------------------- one runner per directory
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_managers_of_one_directory_share_every_job_and_one_of_them_runs_them(tmp_path):
+    # Two managers on one directory are what two server processes are (the runner lock is a flock
+    # per open file, so it excludes the second manager of a process as it excludes a second process).
+    a = JobManager(tmp_path / "jobs", max_concurrent=1, service="test")
+    b = JobManager(tmp_path / "jobs", max_concurrent=1, service="test")
+    a.start()
+    b.start()
+    try:
+        assert a.is_runner and not b.is_runner
+        job = b.submit("train", "tests.jobfuncs:count", {"n": 3, "sleep": 0.05}, model="m")
+        done = b.wait(job.id, 60)  # submitted to the stand-by, run by the runner
+        assert done.status == "succeeded" and done.result == {"total": 3}
+        assert a.get(job.id).model_dump() == done.model_dump()
+        assert [j.id for j in a.list()] == [j.id for j in b.list()] == [job.id]
+
+        marker = tmp_path / "started"
+        slow = a.submit("train", "tests.jobfuncs:sleep_forever", {"marker": str(marker)}, model="s")
+        with pytest.raises(ConflictError) as err:  # one job per model, whichever process asks
+            b.submit("train", "tests.jobfuncs:count", {"n": 1}, model="s")
+        assert err.value.extensions["job_id"] == slow.id
+        wait_for(marker.exists, 60)
+        assert b.get(slow.id).status == "running"
+        assert b.cancel(slow.id).status == "cancelled"  # the runner stops it within a poll
+        with pytest.raises(ConflictError):
+            a.cancel(slow.id)
+    finally:
+        a.shutdown()
+    try:  # the runner left: the stand-by takes over and runs what is queued
+        wait_for(lambda: b.is_runner, 10)
+        later = b.submit("train", "tests.jobfuncs:count", {"n": 2})
+        assert b.wait(later.id, 60).status == "succeeded"
+    finally:
+        b.shutdown()
+
+
+RUNNER = """
+import sys, time
+from service.kit.jobs import JobManager
+
+if __name__ == "__main__":
+    m = JobManager(sys.argv[1], max_concurrent=1, service="test")
+    m.start()
+    assert m.is_runner
+    m.submit("train", "tests.jobfuncs:sleep_forever", {"marker": sys.argv[2]}, model="slow")
+    while True:
+        time.sleep(1)
+"""
+
+
+def test_a_killed_runner_is_replaced_and_its_job_is_marked_interrupted(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    marker = tmp_path / "started"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}  # the worker imports tests.jobfuncs
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "jobs"), str(marker)], env=env)
+    standby = JobManager(tmp_path / "jobs", max_concurrent=1, service="test")
+    try:
+        wait_for(lambda: marker.exists() and marker.read_text(), 60)
+        worker = int(marker.read_text())
+        standby.start()
+        assert not standby.is_runner
+        (slow,) = standby.active_for("slow")
+        assert slow.status == "running"
+        queued = standby.submit("train", "tests.jobfuncs:count", {"n": 2}, model="next")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        wait_for(lambda: standby.is_runner, 10)
+        rec = standby.get(slow.id)
+        assert rec.status == "failed" and "interrupted" in rec.error
+        assert standby.wait(queued.id, 60).status == "succeeded"
+        # the killed runner's worker does not outlive it (it would go on writing a model)
+        wait_for(lambda: not _alive(worker), 10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        standby.shutdown()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" not in f.read()
+    except OSError:
+        return False

@@ -10,9 +10,12 @@ The child calls ``report(**fields)`` as it goes; ``progress`` (0..1), ``epoch`` 
 kept as top-level fields, everything else becomes the job's latest ``metrics``, and a call with
 ``history=True`` also appends the fields to the job's ``history`` (loss per epoch, lr per step…).
 
-Every state change is written atomically to ``jobs_dir/<id>.json``, so job history survives a
-restart. A job found ``running`` at start-up was interrupted (the process died, ``kill -9``
-included) and is marked ``failed``; ``queued`` jobs are queued again.
+Every state change is committed to the data directory's job store (``jobs_dir/jobs.sqlite3``,
+:mod:`service.kit.job_store`), shared by all the processes that serve it, so job history survives
+a restart and every process sees every job; progress reports are written at most twice a second.
+One process — the runner — runs the jobs (:class:`JobManager`). A job found ``running`` when a
+process becomes the runner was interrupted (its runner died, ``kill -9`` included) and is marked
+``failed``; ``queued`` jobs stay queued and run.
 
 >>> manager = JobManager(Path("/tmp/jobs-demo"), max_concurrent=1, service="demo")  # doctest: +SKIP
 >>> job = manager.submit("train", "models.demo:train", {"epochs": 3}, model="m")      # doctest: +SKIP
@@ -26,7 +29,6 @@ import importlib
 import logging
 import multiprocessing as mp
 import os
-import queue
 import threading
 import time
 import traceback
@@ -39,8 +41,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from service.kit.errors import ConflictError, NotFoundError
+from service.kit.job_store import JobStore
+from service.kit.locks import RoleLock
 from service.kit.metrics import JOBS, JOBS_FINISHED
-from service.kit.storage import atomic_write_json, read_json
+from service.kit.storage import read_json
 
 log = logging.getLogger("service.jobs")
 
@@ -84,7 +88,12 @@ class JobRecord(BaseModel):
 
 
 def _child_main(
-    target: str, spec: dict[str, Any], conn: Any, threads: int, log: tuple[str, bool] | None = None
+    target: str,
+    spec: dict[str, Any],
+    conn: Any,
+    threads: int,
+    log: tuple[str, bool] | None = None,
+    runner: int | None = None,
 ) -> None:
     """Entry point of the worker process: run the job function and send back reports.
 
@@ -102,6 +111,9 @@ def _child_main(
         threadpool_limits(threads)
     except Exception:  # noqa: S110 - limiting BLAS threads is best effort
         pass
+
+    if runner is not None:
+        _exit_with_runner(runner)
 
     def report(**fields: Any) -> None:
         conn.send(("report", fields))
@@ -121,23 +133,64 @@ def _child_main(
         conn.close()
 
 
+def _exit_with_runner(runner: int, period_s: float = 1.0) -> None:
+    """End this worker within ``period_s`` once the runner process ``runner`` is gone (killed).
+
+    Workers are children of the runner's forkserver, which outlives the runner while a worker
+    lives; without this, an orphan would go on writing a model while the next runner marks its job
+    interrupted.
+    """
+
+    def alive() -> bool:
+        try:
+            os.kill(runner, 0)
+            with open(f"/proc/{runner}/stat", encoding="ascii") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a dead, unreaped runner
+        except ProcessLookupError:
+            return False
+        except (OSError, IndexError):
+            return True  # no /proc: trust kill(0)
+
+    def watch() -> None:
+        while True:
+            time.sleep(period_s)
+            if not alive():
+                os._exit(70)
+
+    threading.Thread(target=watch, name="exit-with-runner", daemon=True).start()
+
+
 # --------------------------------------------------------------------------- parent side
 
 
 class JobManager:
-    """Queue, run, watch, cancel and persist jobs.
+    """Queue, run, watch, cancel and persist jobs — one runner per data directory.
 
-    ``keep_finished`` bounds the history: beyond that many ended jobs, the oldest are forgotten
-    (their record files removed); queued and running jobs are always kept.
+    Every process serving a data directory (``--workers N``) builds a manager over the same
+    ``jobs_dir``; the records live in one shared :class:`~service.kit.job_store.JobStore`, so every
+    process lists, shows, submits and cancels every job. Exactly one process, the one holding the
+    runner lock (:class:`~service.kit.locks.RoleLock`), runs them: it claims queued jobs from the
+    store, and it alone recovers interrupted ones. The others stand by and take the role over
+    within about a second when the runner exits or dies. A cancel sent to another process reaches
+    the runner through the store (within ``POLL_S``).
 
-    ``on_finished(record)`` is called (in a manager thread) when a job ends, whatever its outcome,
-    so the service can load the model a job produced. For a success it is called *before* the
-    job's status becomes ``succeeded``: a client that sees ``succeeded`` can query the model.
+    ``keep_finished`` bounds the history: beyond that many ended jobs, the oldest are forgotten;
+    queued and running jobs are always kept.
+
+    ``on_finished(record)`` is called (in the runner, in a manager thread) when a job ends,
+    whatever its outcome, so the service can load the model a job produced. For a success it is
+    called *before* the job's status becomes ``succeeded``: a client that sees ``succeeded`` can
+    query the model. ``on_runner()`` is called once, before any job runs, when this process becomes
+    the runner at start-up (not on a later take-over): the moment to clean leftovers.
 
     Job functions run in processes started by a forkserver, which re-imports the parent's
     ``__main__``: a script that creates an app must guard its code with
     ``if __name__ == "__main__":``.
     """
+
+    #: How often the runner looks for new jobs and cancel requests, and stand-bys for the role.
+    POLL_S = 0.2
+    TAKEOVER_S = 1.0
 
     def __init__(
         self,
@@ -148,6 +201,7 @@ class JobManager:
         threads: int = 1,
         preload: Sequence[str] = (),
         on_finished: Callable[[JobRecord], None] | None = None,
+        on_runner: Callable[[], None] | None = None,
         keep_finished: int | None = None,
         log: tuple[str, bool] | None = None,
     ) -> None:
@@ -158,59 +212,99 @@ class JobManager:
         self.service = service
         self.threads = threads
         self.on_finished = on_finished
+        self.on_runner = on_runner
+        self.store = JobStore(self.jobs_dir / "jobs.sqlite3")
+        self.role = RoleLock(self.jobs_dir / "runner.lock")
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(["service.kit.jobs", *preload])
-        self._jobs: dict[str, JobRecord] = {}
+        self._running: dict[str, JobRecord] = {}  # the jobs this process runs (fresher than the store)
         self._procs: dict[str, Any] = {}
-        self._cancel_requested: set[str] = set()
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._cancelled: set[str] = set()  # running jobs of this process being stopped on request
         self._lock = threading.RLock()
         self._threads: list[threading.Thread] = []
+        self._standby: threading.Thread | None = None
+        self._wake = threading.Event()
         self._stopping = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def is_runner(self) -> bool:
+        """Whether this process runs the jobs of its data directory."""
+        return self.role.held
+
     def start(self) -> None:
-        """Load job history, mark interrupted jobs failed, re-queue waiting ones, start workers."""
+        """Open the store; become the runner (recover, then run jobs), or stand by for the role."""
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        records = []
-        for path in self.jobs_dir.glob("*.json"):
-            try:
-                records.append(JobRecord.model_validate(read_json(path)))
-            except Exception as exc:  # a damaged record must not stop the service
-                log.warning("skipping unreadable job record %s: %s", path.name, exc)
-        for rec in sorted(records, key=lambda r: r.created):
-            if rec.status == "running":
+        self.store.counts()  # creates the database, so a bad jobs directory fails at start-up
+        if self.role.try_acquire():
+            self._become_runner(boot=True)
+        else:
+            log.info("standing by: another process runs the jobs", extra={"service": self.service})
+            self._standby = threading.Thread(
+                target=self._stand_by, name=f"jobs-{self.service}-standby", daemon=True
+            )
+            self._standby.start()
+        self._update_gauges()
+
+    def _stand_by(self) -> None:
+        while not self._stopping.wait(self.TAKEOVER_S):
+            if self.role.try_acquire():
+                log.info("taking over as the job runner", extra={"service": self.service})
+                self._become_runner(boot=False)
+                return
+
+    def _become_runner(self, *, boot: bool) -> None:
+        if boot and self.on_runner is not None:
+            self.on_runner()
+        self._import_legacy_records()
+        with self.store.transaction() as tx:  # only the runner runs jobs: a running one was interrupted
+            for rec in tx.running():
                 rec.status = "failed"
                 rec.error = "interrupted: the service stopped while this job was running"
                 rec.finished = rec.finished or _now()
-                self._persist(rec)
-            self._jobs[rec.id] = rec
-            if rec.status == "queued":
-                self._queue.put(rec.id)
-        with self._lock:
-            self._prune()
+                tx.put(rec, history=False)
+                log.warning("job interrupted", extra={"job": rec.id, "model": rec.model})
+        self._prune()
         self._update_gauges()
         for i in range(self.max_concurrent):
             t = threading.Thread(target=self._worker_loop, name=f"jobs-{self.service}-{i}", daemon=True)
             t.start()
             self._threads.append(t)
 
+    def _import_legacy_records(self) -> None:
+        """Move job records of the earlier one-file-per-job layout (``<id>.json``) into the store."""
+        for path in sorted(self.jobs_dir.glob("*.json")):
+            try:
+                data = read_json(path)
+                target = data.pop("target", "") if isinstance(data, dict) else ""
+                rec = JobRecord.model_validate(data)
+                rec.target = target
+            except Exception as exc:  # a damaged record must not stop the service
+                log.warning("skipping unreadable job record %s: %s", path.name, exc)
+                continue
+            with self.store.transaction() as tx:
+                if tx.get(rec.id) is None:
+                    tx.insert(rec)
+            path.unlink(missing_ok=True)
+
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop the workers; running jobs are terminated and recorded as interrupted."""
+        """Stop the workers (running jobs are terminated, recorded as interrupted) and give up the role."""
         self._stopping.set()
-        for _ in self._threads:
-            self._queue.put(None)
+        self._wake.set()
         with self._lock:
             running = list(self._procs.items())
-        for job_id, proc in running:
-            with self._lock:
-                rec = self._jobs[job_id]
-                rec.error = "interrupted: the service shut down while this job was running"
+            for job_id, _proc in running:
+                self._running[job_id].error = "interrupted: the service shut down while this job was running"
+        for _job_id, proc in running:
             proc.terminate()
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
+        if self._standby is not None:
+            self._standby.join(timeout)
+        self.role.release()
+        self.store.close()
 
     # -- API -------------------------------------------------------------------------------------
 
@@ -218,35 +312,48 @@ class JobManager:
         """Queue a job; returns its record (status ``queued``).
 
         One job per model: raises :class:`ConflictError` (``job-active``, with ``job_id``) when a job
-        for ``model`` is queued or running. The record is on disk before the job exists in memory,
-        so a spec that cannot be stored creates no job at all.
+        for ``model`` is queued or running — checked and inserted in one transaction, so two
+        processes cannot both queue one. A spec that cannot be stored creates no job at all.
         """
         rec = JobRecord(id=uuid.uuid4().hex, kind=kind, model=model, spec=spec, target=target)
-        with self._lock:
+        with self.store.transaction() as tx:
             if model is not None:
-                self.check_idle(model)
-            self._persist(rec)
-            self._jobs[rec.id] = rec
-            self._update_gauges()
-        self._queue.put(rec.id)
+                _raise_if_active(tx.active_for(model), model)
+            tx.insert(rec)
+        self._update_gauges()
+        self._wake.set()
         return rec.model_copy(deep=True)
 
     def get(self, job_id: str) -> JobRecord:
         """Return a copy of the job's record; :class:`NotFoundError` when there is none."""
         with self._lock:
-            rec = self._jobs.get(job_id)
-            if rec is None:
-                raise NotFoundError("job", job_id)
-            return rec.model_copy(deep=True)
+            mine = self._running.get(job_id)
+            if mine is not None:
+                return mine.model_copy(deep=True)
+        rec = self.store.get(job_id)
+        if rec is None:
+            raise NotFoundError("job", job_id)
+        return rec
 
-    def list(self, *, status: str | None = None, model: str | None = None) -> list[JobRecord]:
-        """Return all jobs, newest first, optionally filtered by status and model."""
+    def list(
+        self, *, status: str | None = None, model: str | None = None, history: bool = False
+    ) -> list[JobRecord]:
+        """Return all jobs, newest first, optionally filtered by status and model.
+
+        ``history`` (off by default: listings do not show it) reads each job's history too.
+        """
+        recs = self.store.list(status=status, model=model, history=history)
         with self._lock:
-            recs = [r.model_copy(deep=True) for r in self._jobs.values()]
-        recs = [
-            r for r in recs if (status is None or r.status == status) and (model is None or r.model == model)
-        ]
-        return sorted(recs, key=lambda r: r.created, reverse=True)
+            fresher = {i: r.model_copy(deep=True) for i, r in self._running.items()}
+        out = []
+        for r in recs:
+            mine = fresher.get(r.id)
+            if mine is not None and (status is None or mine.status == status):
+                if not history:
+                    mine.history = []
+                r = mine
+            out.append(r)
+        return out
 
     def active_for(self, model: str) -> list[JobRecord]:
         """Jobs that are queued or running for ``model``."""
@@ -254,19 +361,17 @@ class JobManager:
 
     def check_idle(self, model: str) -> None:
         """:class:`ConflictError` (``job-active``, with ``job_id``) while a job for ``model`` is active."""
-        active = self.active_for(model)
-        if active:
-            raise ConflictError(
-                f"job {active[0].id} is {active[0].status} for model {model!r}; wait for it to end or "
-                f"cancel it (DELETE /v1/jobs/{active[0].id})",
-                code="job-active",
-                job_id=active[0].id,
-            )
+        _raise_if_active(self.active_for(model), model)
 
     def cancel(self, job_id: str) -> JobRecord:
-        """Cancel a queued or running job; :class:`ConflictError` (``job-ended``) when it already ended."""
-        with self._lock:
-            rec = self._jobs.get(job_id)
+        """Cancel a queued or running job; :class:`ConflictError` (``job-ended``) when it already ended.
+
+        Any process may cancel any job: a queued one is cancelled at once; for a running one the
+        request is stored and the runner stops the job's process. Returns the record once the job
+        has ended (or after 10 s).
+        """
+        with self.store.transaction() as tx:
+            rec = tx.get(job_id)
             if rec is None:
                 raise NotFoundError("job", job_id)
             if rec.status not in ACTIVE:
@@ -279,15 +384,18 @@ class JobManager:
                     code="job-ended",
                     title="Job already ended",
                 )
-            self._cancel_requested.add(job_id)
-            proc = self._procs.get(job_id)
+            tx.request_cancel(job_id)
             if rec.status == "queued":
-                self._finish(rec, "cancelled", error="cancelled before it started")
-        if proc is not None:
-            proc.terminate()
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
+                rec.status, rec.finished, rec.error = "cancelled", _now(), "cancelled before it started"
+                tx.put(rec, history=False)
+                queued = True
+            else:
+                queued = False
+        if queued:
+            JOBS_FINISHED.labels(self.service, "cancelled").inc()
+            self._update_gauges()
+        else:
+            self._stop_process(job_id)  # at once when this process runs it; else the runner's poll does
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self.get(job_id).status == "running":
             time.sleep(0.02)
@@ -305,15 +413,29 @@ class JobManager:
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _persist(self, rec: JobRecord) -> None:
-        data = rec.model_dump(mode="json")
-        data["target"] = rec.target
-        atomic_write_json(self.jobs_dir / f"{rec.id}.json", data)
+    def _stop_process(self, job_id: str) -> None:
+        with self._lock:
+            proc = self._procs.get(job_id)
+            rec = self._running.get(job_id)
+            if proc is None or rec is None or rec.result is not None:
+                return
+            rec.error = rec.error or "cancelled by request"
+            self._cancelled.add(job_id)
+        proc.terminate()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+
+    def _persist(self, rec: JobRecord, *, history: bool = True) -> None:
+        with self.store.transaction() as tx:
+            tx.put(rec, history=history)
 
     def _update_gauges(self) -> None:
         counts = dict.fromkeys(("queued", "running", "succeeded", "failed", "cancelled"), 0)
-        for r in self._jobs.values():
-            counts[r.status] += 1
+        try:
+            counts.update(self.store.counts())
+        except Exception:  # noqa: BLE001 - metrics are best effort
+            return
         for status, n in counts.items():
             JOBS.labels(self.service, status).set(n)
 
@@ -330,37 +452,50 @@ class JobManager:
         JOBS_FINISHED.labels(self.service, status).inc()
 
     def _prune(self) -> None:
-        """Forget the oldest ended jobs beyond ``keep_finished`` (record files included)."""
+        """Forget the oldest ended jobs beyond ``keep_finished``."""
         if self.keep_finished is None:
             return
-        ended = sorted(
-            (r for r in self._jobs.values() if r.status not in ACTIVE),
-            key=lambda r: r.finished or r.created,
-            reverse=True,
-        )
-        for old in ended[self.keep_finished :]:
-            del self._jobs[old.id]
-            (self.jobs_dir / f"{old.id}.json").unlink(missing_ok=True)
+        with self.store.transaction() as tx:
+            tx.prune(self.keep_finished)
+
+    def _claim(self) -> JobRecord | None:
+        """Take the oldest queued job: it is ``running`` (in the store) once this returns it."""
+        with self.store.transaction() as tx:
+            rec = tx.oldest_queued()
+            if rec is None:
+                return None
+            rec.status = "running"
+            rec.started = _now()
+            tx.put(rec, history=False)
+        with self._lock:
+            self._running[rec.id] = rec
+        self._update_gauges()
+        return rec
 
     def _worker_loop(self) -> None:
         while not self._stopping.is_set():
-            job_id = self._queue.get()
-            if job_id is None:
-                return
-            with self._lock:
-                rec = self._jobs.get(job_id)
-                if rec is None or rec.status != "queued":
-                    continue
+            try:
+                rec = self._claim()
+            except Exception:
+                log.exception("jobs: could not read the job store")
+                rec = None
+            if rec is None:
+                self._wake.wait(self.POLL_S)
+                self._wake.clear()
+                continue
             try:
                 self._run(rec)
             except Exception:
-                log.exception("job %s: the manager failed", job_id)
+                log.exception("job %s: the manager failed", rec.id)
                 with self._lock:
                     if rec.status in ACTIVE:
                         self._finish(rec, "failed", error="internal error while running the job")
-            final = self.get(job_id)
-            if final.status != "succeeded":  # successes were announced before they were published
-                self._call_hook(final)
+            with self._lock:
+                self._running.pop(rec.id, None)
+                self._procs.pop(rec.id, None)
+                self._cancelled.discard(rec.id)
+            if rec.status != "succeeded":  # successes were announced before they were published
+                self._call_hook(rec.model_copy(deep=True))
 
     def _call_hook(self, rec: JobRecord) -> None:
         if self.on_finished is None:
@@ -372,33 +507,27 @@ class JobManager:
 
     def _run(self, rec: JobRecord) -> None:
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
-        target = rec.target or rec.spec.get("_target", "")
         proc = self._ctx.Process(
             target=_child_main,
-            args=(target, rec.spec, child_conn, self.threads, self.log),
+            args=(rec.target, rec.spec, child_conn, self.threads, self.log, os.getpid()),
             daemon=True,
             name=f"job-{rec.id[:8]}",
         )
         with self._lock:
-            if rec.id in self._cancel_requested:
-                return
-            rec.status = "running"
-            rec.started = _now()
-            self._persist(rec)
-            self._update_gauges()
             proc.start()
             self._procs[rec.id] = proc
         child_conn.close()
         log.info("job started", extra={"job": rec.id, "kind": rec.kind, "model": rec.model})
         result: dict[str, Any] | None = None
         error: str | None = None
-        last_persist = 0.0
+        last_persist = last_cancel_check = 0.0
         try:
             while True:
                 try:
-                    ready = parent_conn.poll(0.2)
+                    ready = parent_conn.poll(self.POLL_S)
                 except (EOFError, OSError):
                     break
+                now = time.monotonic()
                 if ready:
                     try:
                         msg = parent_conn.recv()
@@ -408,10 +537,11 @@ class JobManager:
                     if kind == "report":
                         with self._lock:
                             self._apply_report(rec, msg[1])
-                            now = time.monotonic()
-                            if now - last_persist > 1.0:
-                                self._persist(rec)
-                                last_persist = now
+                        if now - last_persist > 0.5:
+                            with self._lock:
+                                snapshot = rec.model_copy(deep=True)
+                            self._persist(snapshot)
+                            last_persist = now
                     elif kind == "result":
                         result = msg[1]
                     elif kind == "error":
@@ -420,6 +550,10 @@ class JobManager:
                 elif not proc.is_alive():
                     if not parent_conn.poll(0):
                         break
+                if result is None and now - last_cancel_check > self.POLL_S:
+                    last_cancel_check = now
+                    if rec.id not in self._cancelled and self.store.cancel_requested(rec.id):
+                        self._stop_process(rec.id)  # a cancel sent to another process
         finally:
             proc.join(10)
             parent_conn.close()
@@ -430,13 +564,13 @@ class JobManager:
             with self._lock:
                 rec.result = result
                 done = rec.model_copy(deep=True)
+            self._persist(done)
             done.status = "succeeded"
             self._call_hook(done)
         with self._lock:
-            self._procs.pop(rec.id, None)
             if result is not None:
                 self._finish(rec, "succeeded")
-            elif rec.id in self._cancel_requested:
+            elif rec.id in self._cancelled or self.store.cancel_requested(rec.id):
                 self._finish(rec, "cancelled", error="cancelled by request")
             elif self._stopping.is_set():
                 self._finish(rec, "failed", error=rec.error or "interrupted: the service shut down")
@@ -459,3 +593,13 @@ class JobManager:
         rec.metrics.update({k: v for k, v in fields.items() if k not in ("progress",)})
         if add_to_history and len(rec.history) < HISTORY_LIMIT:
             rec.history.append(fields)
+
+
+def _raise_if_active(active: list[JobRecord], model: str) -> None:
+    if active:
+        raise ConflictError(
+            f"job {active[0].id} is {active[0].status} for model {model!r}; wait for it to end or "
+            f"cancel it (DELETE /v1/jobs/{active[0].id})",
+            code="job-active",
+            job_id=active[0].id,
+        )

@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from service.kit.batching import MicroBatcher
 from service.kit.errors import ConflictError, NotFoundError
 from service.kit.jobs import ACTIVE, JobManager, JobRecord
+from service.kit.locks import FileLock
 from service.kit.model_store import ModelStore, ModelVersion
 from service.kit.registry import LoadedModel, ModelRegistry
 from service.kit.settings import ServiceSettings
@@ -75,11 +76,13 @@ class ServiceRuntime(Generic[T]):
             threads=settings.threads,
             preload=self.preload,
             on_finished=self._on_job_finished,
+            on_runner=self.clean_leftovers,
             keep_finished=settings.max_finished_jobs,
             log=(settings.log_level, settings.log_json),
         )
-        #: Held while a rule is checked and acted on (a name is free, no job uses an upload, …).
-        self.lock = threading.RLock()
+        #: Held while a rule is checked and acted on (a name is free, no job uses an upload, …), by
+        #: one thread of one process at a time over every process serving this data directory.
+        self.lock = FileLock(root / "rules.lock")
         self.startup_done = threading.Event()
         self.startup_error: str | None = None
         self.default_job_id: str | None = None
@@ -103,12 +106,10 @@ class ServiceRuntime(Generic[T]):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self, *, background: bool = True) -> None:
-        """Clean leftovers, start the job runner, then load the models (in a thread by default)."""
+        """Start the job manager (the runner first cleans leftovers), then load the models (in a
+        thread by default)."""
         for d in (self.models_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
-        self.store.clean()
-        self.uploads.clean()
-        remove_temporaries(self.tmp_dir)
         self.jobs.start()
         if background:
             self._loader = threading.Thread(
@@ -118,6 +119,17 @@ class ServiceRuntime(Generic[T]):
         else:
             self.load_models()
 
+    def clean_leftovers(self) -> None:
+        """Remove what interrupted writes left (temporaries, half-made uploads).
+
+        Called by the job manager when this process becomes the runner at start-up, before any
+        job runs: the processes that start beside it (``--workers N``) do not clean, so they
+        never remove a file another process is writing.
+        """
+        self.store.clean()
+        self.uploads.clean()
+        remove_temporaries(self.tmp_dir)
+
     def load_models(self) -> None:
         """Load every current model, then submit the default model's training when it is missing."""
         try:
@@ -126,16 +138,15 @@ class ServiceRuntime(Generic[T]):
             if self.settings.train_default and not self.store.exists(name):
                 spec = self.default_job_spec()
                 if spec is not None:
-                    active = self.jobs.active_for(name)
-                    if active:
-                        self.default_job_id = active[0].id
-                    else:
+                    try:
                         self.default_job_id = self.jobs.submit(
                             "default", self.job_target, spec, model=name
                         ).id
                         log.info(
                             "training the default model", extra={"job": self.default_job_id, "model": name}
                         )
+                    except ConflictError as exc:  # queued already (by an earlier start, another process)
+                        self.default_job_id = exc.extensions.get("job_id")
         except Exception as exc:  # keep serving; /readyz shows it
             log.exception("start-up loading failed")
             self.startup_error = f"{type(exc).__name__}: {exc}"
