@@ -113,3 +113,81 @@ def attention_client(data_dir, **overrides):
     from fastapi.testclient import TestClient
 
     return TestClient(attention_app(data_dir, **overrides))
+
+
+# --------------------------------------------------------------------------- real server processes
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``python -m service <service>`` as a real uvicorn process on 127.0.0.1 (a context manager).
+
+    >>> with Server("embeddings", data_dir) as srv:  # doctest: +SKIP
+    ...     httpx.get(srv.url + "/healthz")
+    """
+
+    def __init__(
+        self, service: str, data_dir, *, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
+        self.service, self.data_dir, self.workers = service, data_dir, workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        prefix = service.upper() + "_"
+        self.env = {prefix + "TRAIN_DEFAULT": "false", prefix + "LOG_JSON": "true", **(env or {})}
+        self.proc = None
+
+    def __enter__(self) -> Server:
+        import os
+        import subprocess
+        import sys
+
+        import httpx
+
+        cmd = [sys.executable, "-m", "service", self.service, "--port", str(self.port)]
+        cmd += ["--data-dir", str(self.data_dir), "--workers", str(self.workers)]
+        self.proc = subprocess.Popen(
+            cmd, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.service} server exited with {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.service} server not ready in 90 s")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the server (and, with --workers, its worker processes: the whole group)."""
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
