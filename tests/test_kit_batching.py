@@ -106,6 +106,7 @@ def test_a_cancelled_caller_and_a_gone_client_leave_the_batch():
         return False
 
     async def main():
+        await asyncio.gather(batcher(10), batcher(11))  # clients come concurrently: batches wait
         keep = asyncio.ensure_future(batcher(1, disconnected=here))
         cancelled = asyncio.ensure_future(batcher(2))
         left = asyncio.ensure_future(batcher(3, disconnected=gone))
@@ -117,7 +118,30 @@ def test_a_cancelled_caller_and_a_gone_client_leave_the_batch():
     keep, cancelled, left = asyncio.run(main())
     assert keep == 2
     assert isinstance(cancelled, asyncio.CancelledError) and isinstance(left, asyncio.CancelledError)
-    assert run.batches == [[1]]
+    assert run.batches == [[10, 11], [1]]
+    batcher.close()
+
+
+def test_a_lone_client_never_waits_and_concurrent_ones_do():
+    run = Recorder()
+    batcher = MicroBatcher(run, max_batch_size=64, wait_ms=300, name="t")
+
+    async def main():
+        t0 = time.perf_counter()
+        for i in range(3):  # one request at a time: batches of one, no wait
+            assert await batcher(i) == 2 * i
+        alone = time.perf_counter() - t0
+        await asyncio.gather(batcher(5), batcher(6))  # concurrency seen
+        t1 = time.perf_counter()
+        first = asyncio.ensure_future(batcher(7))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(batcher(8))  # joins the batch that waits for company
+        assert await asyncio.gather(first, second) == [14, 16]
+        return alone, time.perf_counter() - t1
+
+    alone, waited = asyncio.run(main())
+    assert alone < 0.2 and waited >= 0.25
+    assert run.batches[-1] == [7, 8]
     batcher.close()
 
 

@@ -6,7 +6,8 @@ its answer, or the exception that item alone raises). Each request awaits ``batc
 first item of a batch waits up to ``wait_ms`` for company, the batch closes early once it holds
 ``max_batch_size`` rows, and it runs in the batcher's own worker thread, so the event loop never
 waits on model work. While one batch runs, the next one fills: under load, batches grow by
-themselves even with ``wait_ms = 0``.
+themselves even with ``wait_ms = 0``. The wait applies only while requests come concurrently (the
+last batch had company): a lone client, one request at a time, never waits.
 
 * **Errors stay with their request**: an item whose outcome is an exception gets that exception;
   if the batch function itself fails, every item is run again alone, so one bad item never fails
@@ -86,6 +87,7 @@ class MicroBatcher(Generic[I, R]):
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        self._last_rows = 0  # rows of the last batch run: > 1 means clients come concurrently
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"batch-{name}")
 
     async def __call__(self, item: I, *, disconnected: Callable[[], Awaitable[bool]] | None = None) -> R:
@@ -115,7 +117,7 @@ class MicroBatcher(Generic[I, R]):
         assert self._wake is not None
         while self._pending:
             delay = self._pending[0].arrived + self.wait_s - time.monotonic()
-            if delay > 0 and self._pending_rows < self.max_batch_size:
+            if delay > 0 and self._pending_rows < self.max_batch_size and self._last_rows > 1:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), delay)
@@ -147,7 +149,8 @@ class MicroBatcher(Generic[I, R]):
     async def _run_batch(self, batch: list[_Pending[I]]) -> None:
         loop = asyncio.get_running_loop()
         items = [p.item for p in batch]
-        BATCH_ROWS.labels(self.service, self.name).observe(sum(p.rows for p in batch))
+        self._last_rows = sum(p.rows for p in batch)
+        BATCH_ROWS.labels(self.service, self.name).observe(self._last_rows)
         try:
             outcomes = await loop.run_in_executor(self._executor, self._run_isolated, items)
         except BaseException as exc:  # the executor is shut down, or this task was cancelled
