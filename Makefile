@@ -44,6 +44,8 @@ container-test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/embeddings_bench.py
 	$(PY) bench/attention_bench.py
+	$(PY) bench/batching_bench.py
+	$(PY) bench/load_test.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

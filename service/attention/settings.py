@@ -19,6 +19,10 @@ class Settings(ServiceSettings):
 
     port: int = Field(8002, ge=1, le=65535, description="TCP port.")
     default_model: str = Field("dates", description="Name of the model trained at first start.")
+    ui_peer_url: str | None = Field(
+        "http://127.0.0.1:8001",
+        description="Base URL of the embeddings service as the browser sees it (its jobs in the page).",
+    )
     embeddings_url: str = Field(
         "http://127.0.0.1:8001", description="Base URL of the embeddings service (vectors for word encoders)."
     )

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
 from service.embeddings.jobs import JOB_DESCRIPTION, job_view
-from service.embeddings.routes import corpora, models, queries
+from service.embeddings.routes import corpora, models, queries, vocabulary
 from service.embeddings.runtime import EmbeddingsRuntime
 from service.embeddings.schemas import JobInfo
 from service.embeddings.settings import Settings
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         EmbeddingsRuntime(settings),
         title="embattn embeddings",
         description=DESCRIPTION,
-        routers=[corpora.router, corpora.shared, models.router, queries.router],
+        routers=[corpora.router, corpora.shared, models.router, queries.router, vocabulary.router],
         job_view=job_view,
         job_model=JobInfo,
         job_description=JOB_DESCRIPTION,

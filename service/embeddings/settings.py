@@ -18,6 +18,10 @@ class Settings(ServiceSettings):
 
     port: int = Field(8001, ge=1, le=65535, description="TCP port.")
     default_model: str = Field("default", description="Name of the model trained at first start.")
+    ui_peer_url: str | None = Field(
+        "http://127.0.0.1:8002",
+        description="Base URL of the attention service as the browser sees it (its jobs in the page).",
+    )
     max_topn: int = Field(1000, ge=1, description="Largest `topn` a query may ask for.")
     max_batch: int = Field(1000, ge=1, description="Most queries (or words, sentences) in one batch request.")
     mmap: bool = Field(True, description="Load stored vectors with mmap (shared between worker processes).")

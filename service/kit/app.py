@@ -6,6 +6,8 @@
 * the lifecycle: the runtime starts in the lifespan and stops after it;
 * ``/healthz`` (liveness: the process answers) and ``/readyz`` (:meth:`ServiceRuntime.readiness`);
 * ``/metrics`` (Prometheus text), ``/v1/jobs`` and the model-versions routes;
+* ``/docs`` and ``/redoc`` from packaged assets (:mod:`service.kit.docs`), the web page ``/ui/``
+  and CORS for the peer service's page (:mod:`service.kit.ui`);
 * request ids, JSON access logs and latency metrics (:mod:`service.kit.middleware`);
 * the request-body size limit (413 while the body streams in);
 * problem+json for every error (:mod:`service.kit.problems`), including invalid model names that
@@ -28,6 +30,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.kit.auth import require_query_token
+from service.kit.docs import install_offline_docs
 from service.kit.jobs_routes import JobView, jobs_router
 from service.kit.logging import configure_logging
 from service.kit.metrics import METRICS_RESPONSES, PrometheusResponse, metrics_endpoint
@@ -38,6 +41,7 @@ from service.kit.problems import install_problem_handlers, problem_response
 from service.kit.runtime import ServiceRuntime
 from service.kit.schemas import PROBLEM_RESPONSES
 from service.kit.settings import ServiceSettings
+from service.kit.ui import install_cors, install_ui
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -93,6 +97,8 @@ def create_app(
         lifespan=_lifespan,
         openapi_tags=openapi_tags,
         responses=PROBLEM_RESPONSES,
+        docs_url=None,  # served from packaged assets below (offline)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.runtime = runtime
@@ -140,6 +146,8 @@ def create_app(
         app.include_router(router)
     _install_name_check(app, _named_collections(all_routers))
     _document_auth(app, settings, _query_operations(all_routers))
+    install_offline_docs(app)
+    install_ui(app, settings)
 
     # Outermost first: the request context wraps the body limit, so a 413 carries a request id.
     app.add_middleware(
@@ -149,6 +157,7 @@ def create_app(
         upload_paths=upload_paths,
     )
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    install_cors(app, settings)  # outermost: preflights and every answer get the CORS headers
     return app
 
 

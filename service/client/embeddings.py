@@ -1,0 +1,367 @@
+"""Clients of the embeddings service (port 8001): :class:`EmbeddingsClient` and :class:`AsyncEmbeddingsClient`.
+
+Every method of :class:`EmbeddingsAPI` is one call of the service; the sync client returns its
+result, the async one an awaitable of it (the same arguments, the same result).
+
+>>> client = EmbeddingsClient("http://127.0.0.1:8001")
+>>> corpus = client.upload_corpus("lee.txt", name="lee")
+>>> accepted = client.train("lee-w2v", corpus_id="lee", params={"vector_size": 50, "epochs": 10})
+>>> client.wait_job(accepted.job_id).status
+'succeeded'
+>>> client.similar("lee-w2v", ["president"], topn=3)
+[Neighbour(word='bush', score=0.97...), ...]
+
+>>> async with AsyncEmbeddingsClient("http://127.0.0.1:8001") as client:
+...     hits = await client.similar("default", ["president"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from service.client.base import AsyncClient, ServiceAPI, SyncClient, seg
+from service.client.http import Download, ProgressCallback, Upload
+from service.client.results import Accepted, ModelInfo, Neighbour, ResultList, WordVector
+
+DEFAULT_URL = "http://127.0.0.1:8001"
+
+#: The query routes that have a ``/batch`` sibling.
+BATCH_OPERATIONS = (
+    "similar",
+    "analogy",
+    "similarity",
+    "n-similarity",
+    "doesnt-match",
+    "vectors",
+    "sentence-vectors",
+)
+
+
+def _neighbours(data: dict[str, Any]) -> ResultList:
+    return ResultList([Neighbour(r["word"], r["score"]) for r in data["results"]], data)
+
+
+def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None}
+
+
+class EmbeddingsAPI(ServiceAPI):
+    """The embeddings service's routes (plus the shared models/versions/jobs of :class:`ServiceAPI`)."""
+
+    # ----------------------------------------------------------------- corpora
+
+    def upload_corpus(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        format: str = "text",  # noqa: A002
+        tokenizer: str = "simple",
+        lowercase: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Upload a corpus file (streamed; ``format`` ``text`` or ``jsonl``, gzip detected); returns
+        its description (``id``, ``sentences``, ``tokens``…). ``progress(sent, total)`` per chunk.
+
+        >>> client.upload_corpus("lee.txt", name="lee")["sentences"]
+        300
+        """
+        return self._http.request(
+            "POST",
+            "/v1/corpora",
+            params={"name": name, "format": format, "tokenizer": tokenizer, "lowercase": lowercase},
+            upload=Upload(Path(path), progress),
+        )
+
+    def corpora(self) -> ResultList:
+        """Every uploaded corpus: a :class:`ResultList` of dicts (``raw``: ``{"corpora": [...]}``)."""
+        return self._http.request("GET", "/v1/corpora", parse=lambda d: ResultList(d["corpora"], d))
+
+    def corpus(self, corpus_id: str) -> dict[str, Any]:
+        """One corpus's description (404 when unknown)."""
+        return self._http.request("GET", f"/v1/corpora/{seg(corpus_id)}")
+
+    def delete_corpus(self, corpus_id: str) -> None:
+        """Delete an uploaded corpus."""
+        return self._http.request("DELETE", f"/v1/corpora/{seg(corpus_id)}", accept="none")
+
+    # ----------------------------------------------------------------- training
+
+    def train(
+        self,
+        name: str,
+        *,
+        corpus_id: str | None = None,
+        sentences: Sequence[str | Sequence[str]] | None = None,
+        algorithm: str = "word2vec",
+        params: dict[str, Any] | None = None,
+        tokenizer: dict[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> Accepted:
+        """Start training ``name`` on an uploaded corpus or inline ``sentences``; returns the
+        :class:`Accepted` job (wait with :meth:`wait_job`). ``params``: gensim's (``vector_size``,
+        ``window``, ``min_count``, ``epochs``, ``sg``…). A taken name is a 409 unless ``overwrite``.
+
+        >>> client.train("tiny", sentences=["the cat sat", "the dog sat"], params={"min_count": 1}).status
+        'queued'
+        """
+        body = _drop_none(
+            {
+                "name": name,
+                "algorithm": algorithm,
+                "corpus_id": corpus_id,
+                "sentences": list(sentences) if sentences is not None else None,
+                "params": params,
+                "tokenizer": tokenizer,
+                "overwrite": overwrite or None,
+            }
+        )
+        return self._http.request("POST", "/v1/models", json=body, parse=Accepted.from_dict)
+
+    def continue_training(
+        self,
+        name: str,
+        *,
+        corpus_id: str | None = None,
+        sentences: Sequence[str | Sequence[str]] | None = None,
+        epochs: int | None = None,
+        alpha: float | None = None,
+        min_alpha: float | None = None,
+        tokenizer: dict[str, Any] | None = None,
+    ) -> Accepted:
+        """Train ``name`` further (a new version); returns the :class:`Accepted` job."""
+        body = _drop_none(
+            {
+                "corpus_id": corpus_id,
+                "sentences": list(sentences) if sentences is not None else None,
+                "epochs": epochs,
+                "alpha": alpha,
+                "min_alpha": min_alpha,
+                "tokenizer": tokenizer,
+            }
+        )
+        return self._http.request(
+            "POST", f"/v1/models/{seg(name)}/continue", json=body, parse=Accepted.from_dict
+        )
+
+    # ----------------------------------------------------------------- import / export
+
+    def import_vectors(
+        self,
+        name: str,
+        path: str | Path,
+        *,
+        format: str = "auto",  # noqa: A002
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ModelInfo:
+        """Upload a vector file (``word2vec-text``, ``word2vec-binary``, ``fasttext-bin`` or ``auto``)
+        as model ``name``; returns its :class:`ModelInfo`. ``progress(sent, total)`` per chunk.
+
+        >>> client.import_vectors("copy", "default.bin").version
+        1
+        """
+        return self._http.request(
+            "POST",
+            f"/v1/models/{seg(name)}/import",
+            params={"format": format, "overwrite": overwrite},
+            upload=Upload(Path(path), progress),
+            parse=self._model_info,
+        )
+
+    def export_vectors(
+        self,
+        name: str,
+        dest: str | Path,
+        *,
+        format: str = "word2vec-binary",  # noqa: A002
+        version: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Stream the model's vectors (``word2vec-binary`` or ``word2vec-text``) to the file ``dest``
+        (written whole or not at all); returns its ``Path``. ``progress(received, total_or_None)``.
+
+        >>> client.export_vectors("default", "default.bin")
+        PosixPath('default.bin')
+        """
+        return self._http.request(
+            "GET",
+            f"/v1/models/{seg(name)}/vectors",
+            params={"format": format, "version": version},
+            download=Download(Path(dest), progress),
+        )
+
+    # ----------------------------------------------------------------- queries
+
+    def _query(self, name: str, op: str, body: dict[str, Any], version: int | None, parse=None) -> Any:
+        return self._http.request(
+            "POST", f"/v1/models/{seg(name)}/{op}", params={"version": version}, json=body, parse=parse
+        )
+
+    def similar(
+        self,
+        name: str,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
+        *,
+        topn: int = 10,
+        method: str = "cosadd",
+        vector: Sequence[float] | None = None,
+        restrict_vocab: int | None = None,
+        version: int | None = None,
+    ) -> ResultList:
+        """The ``topn`` nearest words (gensim ``most_similar``; ``method="cosmul"``:
+        ``most_similar_cosmul``; or nearest to a raw ``vector``); a :class:`ResultList` of :class:`Neighbour`.
+
+        >>> client.similar("default", ["president"], topn=1)
+        [Neighbour(word='bush', score=0.98...)]
+        """
+        body = _drop_none(
+            {
+                "positive": list(positive),
+                "negative": list(negative),
+                "topn": topn,
+                "method": method,
+                "vector": list(vector) if vector is not None else None,
+                "restrict_vocab": restrict_vocab,
+            }
+        )
+        return self._query(name, "similar", body, version, _neighbours)
+
+    def analogy(
+        self,
+        name: str,
+        a: str,
+        b: str,
+        c: str,
+        *,
+        topn: int = 10,
+        method: str = "cosadd",
+        restrict_vocab: int | None = None,
+        version: int | None = None,
+    ) -> ResultList:
+        """``a : b :: c : ?`` (``b - a + c``); a :class:`ResultList` of :class:`Neighbour`.
+
+        >>> client.analogy("default", "man", "king", "woman", topn=1)
+        [Neighbour(word='queen', score=0.7...)]
+        """
+        body = _drop_none(
+            {"a": a, "b": b, "c": c, "topn": topn, "method": method, "restrict_vocab": restrict_vocab}
+        )
+        return self._query(name, "analogy", body, version, _neighbours)
+
+    def similarity(
+        self, name: str, pairs: Sequence[Sequence[str]], *, version: int | None = None
+    ) -> list[float]:
+        """Cosine similarity of each word pair, in order.
+
+        >>> client.similarity("default", [("war", "peace")])
+        [0.93...]
+        """
+        body = {"pairs": [list(p) for p in pairs]}
+        return self._query(name, "similarity", body, version, lambda d: d["similarities"])
+
+    def n_similarity(
+        self, name: str, words1: Sequence[str], words2: Sequence[str], *, version: int | None = None
+    ) -> float:
+        """Cosine between the means of two word sets (gensim ``n_similarity``)."""
+        body = {"words1": list(words1), "words2": list(words2)}
+        return self._query(name, "n-similarity", body, version, lambda d: d["similarity"])
+
+    def doesnt_match(self, name: str, words: Sequence[str], *, version: int | None = None) -> str:
+        """The odd word out (gensim ``doesnt_match``).
+
+        >>> client.doesnt_match("default", ["president", "minister", "fire"])
+        'fire'
+        """
+        return self._query(name, "doesnt-match", {"words": list(words)}, version, lambda d: d["word"])
+
+    def vectors(self, name: str, words: Sequence[str], *, version: int | None = None) -> ResultList:
+        """Each word's vector; a :class:`ResultList` of :class:`WordVector` (``vector=None`` when
+        unknown; ``raw["unknown_words"]`` lists those). 404 only when every word is unknown."""
+
+        def parse(d: dict[str, Any]) -> ResultList:
+            return ResultList([WordVector.from_dict(v) for v in d["vectors"]], d)
+
+        return self._query(name, "vectors", {"words": list(words)}, version, parse)
+
+    def sentence_vectors(
+        self,
+        name: str,
+        sentences: Sequence[str | Sequence[str]],
+        *,
+        pooling: str = "mean",
+        tokenizer: dict[str, Any] | None = None,
+        version: int | None = None,
+    ) -> ResultList:
+        """Pooled (``mean``, ``max``, ``sum``) vectors of sentences (text or token lists); a
+        :class:`ResultList` of dicts (``vector``, ``tokens``, ``known_tokens``…)."""
+        body = _drop_none({"sentences": list(sentences), "pooling": pooling, "tokenizer": tokenizer})
+        return self._query(name, "sentence-vectors", body, version, lambda d: ResultList(d["vectors"], d))
+
+    def batch(
+        self, name: str, operation: str, queries: Sequence[dict[str, Any]], *, version: int | None = None
+    ) -> dict[str, Any]:
+        """Many queries of one ``operation`` (one of :data:`BATCH_OPERATIONS`) in one request; returns
+        ``{"results": [...], "errors": [...]}``: ``results`` aligned with ``queries`` (``None`` where
+        one failed), ``errors`` naming each failure by ``index`` with its problem.
+
+        >>> client.batch("default", "similar", [{"positive": ["war"], "topn": 3}, {"positive": ["qwzx"]}])["errors"][0]["index"]
+        1
+        """
+        if operation not in BATCH_OPERATIONS:
+            raise ValueError(f"no batch form for {operation!r}; one of {', '.join(BATCH_OPERATIONS)}")
+        return self._query(name, f"{operation}/batch", {"queries": list(queries)}, version)
+
+    def similar_batch(
+        self, name: str, queries: Sequence[dict[str, Any]], *, version: int | None = None
+    ) -> dict[str, Any]:
+        """``batch(name, "similar", queries)``: cosadd queries run as one matrix product."""
+        return self.batch(name, "similar", queries, version=version)
+
+    def analogy_batch(
+        self, name: str, queries: Sequence[dict[str, Any]], *, version: int | None = None
+    ) -> dict[str, Any]:
+        """``batch(name, "analogy", queries)``."""
+        return self.batch(name, "analogy", queries, version=version)
+
+    def evaluate(
+        self,
+        name: str,
+        *,
+        pairs: dict[str, Any] | None = None,
+        analogies: dict[str, Any] | None = None,
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        """Word-pair correlation and/or analogy accuracy; returns ``{"pairs": {...}, "analogies": {...}}``.
+
+        >>> client.evaluate("default", pairs={"dataset": "wordsim353"})["pairs"]["spearman_rho"]
+        0.3...
+        """
+        return self._query(name, "evaluate", _drop_none({"pairs": pairs, "analogies": analogies}), version)
+
+
+class EmbeddingsClient(EmbeddingsAPI, SyncClient):
+    """Synchronous client of the embeddings service (default ``http://127.0.0.1:8001``).
+
+    >>> client = EmbeddingsClient("http://127.0.0.1:8001", token="…")
+    >>> client.models()[0].name
+    'default'
+    """
+
+    default_url = DEFAULT_URL
+
+
+class AsyncEmbeddingsClient(EmbeddingsAPI, AsyncClient):
+    """Asynchronous client of the embeddings service: the methods of :class:`EmbeddingsAPI`, awaited.
+
+    >>> async with AsyncEmbeddingsClient("http://127.0.0.1:8001") as client:
+    ...     hits = await client.similar("default", ["president"], topn=3)
+    """
+
+    default_url = DEFAULT_URL
+
+
+__all__ = ["BATCH_OPERATIONS", "DEFAULT_URL", "AsyncEmbeddingsClient", "EmbeddingsAPI", "EmbeddingsClient"]

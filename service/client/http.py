@@ -1,0 +1,314 @@
+"""The transport both clients share: httpx, a base URL, a bearer token, timeouts, problems.
+
+:class:`Transport` (sync, over ``httpx.Client``) and :class:`AsyncTransport` (over
+``httpx.AsyncClient``) have the same ``request`` method; the service clients are written once
+against it, so every method of a sync client returns its result and the same method of an async
+client returns an awaitable of it. An error answer raises a :class:`ProblemError`
+(:mod:`service.client.problems`); a service that cannot be reached raises
+:class:`ServiceUnreachableError`.
+
+Pass your own ``httpx.Client`` (a Starlette ``TestClient`` is one) or ``httpx.AsyncClient`` (e.g.
+with ``httpx.ASGITransport(app=app)``) to talk to an app in-process:
+
+>>> from fastapi.testclient import TestClient
+>>> transport = Transport(client=TestClient(app))
+>>> transport.request("GET", "/healthz")
+{'status': 'ok', ...}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from service.client.problems import ServiceUnreachableError, problem_from_response
+
+#: ``progress(done_bytes, total_bytes_or_None)``: called after each chunk of an upload or download.
+ProgressCallback = Callable[[int, "int | None"], None]
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+CHUNK_SIZE = 1 << 16
+
+
+@dataclass
+class Upload:
+    """A local file sent as the raw request body, read in chunks (never held in memory)."""
+
+    path: Path
+    progress: ProgressCallback | None = None
+    chunk_size: int = CHUNK_SIZE
+
+    @property
+    def size(self) -> int:
+        return os.path.getsize(self.path)
+
+    def chunks(self) -> Iterator[bytes]:
+        done, total = 0, self.size
+        if self.progress:
+            self.progress(0, total)
+        with open(self.path, "rb") as fh:
+            while chunk := fh.read(self.chunk_size):
+                done += len(chunk)
+                yield chunk
+                if self.progress:
+                    self.progress(done, total)
+
+    async def achunks(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks():
+            yield chunk
+
+
+@dataclass
+class Download:
+    """Where a streamed response body goes: ``dest``, written as ``dest.part`` then renamed."""
+
+    dest: Path
+    progress: ProgressCallback | None = None
+
+    def part(self) -> Path:
+        return self.dest.with_name(self.dest.name + ".part")
+
+
+def _total(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    return int(value) if value and value.isdigit() else None
+
+
+def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not params:
+        return None
+    return {
+        k: ("true" if v is True else "false" if v is False else v) for k, v in params.items() if v is not None
+    }
+
+
+def _decode(response: httpx.Response, accept: str) -> Any:
+    if accept == "bytes":
+        return response.content
+    if accept == "none" or response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+class _Base:
+    def __init__(
+        self,
+        base_url: str | None,
+        *,
+        token: str | None,
+        timeout: float | httpx.Timeout | None,
+        headers: dict[str, str] | None,
+    ):
+        self.token = token
+        self._headers = dict(headers or {})
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+
+    def _request_args(self, params, json, content, headers) -> dict[str, Any]:
+        args: dict[str, Any] = {"params": _params(params), "headers": {**self._headers, **(headers or {})}}
+        if json is not None:
+            args["json"] = json
+        if content is not None:
+            args["content"] = content
+        return args
+
+    def _unreachable(self, exc: httpx.TransportError) -> ServiceUnreachableError:
+        reason = str(exc) or type(exc).__name__
+        return ServiceUnreachableError(self.base_url, reason)
+
+
+class Transport(_Base):
+    """Synchronous transport: ``request(...)`` returns the decoded (and parsed) answer.
+
+    ``base_url`` (e.g. ``"http://127.0.0.1:8001"``) or ``client`` (an ``httpx.Client``, whose own
+    base URL is used); ``token`` is sent as ``Authorization: Bearer``; ``timeout`` in seconds (or an
+    ``httpx.Timeout``; default 60 s, 5 s to connect). Closing closes only a client it created.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        client: httpx.Client | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(base_url, token=token, timeout=timeout, headers=headers)
+        if client is None:
+            if not base_url:
+                raise ValueError("give a base_url or an httpx.Client")
+            client = httpx.Client(base_url=base_url, timeout=self._timeout)
+            self._owned = True
+        else:
+            self._owned = False
+        self.client = client
+        self.base_url = str(base_url or client.base_url).rstrip("/")
+
+    def close(self) -> None:
+        if self._owned:
+            self.client.close()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        upload: Upload | None = None,
+        download: Download | None = None,
+        headers: dict[str, str] | None = None,
+        accept: str = "json",
+        parse: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """Send one request; returns ``parse(answer)`` (the JSON, or bytes with ``accept="bytes"``,
+        or the ``Path`` written with ``download``). Raises ``ProblemError`` on a 4xx/5xx."""
+        if upload is not None:
+            content = upload.chunks()  # type: ignore[assignment]
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(upload.size),
+                **(headers or {}),
+            }
+        args = self._request_args(params, json, content, headers)
+        try:
+            if download is not None:
+                return self._download(method, path, args, download, parse)
+            response = self.client.request(method, path, **args)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code >= 400:
+            raise problem_from_response(response)
+        value = _decode(response, accept)
+        return parse(value) if parse else value
+
+    def _download(self, method, path, args, download: Download, parse) -> Any:
+        part = download.part()
+        with self.client.stream(method, path, **args) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise problem_from_response(response)
+            total, done = _total(response), 0
+            try:
+                with open(part, "wb") as fh:
+                    if download.progress:
+                        download.progress(0, total)
+                    for chunk in response.iter_bytes(CHUNK_SIZE):
+                        fh.write(chunk)
+                        done += len(chunk)
+                        if download.progress:
+                            download.progress(done, total)
+                os.replace(part, download.dest)
+            finally:
+                part.unlink(missing_ok=True)
+        return parse(download.dest) if parse else download.dest
+
+
+class AsyncTransport(_Base):
+    """Asynchronous transport: ``await request(...)``; the same arguments as :class:`Transport`.
+
+    ``client`` is an ``httpx.AsyncClient`` (``httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+    base_url="http://test")`` serves an app in-process).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        client: httpx.AsyncClient | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(base_url, token=token, timeout=timeout, headers=headers)
+        if client is None:
+            if not base_url:
+                raise ValueError("give a base_url or an httpx.AsyncClient")
+            client = httpx.AsyncClient(base_url=base_url, timeout=self._timeout)
+            self._owned = True
+        else:
+            self._owned = False
+        self.client = client
+        self.base_url = str(base_url or client.base_url).rstrip("/")
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> AsyncTransport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        upload: Upload | None = None,
+        download: Download | None = None,
+        headers: dict[str, str] | None = None,
+        accept: str = "json",
+        parse: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """Send one request; returns ``parse(answer)`` like :meth:`Transport.request`."""
+        if upload is not None:
+            content = upload.achunks()  # type: ignore[assignment]
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(upload.size),
+                **(headers or {}),
+            }
+        args = self._request_args(params, json, content, headers)
+        try:
+            if download is not None:
+                return await self._download(method, path, args, download, parse)
+            response = await self.client.request(method, path, **args)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code >= 400:
+            raise problem_from_response(response)
+        value = _decode(response, accept)
+        return parse(value) if parse else value
+
+    async def _download(self, method, path, args, download: Download, parse) -> Any:
+        part = download.part()
+        async with self.client.stream(method, path, **args) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise problem_from_response(response)
+            total, done = _total(response), 0
+            try:
+                with open(part, "wb") as fh:
+                    if download.progress:
+                        download.progress(0, total)
+                    async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                        fh.write(chunk)
+                        done += len(chunk)
+                        if download.progress:
+                            download.progress(done, total)
+                os.replace(part, download.dest)
+            finally:
+                part.unlink(missing_ok=True)
+        return parse(download.dest) if parse else download.dest
+
+
+__all__ = ["AsyncTransport", "Download", "ProgressCallback", "Transport", "Upload"]

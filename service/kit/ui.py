@@ -1,0 +1,85 @@
+"""The web page ``/ui`` each service serves itself, and the CORS its peer's page needs.
+
+The page is static (``service/ui/``: plain HTML, one vanilla-JS file, CSS; no build step, nothing
+loaded from another host). Every URL it uses is relative (``../v1/…`` from ``/ui/``), so it works
+behind a reverse proxy that adds a path prefix. ``/ui/config.json`` tells it which service it is
+on and where the other service is (``*_UI_PEER_URL``), whose jobs the page also shows: those GETs
+come from another origin, so the service allows the peer's origin (and ``*_CORS_ORIGINS``) to GET
+(:class:`starlette.middleware.cors.CORSMiddleware`, read-only methods only).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
+
+from service.kit.settings import ServiceSettings
+
+#: The services a page can point at (the page's views depend on the service).
+PEERS = {"embeddings": "attention", "attention": "embeddings"}
+
+
+def ui_dir() -> Path:
+    """The page's packaged assets (``index.html``, ``app.js``, ``style.css``)."""
+    return Path(str(importlib.resources.files("service") / "ui"))
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def cors_origins(settings: ServiceSettings) -> list[str]:
+    """Origins allowed to GET cross-origin: the peer page's (both loopback spellings) and the extra ones."""
+    out: list[str] = []
+    peer = _origin(settings.ui_peer_url or "")
+    if peer:
+        out.append(peer)
+        for a, b in (("//127.0.0.1", "//localhost"), ("//localhost", "//127.0.0.1")):
+            if a in peer:
+                out.append(peer.replace(a, b))
+    out += [o.strip().rstrip("/") for o in settings.cors_origins.split(",") if o.strip()]
+    return list(dict.fromkeys(out))
+
+
+def install_ui(app: FastAPI, settings: ServiceSettings) -> None:
+    """Serve the page at ``/ui/`` and its configuration at ``/ui/config.json``."""
+    service = settings.service_name
+    peer_url = (settings.ui_peer_url or "").rstrip("/") or None
+
+    @app.get("/ui", include_in_schema=False)
+    async def ui_redirect() -> Response:
+        # Relative, so it also works behind a proxy's path prefix.
+        return Response(status_code=307, headers={"Location": "ui/"})
+
+    @app.get("/ui/config.json", include_in_schema=False)
+    async def ui_config() -> JSONResponse:
+        peer = {"service": PEERS.get(service), "url": peer_url} if peer_url else None
+        return JSONResponse(
+            {"service": service, "title": app.title, "version": app.version, "peer": peer},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    app.mount("/ui", StaticFiles(directory=ui_dir(), html=True), name="ui")
+
+
+def install_cors(app: FastAPI, settings: ServiceSettings) -> None:
+    """Let the peer's page (and ``cors_origins``) read this service: GET/HEAD only, no cookies."""
+    origins = cors_origins(settings)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "HEAD"],
+            allow_headers=["Authorization", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )

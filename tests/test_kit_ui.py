@@ -1,0 +1,80 @@
+"""The web page's serving (service/kit/ui.py): packaged assets, relative URLs, config, CORS for the peer."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+import pytest
+
+from service.kit.ui import cors_origins, ui_dir
+from tests.test_docs_offline import _local, _refs
+
+
+@pytest.fixture(params=["embeddings", "attention"])
+def api(request):
+    return request.getfixturevalue(f"{request.param}_api")
+
+
+def test_ui_redirect_is_relative_and_page_loads_local_assets(api):
+    r = api.get("/ui", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "ui/"  # works under a proxy's prefix too
+    page = api.get("/ui/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    refs = _refs(page.text)
+    assert {"style.css", "app.js"} <= set(refs), refs
+    types = {"style.css": "text/css", "app.js": "javascript"}
+    for ref in refs:
+        if ref.startswith("data:"):  # the empty favicon: no request at all
+            continue
+        assert _local(ref) and not ref.startswith("/"), ref
+        if ref in types:
+            asset = api.get(urljoin("http://testserver/ui/", ref))
+            assert asset.status_code == 200 and types[ref] in asset.headers["content-type"], ref
+
+
+def test_script_uses_relative_urls_only():
+    js = (ui_dir() / "app.js").read_text(encoding="utf-8")
+    # The only absolute URL is the SVG namespace; the peer's URL comes from config.json.
+    assert set(re.findall(r"https?://[^\s\"'`]+", js)) == {"http://www.w3.org/2000/svg"}
+    assert not re.search(r"""["'`]/(v1|ui|docs|openapi)""", js), (
+        "a root-absolute URL breaks behind a path prefix"
+    )
+    css = (ui_dir() / "style.css").read_text(encoding="utf-8")
+    assert "url(" not in css and "@import" not in css
+
+
+def test_config_names_the_service_and_its_peer(make_embeddings_client, make_attention_client):
+    with make_embeddings_client() as c:
+        cfg = c.get("/ui/config.json").json()
+        assert cfg["service"] == "embeddings"
+        assert cfg["peer"] == {"service": "attention", "url": "http://127.0.0.1:8002"}
+    with make_attention_client(ui_peer_url="http://emb.example:9001/") as c:
+        cfg = c.get("/ui/config.json").json()
+        assert cfg["peer"] == {"service": "embeddings", "url": "http://emb.example:9001"}
+    with make_attention_client(ui_peer_url="") as c:
+        assert c.get("/ui/config.json").json()["peer"] is None
+
+
+def test_cors_lets_the_peer_page_read_but_not_write(embeddings_api):
+    for origin in ("http://127.0.0.1:8002", "http://localhost:8002"):
+        r = embeddings_api.get("/v1/jobs", headers={"Origin": origin})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == origin
+    r = embeddings_api.get("/v1/jobs", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+    pre = {"Origin": "http://127.0.0.1:8002", "Access-Control-Request-Method": "DELETE"}
+    assert embeddings_api.options("/v1/jobs/x", headers=pre).status_code == 400
+    pre["Access-Control-Request-Method"] = "GET"
+    pre["Access-Control-Request-Headers"] = "authorization"
+    assert embeddings_api.options("/v1/jobs/x", headers=pre).status_code == 200
+
+
+def test_cors_origins_setting(make_attention_client):
+    from service.attention.settings import Settings
+
+    s = Settings(ui_peer_url="https://emb.example", cors_origins="http://a.example, http://b.example/")
+    assert cors_origins(s) == ["https://emb.example", "http://a.example", "http://b.example"]
+    assert cors_origins(Settings(ui_peer_url="", cors_origins="")) == []
+    with make_attention_client(ui_peer_url="", cors_origins="http://a.example") as c:
+        r = c.get("/healthz", headers={"Origin": "http://a.example"})
+        assert r.headers["access-control-allow-origin"] == "http://a.example"

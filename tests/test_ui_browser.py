@@ -1,0 +1,360 @@
+"""The web page /ui in a real headless browser (Debian's chromium driven by Playwright).
+
+Both services run as real uvicorn servers (``python -m service ...``) on free loopback ports, each
+knowing the other as its peer; the attention service has an API token. The module trains tiny
+models through the API, then clicks through each view as a user would: the explorer's
+autocomplete, neighbours, projection tooltip and analogy; the alignment heatmaps (hover tooltip
+with a weight, gold links with precision/recall/AER, two models side by side); the jobs of both
+services with their curves; cancelling a job, which asks for the token on the 401. Every request
+the browser makes must stay on 127.0.0.1.
+
+With ``UI_SCREENSHOTS_DIR`` set, each view is also saved as a PNG there (bench/ui_screenshots.py).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from gensim.test.utils import datapath
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)"
+)
+try:  # a dev dependency: missing means a broken install, not a reason to skip (see the browser fixture)
+    from playwright import sync_api
+except ImportError:  # pragma: no cover
+    sync_api = None
+
+SHOTS = os.environ.get("UI_SCREENSHOTS_DIR")
+TOKEN = secrets.token_hex(16)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(fn, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def wait_job(client: httpx.Client, job_id: str, timeout=300.0) -> dict:
+    def ended():
+        job = client.get(f"/v1/jobs/{job_id}?history=false").json()
+        return job if job["status"] not in ("queued", "running") else None
+
+    job = wait_for(ended, timeout, f"job {job_id}")
+    assert job["status"] == "succeeded", job
+    wait_for(lambda: client.get(f"/v1/models/{job['model']}").status_code == 200, 20, "model loaded")
+    return job
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    data = tmp_path_factory.mktemp("ui")
+    ports = {"embeddings": free_port(), "attention": free_port()}
+    urls = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
+    env = {
+        **os.environ,
+        "EMBEDDINGS_TRAIN_DEFAULT": "false",
+        "ATTENTION_TRAIN_DEFAULT": "false",
+        "EMBEDDINGS_UI_PEER_URL": urls["attention"],
+        "ATTENTION_UI_PEER_URL": urls["embeddings"],
+        "ATTENTION_API_TOKEN": TOKEN,
+        "EMBEDDINGS_LOG_LEVEL": "warning",
+        "ATTENTION_LOG_LEVEL": "warning",
+    }
+    env.pop("EMBEDDINGS_API_TOKEN", None)
+    procs = []
+    try:
+        for service, port in ports.items():
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "service", service, "--port", str(port), "--data-dir", str(data)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        emb = httpx.Client(base_url=urls["embeddings"], timeout=30)
+        att = httpx.Client(
+            base_url=urls["attention"], timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        for c in (emb, att):
+            wait_for(lambda c=c: c.get("/readyz").status_code == 200, 60, "readiness")
+        with open(datapath("lee_background.cor"), encoding="utf-8") as f:
+            lines = [next(f).strip() for _ in range(300 if SHOTS else 150)]
+        r = emb.post(
+            "/v1/models",
+            json={
+                "name": "lee",
+                "algorithm": "word2vec",
+                "sentences": lines,
+                "params": {"vector_size": 24, "min_count": 2, "epochs": 4, "workers": 1, "seed": 1, "sg": 1},
+            },
+        )
+        assert r.status_code == 202, r.text
+        emb_job = r.json()["job_id"]
+        # Tiny models for the test; screenshots get models that have learnt something.
+        n_train, epochs, hidden = (3000, 8, 48) if SHOTS else (300, 3, 16)
+        task = {"name": "reversal", "n_train": n_train, "n_dev": 30, "n_test": 10, "min_len": 3, "max_len": 6}
+        att_jobs = []
+        for name, seed in (("rev", 1), ("rev2", 2)):
+            r = att.post(
+                "/v1/models",
+                json={
+                    "name": name,
+                    "task": {**task, "seed": seed},
+                    "config": {"hidden": hidden, "emb_dim": 16},
+                    "params": {"epochs": epochs, "batch_size": 32, "seed": seed},
+                },
+            )
+            assert r.status_code == 202, r.text
+            att_jobs.append(r.json()["job_id"])
+        wait_job(emb, emb_job)
+        for job in att_jobs:
+            wait_job(att, job)
+        yield {"urls": urls, "emb": emb, "att": att, "emb_job": emb_job, "att_jobs": att_jobs}
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert sync_api is not None, "playwright is not installed: .venv/bin/pip install -e '.[dev]'"
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    p = context.new_page()
+    p.set_default_timeout(15_000)
+    requests: list[str] = []
+    errors: list[str] = []
+    p.on("request", lambda req: requests.append(req.url))
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.requests = requests  # type: ignore[attr-defined]
+    yield p
+    context.close()
+    off = [
+        u for u in requests if urlsplit(u).scheme in ("http", "https") and urlsplit(u).hostname != "127.0.0.1"
+    ]
+    assert not off, f"requests left 127.0.0.1: {off}"
+    assert all(urlsplit(u).scheme in ("http", "https", "blob", "data") for u in requests), requests
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def shot(page, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"ui-{name}.png"), full_page=True)
+
+
+def test_explorer_neighbours_autocomplete_projection_analogy(servers, page):
+    page.goto(servers["urls"]["embeddings"] + "/ui")  # redirected to /ui/
+    assert page.url.endswith("/ui/")
+    page.wait_for_selector("#ex-model option[value=lee]", state="attached")
+    assert page.locator("#nav a.active").inner_text() == "Embeddings explorer"
+    page.locator("#ex-word").press_sequentially("presid")
+    first = page.locator("#ex-suggest li").first
+    first.wait_for()
+    suggestions = page.locator("#ex-suggest li").all_inner_texts()
+    assert suggestions and all(s.startswith("presid") for s in suggestions), suggestions
+    word = suggestions[0]
+    first.dispatch_event("mousedown")
+    rows = page.locator("#ex-results tr.neighbour")
+    rows.first.wait_for()
+    expected = servers["emb"].post("/v1/models/lee/similar", json={"positive": [word], "topn": 10}).json()
+    assert [r.split("\t")[0].strip() for r in rows.all_inner_texts()] == [
+        n["word"] for n in expected["results"]
+    ]
+    assert page.locator("#ex-results .bar > span").count() == 10
+    status = page.locator("#ex-status").inner_text()
+    assert f"neighbours of “{word}” in" in status and " ms" in status
+    # The exact/index switch is shown only if the API takes "exact".
+    schema = servers["emb"].get("/openapi.json").json()["components"]["schemas"]["SimilarQuery"]
+    assert page.locator("#ex-exact-label").is_visible() == ("exact" in schema["properties"])
+    # Projection: the word and its 10 neighbours, hover shows the word.
+    page.locator("#ex-projection circle").nth(10).wait_for(state="attached")
+    assert page.locator("#ex-projection circle").count() == 11
+    assert "explained variance" in page.locator("#ex-variance").inner_text()
+    page.locator("#ex-projection circle.query").hover()
+    assert page.locator("#tooltip").is_visible() and word in page.locator("#tooltip").inner_text()
+    # Analogy.
+    a, b, c = [n["word"] for n in expected["results"][:3]]
+    page.fill("#an-a", a)
+    page.fill("#an-b", b)
+    page.fill("#an-c", c)
+    page.click("#an-form button")
+    page.locator("#an-results tr.neighbour").first.wait_for()
+    assert f"{a} : {b} :: {c} :" in page.locator("#an-status").inner_text()
+    # An unknown word is reported, not crashed on.
+    page.fill("#ex-word", "qwzxqwzx")
+    page.click("#ex-form button")
+    page.wait_for_function("document.querySelector('#ex-status').textContent.includes('unknown words')")
+    page.fill("#ex-word", word)
+    page.click("#ex-form button")
+    page.wait_for_function("document.querySelector('#ex-status').textContent.includes('neighbours')")
+    page.locator("#ex-projection circle.query").hover()
+    shot(page, "embeddings")
+
+
+def test_alignment_heatmaps_hover_gold_and_side_by_side(servers, page):
+    page.goto(servers["urls"]["attention"] + "/ui/#alignment")
+    page.wait_for_selector("#al-model option[value=rev]", state="attached")
+    page.select_option("#al-model", "rev")
+    page.select_option("#al-model2", "rev2")
+    page.fill("#al-inputs", "abc4\nxyz")
+    page.click("#al-form button[type=submit]")
+    page.locator(".column[data-model=rev2] .heatmap-card").nth(1).wait_for()
+    assert page.locator(".column").count() == 2
+    out = servers["att"].post("/v1/models/rev/translate", json={"inputs": ["abc4"]}).json()["outputs"][0]
+    card = page.locator(".column[data-model=rev] .heatmap-card").first
+    cells = card.locator("rect.cell")
+    assert cells.count() == len(out["source_tokens"]) * len(out["output_tokens"])
+    assert card.locator("circle.argmax").count() == len(out["links"])
+    # A given pair with gold links: overlay and precision/recall/AER from /align.
+    page.select_option("#al-model2", "")
+    page.select_option("#al-mode", "align")
+    page.fill("#al-source", "abc")
+    page.fill("#al-target", "cba")
+    page.fill("#al-gold", "0-2 1-1 2-0")
+    page.click("#al-form button[type=submit]")
+    card = page.locator(".heatmap-card").first
+    card.locator("rect.gold").first.wait_for(state="attached")
+    assert card.locator("rect.gold").count() == 3
+    scores = card.locator(".scores").inner_text()
+    assert "precision" in scores and "recall" in scores and "AER" in scores
+    aligned = (
+        servers["att"].post("/v1/models/rev/align", json={"pairs": [["abc", "cba"]]}).json()["alignments"][0]
+    )
+    cells = card.locator("rect.cell")
+    assert cells.count() == 9
+    cells.nth(1).hover()  # row 0, column 1
+    tip = page.locator("#tooltip")
+    assert tip.is_visible() and "weight" in tip.inner_text()
+    weight = float(tip.inner_text().split("weight")[1])
+    assert abs(weight - aligned["attention"][0][1]) < 1e-3
+    assert card.locator("rect.band[visibility=visible]").count() == 2  # row and column highlighted
+    assert card.locator("text.hl").count() == 2
+    png = card.locator(".downloads a", has_text="PNG").get_attribute("href")
+    assert png.startswith("../v1/models/rev/attention.png?")
+    img = page.request.get(servers["urls"]["attention"] + "/ui/" + png)
+    assert img.headers["content-type"] == "image/png", (img.status, img.text())
+    with page.expect_download() as dl:
+        card.locator(".downloads a", has_text="Pharaoh").click()
+    assert Path(dl.value.path()).read_text().strip() == aligned["pharaoh"]
+    # Back to a side-by-side decode for the screenshot.
+    page.select_option("#al-mode", "translate")
+    page.select_option("#al-model2", "rev2")
+    page.select_option("#al-decode", "beam")
+    page.fill("#al-inputs", "abc4")
+    page.click("#al-form button[type=submit]")
+    page.locator(".column[data-model=rev2] .heatmap-card").first.wait_for()
+    page.select_option("#al-mode", "align")
+    page.fill("#al-source", "abc4")
+    page.fill("#al-target", "4cba")
+    page.fill("#al-gold", "0-3 1-2 2-1 3-0")
+    page.click("#al-form button[type=submit]")
+    page.locator(".column[data-model=rev2] rect.gold").first.wait_for(state="attached")
+    page.locator(".column[data-model=rev] rect.cell").nth(5).hover()
+    shot(page, "alignment")
+
+
+def test_jobs_of_both_services_with_curves(servers, page):
+    page.goto(servers["urls"]["embeddings"] + "/ui/#jobs")
+    own = page.locator(".jobs-panel[data-service=embeddings]")
+    own.locator(f"tr[data-job='{servers['emb_job']}']").wait_for()
+    peer = page.locator(".jobs-panel[data-service=attention]")  # GETs from the peer's origin: CORS
+    peer.locator(f"tr[data-job='{servers['att_jobs'][0]}']").wait_for()
+    own.locator(f"tr[data-job='{servers['emb_job']}']").click()
+    chart = page.locator("#job-charts .chart[data-series='loss per epoch'] path.line")
+    chart.wait_for(state="attached")
+    assert chart.get_attribute("d").count("L") == 3  # 4 epochs
+    peer.locator(f"tr[data-job='{servers['att_jobs'][0]}']").click()
+    page.locator("#job-charts .chart[data-series='train_loss per step'] path.line").wait_for(state="attached")
+    page.locator("#job-charts .chart[data-series='lr per step']").wait_for(state="attached")
+    page.locator("#job-charts .chart[data-series='dev_exact_match per epoch']").wait_for(state="attached")
+    shot(page, "jobs")
+
+
+def test_cancel_asks_for_the_token_on_401(servers, page):
+    att = servers["att"]
+    r = att.post(
+        "/v1/models",
+        json={
+            "name": "long",
+            "task": {"name": "reversal", "n_train": 5000, "max_len": 10},
+            "config": {"hidden": 32},
+            "params": {"epochs": 100},
+        },
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    try:
+        page.goto(servers["urls"]["attention"] + "/ui/#jobs")
+        button = page.locator(f".jobs-panel[data-service=attention] tr[data-job='{job_id}'] button.cancel")
+        button.click()
+        dialog = page.locator("#token-dialog")
+        dialog.wait_for()
+        page.fill("#token-input", TOKEN)
+        page.click("#token-ok")
+        wait_for(
+            lambda: att.get(f"/v1/jobs/{job_id}?history=false").json()["status"] == "cancelled",
+            30,
+            "cancelled",
+        )
+        page.locator(f"tr[data-job='{job_id}'][data-status=cancelled]").wait_for()
+        assert page.evaluate("sessionStorage.getItem('embattn-token')") == TOKEN
+    finally:
+        att.delete(f"/v1/jobs/{job_id}")
+
+
+@pytest.mark.parametrize("manual", ["docs", "redoc"])
+def test_api_manuals_render_offline(servers, page, manual):
+    page.goto(servers["urls"]["embeddings"] + f"/{manual}")
+    page.wait_for_selector(
+        ".swagger-ui .info .title" if manual == "docs" else "redoc-wrapper, .api-content, h1"
+    )
+    assert "embattn embeddings" in page.content()
+    page.wait_for_timeout(300)
