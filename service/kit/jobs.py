@@ -249,6 +249,7 @@ class JobManager:
 
     def _stand_by(self) -> None:
         while not self._stopping.wait(self.TAKEOVER_S):
+            self._update_gauges()  # the runner changes the records: keep this process's metrics current
             if self.role.try_acquire():
                 log.info("taking over as the job runner", extra={"service": self.service})
                 self._become_runner(boot=False)
