@@ -190,3 +190,23 @@ def test_concurrent_similar_analogy_vectors_equal_the_answers_alone(embeddings):
             )
         else:
             assert got == exp
+
+
+def test_concurrent_requests_with_different_beam_options_keep_their_own(attention):
+    """Items with other n_best / length / coverage penalties decode in their own sub-batch."""
+    options = [
+        {"decode": "beam", "beam_size": 3},
+        {"decode": "beam", "beam_size": 3, "n_best": 2},
+        {"decode": "beam", "beam_size": 3, "n_best": 3, "length_penalty": 0.6, "coverage_penalty": 0.3},
+    ]
+    cases = [(text, kw) for text in SOURCES[:3] for kw in options]
+    alone = [translate_one(attention, text, **kw) for text, kw in cases]
+    together = concurrently(lambda case: translate_one(attention, case[0], **case[1]), cases * 2)
+    for i, got in enumerate(together):
+        want = alone[i % len(cases)]
+        assert_same_translation(got, want)
+        assert len(got.get("hypotheses", [])) == len(want.get("hypotheses", []))
+        for h, w in zip(got.get("hypotheses", []), want.get("hypotheses", []), strict=True):
+            assert h["output_tokens"] == w["output_tokens"] and h["score"] == pytest.approx(
+                w["score"], abs=1e-5
+            )

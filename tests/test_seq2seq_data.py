@@ -96,3 +96,13 @@ def test_lone_surrogate_line_names_the_member_and_pairs_are_fine():
     assert "surrogate" in err.value.reason and "target" in err.value.reason
     str(err.value).encode("utf-8")
     assert parse_jsonl('["\\ud83d\\ude00", "b"]\n') == [Example("\U0001f600", "b")]
+
+
+def test_alternative_targets_from_json_lines():
+    from models.seq2seq.data import DataError, Example, parse_jsonl
+
+    [ex] = parse_jsonl('{"source": "tomato", "target": "T AH M EY T OW", "alternatives": ["T AH M AA T OW"]}')
+    assert ex.alternatives == ("T AH M AA T OW",) and ex.references == ("T AH M EY T OW", "T AH M AA T OW")
+    assert Example("a", "b").references == ("b",)
+    with pytest.raises(DataError, match="alternatives"):
+        parse_jsonl('{"source": "a", "target": "b", "alternatives": "c"}')

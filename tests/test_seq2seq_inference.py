@@ -53,5 +53,19 @@ def test_align_teacher_forced():
 def test_evaluate_keys():
     task = reversal_task(20, 5, 5, seed=0, max_len=5)
     m = evaluate(_model(), task.test)
-    assert set(m) == {"n", "loss", "exact_match", "token_accuracy", "bleu", "alignment_accuracy"}
+    assert set(m) == {
+        "n", "loss", "exact_match", "token_accuracy", "bleu", "token_error_rate", "sequence_error_rate",
+        "alignment_accuracy",
+    }  # fmt: skip
     assert m["n"] == 5 and 0 <= m["alignment_accuracy"] <= 1
+    assert m["sequence_error_rate"] == pytest.approx(1 - m["exact_match"]) and m["token_error_rate"] >= 0
+
+
+def test_translate_n_best():
+    model = _model()
+    [one] = translate(model, ["abc"], beam_size=3)
+    assert one.hypotheses is None
+    [out] = translate(model, ["abc"], beam_size=3, n_best=3, length_penalty=0.6, coverage_penalty=0.1)
+    assert len(out.hypotheses) == 3 and out.hypotheses[0].tokens == out.tokens
+    for h in out.hypotheses:
+        assert h.text == model.tgt_tokenizer.detokenize(h.tokens) and h.attention.shape == (len(h.tokens), 3)

@@ -139,3 +139,62 @@ def test_the_beam_limit_is_one_constant_importable_without_torch():
     ).stdout
     assert out.split() == ["16", "False"]
     assert pkg.beam_search is beam_search  # the package's names still resolve (imported on first use)
+
+
+NBEST_OPTIONS = [
+    {"beam_size": 4, "n_best": 3},
+    {"beam_size": 4, "n_best": 4, "length_penalty": 0.6, "coverage_penalty": 0.2},
+    {"beam_size": 3, "length_penalty": 1.0},
+]
+
+
+@pytest.mark.parametrize("kw", NBEST_OPTIONS)
+def test_n_best_and_penalties_are_batch_invariant(kw):
+    model = _model("bahdanau", seed=11)
+    src, lengths = _batch(seed=11)
+    batched = beam_search(model, src, lengths, **kw)
+    noisy = beam_search(model, *_batch(seed=11, pad_noise=True), **kw)
+    for i in range(len(LENGTHS)):
+        alone = _alone(model, src, lengths, i, beam_search, **kw)
+        for got in (batched[i], noisy[i]):
+            _same(got, alone)
+            assert (
+                len(got.n_best)
+                == len(alone.n_best)
+                == (kw.get("n_best", 1) if kw.get("n_best", 1) > 1 else 0)
+            )
+            for a, b in zip(got.n_best, alone.n_best, strict=True):
+                _same(a, b)
+
+
+def test_n_best_are_ranked_and_each_has_its_own_attention():
+    from models.seq2seq.search import coverage_penalty_of, length_penalty_of
+
+    model = _model("general", seed=13)
+    src, lengths = _batch(seed=13)
+    for h, n in zip(beam_search(model, src, lengths, beam_size=5, n_best=5), LENGTHS, strict=True):
+        assert h.n_best[0] is h and len(h.n_best) == 5
+        assert len({tuple(x.ids) for x in h.n_best}) == 5  # distinct hypotheses
+        keys = [(x.finished, x.score) for x in h.n_best]
+        assert keys == sorted(keys, reverse=True)  # finished first, then by score
+        for x in h.n_best:
+            assert x.attention.shape == (len(x.ids), n)
+            length = len(x.ids) + int(x.finished)
+            assert x.score == pytest.approx(x.log_prob / length, abs=1e-5)
+    # GNMT formulas; alpha=0 ranks by the raw log-probability
+    assert length_penalty_of(1, 1.0) == 1.0 and length_penalty_of(7, 0.5) == pytest.approx(2**0.5)
+    assert coverage_penalty_of(torch.tensor([[0.5, 0.5], [1.0, 0.0]]), 2.0) == pytest.approx(2 * np.log(0.5))
+    assert coverage_penalty_of(torch.tensor([[0.5, 0.5]]), 0.0) == 0.0
+    for h in beam_search(model, src, lengths, beam_size=4, n_best=4, length_penalty=0.0):
+        assert all(x.score == pytest.approx(x.log_prob, abs=1e-5) for x in h.n_best)
+
+
+def test_n_best_and_penalty_bounds():
+    model = _model()
+    src, lengths = _batch()
+    with pytest.raises(ValueError, match="n_best"):
+        beam_search(model, src, lengths, beam_size=2, n_best=3)
+    with pytest.raises(ValueError, match="length_penalty"):
+        beam_search(model, src, lengths, beam_size=2, length_penalty=-1.0)
+    with pytest.raises(ValueError, match="coverage_penalty"):
+        beam_search(model, src, lengths, beam_size=2, coverage_penalty=float("nan"))

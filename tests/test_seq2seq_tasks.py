@@ -75,3 +75,30 @@ def test_dates_cover_upper_case_names_and_iso_input():
     for seed in range(30):
         styles.add(render_date(d, DATE_FORMATS[0](d, random.Random(seed))).source)
     assert styles == {"26 november 2026", "26 November 2026", "26 NOVEMBER 2026"}
+
+
+def test_g2p_split_by_word_with_every_pronunciation():
+    from models.seq2seq.tasks import g2p_task
+
+    a = make_task("g2p", n_train=200, n_dev=50, n_test=100, seed=1)
+    assert a.tokenization == {"source": "char", "target": "word"}
+    assert (len(a.train), len(a.dev), len(a.test)) == (200, 50, 100)
+    assert a.test == g2p_task(n_train=200, n_dev=50, n_test=100, seed=1).test
+    assert a.test != g2p_task(n_train=200, n_dev=50, n_test=100, seed=2).test
+    words = [{e.source for e in split} for split in (a.train, a.dev, a.test)]
+    assert not (words[0] & words[1]) and not (words[0] & words[2]) and not (words[1] & words[2])
+    for e in a.train + a.dev + a.test:
+        assert e.source.isascii() and e.source.isalpha() and e.source.islower()
+        assert e.links is None and e.target not in e.alternatives
+        assert not any(ch.isdigit() for ch in e.target)  # stress removed
+    # the default split sizes, and the dictionary's several pronunciations as alternatives
+    full = make_task("g2p")
+    assert (len(full.dev), len(full.test)) == (1000, 3000) and len(full.train) > 100_000
+    assert any(e.alternatives for e in full.test)
+    stressed = make_task("g2p", n_train=200, n_dev=50, n_test=100, seed=1, keep_stress=True)
+    assert [e.source for e in stressed.test] == [e.source for e in a.test]
+    assert any(ch.isdigit() for e in stressed.test for ch in e.target)
+    short = make_task("g2p", n_train=100, n_dev=10, n_test=10, max_len=4)
+    assert all(len(e.source) <= 4 for e in short.train + short.dev + short.test)
+    with pytest.raises(ValueError, match="g2p has"):
+        make_task("g2p", n_test=10, n_dev=10, n_train=10**6)

@@ -119,3 +119,42 @@ def test_word_level_with_pretrained_source_vectors(tmp_path):
 def test_too_long_dev_source_rejected_before_training():
     with pytest.raises(ValueError, match="line 2"):
         train({"hidden": 8, "max_src_len": 4}, [("ab", "ba")], [("ab", "ba"), ("abcdef", "x")], {"epochs": 1})
+
+
+def test_per_side_tokenization_g2p_reports_error_rates(tmp_path):
+    """char source, word (phoneme) target: vocabularies, outputs and dev metrics follow each side's units."""
+    import json
+
+    from models.seq2seq.checkpoint import load_checkpoint, save_checkpoint
+    from models.seq2seq.data import Example
+    from models.seq2seq.evaluation import evaluate
+    from models.seq2seq.inference import translate
+    from models.seq2seq.tasks import make_task
+
+    task = make_task("g2p", n_train=300, n_dev=30, n_test=30, max_len=8)
+    cfg = {"emb_dim": 8, "hidden": 16, "tokenization": task.tokenization, "max_src_len": 8, "max_tgt_len": 12}
+    events = []
+    result = train(cfg, task.train, task.dev, {"epochs": 1, "batch_size": 32}, report=events.append)
+    model = result.model
+    assert model.src_tokenizer.kind == "char" and model.tgt_tokenizer.kind == "word"
+    assert all(len(t) == 1 for t in model.src_vocab.tokens[4:])
+    assert any(len(t) > 1 for t in model.tgt_vocab.tokens[4:])  # phonemes like "AH"
+    epoch = [e for e in events if e["event"] == "epoch"][0]
+    assert 0.0 <= epoch["dev_sequence_error_rate"] <= 1.0 and epoch["dev_token_error_rate"] >= 0.0
+    assert "dev_token_error_rate" in result.metrics
+    out = translate(model, ["cat"])[0]
+    assert out.src_tokens == ["c", "a", "t"] and out.text == " ".join(out.tokens)
+    # every reference counts: the model's own output as an alternative makes it exactly right
+    ex = Example("cat", "ZZ ZZ", None, (out.text,))
+    m = evaluate(model, [ex])
+    assert m["exact_match"] == 1.0 and m["sequence_error_rate"] == 0.0 and m["token_error_rate"] == 0.0
+    # the checkpoint keeps both sides; an old one-value config still loads (same tokenizer both sides)
+    save_checkpoint(tmp_path / "g2p", model)
+    back, _ = load_checkpoint(tmp_path / "g2p")
+    assert back.config.tokenization == {"source": "char", "target": "word"}
+    assert translate(back, ["cat"])[0].tokens == out.tokens
+    conf = json.loads((tmp_path / "g2p" / "config.json").read_text())
+    conf["tokenization"] = "word"
+    (tmp_path / "g2p" / "config.json").write_text(json.dumps(conf))
+    old, _ = load_checkpoint(tmp_path / "g2p")
+    assert old.src_tokenizer.kind == old.tgt_tokenizer.kind == "word"

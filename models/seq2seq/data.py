@@ -30,11 +30,21 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Example:
-    """One parallel pair; ``links`` are gold (src_idx, tgt_idx) token links or None if unknown."""
+    """One parallel pair; ``links`` are gold (src_idx, tgt_idx) token links or None if unknown.
+
+    ``alternatives``: other correct targets (e.g. the other pronunciations of a word); evaluation scores
+    a hypothesis against the best-matching of ``(target, *alternatives)``. Training uses ``target`` only.
+    """
 
     source: str
     target: str
     links: tuple[Link, ...] | None = None
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every correct target: ``target`` first, then the alternatives."""
+        return (self.target, *self.alternatives)
 
 
 def _links(value: Any, line: int) -> tuple[Link, ...] | None:
@@ -54,13 +64,18 @@ def _links(value: Any, line: int) -> tuple[Link, ...] | None:
 
 def to_example(item: Any, line: int = 1) -> Example:
     """Normalise one item: an :class:`Example`, ``[src, tgt]``/``(src, tgt, links)``, or a dict
-    ``{"source", "target"[, "links"]}``. Raises :class:`DataError` for anything else."""
+    ``{"source", "target"[, "links"][, "alternatives"]}``. Raises :class:`DataError` for anything else."""
+    alternatives: tuple[str, ...] = ()
     if isinstance(item, Example):
-        src, tgt, links = item.source, item.target, item.links
+        src, tgt, links, alternatives = item.source, item.target, item.links, item.alternatives
     elif isinstance(item, dict):
         if not {"source", "target"} <= set(item):
             raise DataError(line, "object needs 'source' and 'target'")
         src, tgt, links = item["source"], item["target"], _links(item.get("links"), line)
+        alternatives = item.get("alternatives") or ()
+        if not isinstance(alternatives, list | tuple) or not all(isinstance(a, str) for a in alternatives):
+            raise DataError(line, "'alternatives' must be a list of strings (other correct targets)")
+        alternatives = tuple(alternatives)
     elif isinstance(item, list | tuple) and len(item) in (2, 3):
         src, tgt = item[0], item[1]
         links = _links(item[2], line) if len(item) == 3 else None
@@ -70,7 +85,7 @@ def to_example(item: Any, line: int = 1) -> Example:
         raise DataError(line, "source and target must be strings")
     if not src.strip():
         raise DataError(line, "empty source")
-    return Example(src, tgt, links)
+    return Example(src, tgt, links, alternatives)
 
 
 def examples_from_pairs(items: Iterable[Any]) -> list[Example]:
@@ -165,15 +180,18 @@ def encode_examples(
     tgt_vocab: Vocabulary,
     max_src_len: int | None = None,
     max_tgt_len: int | None = None,
+    tgt_tokenizer: Any = None,
 ) -> EncodedData:
     """Tokenize and map to ids; :class:`DataError` (1-based item number) for too-long or empty sources.
 
+    ``tokenizer`` splits the sources, ``tgt_tokenizer`` the targets (default: ``tokenizer``).
     ``max_tgt_len`` bounds the target tokens plus EOS.
     """
+    tgt_tokenizer = tgt_tokenizer or tokenizer
     src_ids, tgt_ids = [], []
     for n, ex in enumerate(examples, start=1):
         s = src_vocab.encode(tokenizer.tokenize(ex.source))
-        t = tgt_vocab.encode(tokenizer.tokenize(ex.target))
+        t = tgt_vocab.encode(tgt_tokenizer.tokenize(ex.target))
         if not s:
             raise DataError(n, "empty source")
         if max_src_len is not None and len(s) > max_src_len:

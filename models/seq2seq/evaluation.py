@@ -1,4 +1,6 @@
-"""Evaluate a model on examples: loss, exact match, token accuracy, BLEU, alignment accuracy."""
+"""Evaluate a model on examples: loss, exact match, token accuracy, BLEU, token/sequence error rates,
+alignment accuracy. An example with alternative targets (``Example.alternatives``) is scored against the
+reference closest to the output (fewest token edits)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,23 @@ from torch.nn import functional as F
 from .alignment import alignment_accuracy
 from .data import Example, encode_examples, iterate_batches
 from .inference import align, translate
-from .metrics import bleu, exact_match, token_accuracy
+from .metrics import (
+    best_reference,
+    bleu,
+    exact_match,
+    sequence_error_rate,
+    token_accuracy,
+    token_error_rate,
+)
 from .model import Seq2Seq
 
 
 @torch.no_grad()
 def teacher_forced_loss(model: Seq2Seq, examples: Sequence[Example], batch_size: int = 128) -> float:
     """Mean cross-entropy per target token (EOS included, pads ignored), eval mode."""
-    data = encode_examples(examples, model.tokenizer, model.src_vocab, model.tgt_vocab)
+    data = encode_examples(
+        examples, model.src_tokenizer, model.src_vocab, model.tgt_vocab, tgt_tokenizer=model.tgt_tokenizer
+    )
     was_training = model.training
     model.eval()
     try:
@@ -42,13 +53,13 @@ def _bleu(
     hyp_tokens: Sequence[Sequence[str]],
     ref_tokens: Sequence[Sequence[str]],
     hyp_texts: Sequence[str],
-    examples: Sequence[Example],
+    ref_texts: Sequence[str],
 ) -> float:
     """Corpus BLEU: of the detokenized strings (sacrebleu's 13a) for word models; over the model's own
     tokens for character models (a character string is one 13a "word", which would make BLEU 0 for
     every output that is not exactly right). Whitespace characters become "\u2581" there."""
-    if model.tokenizer.kind != "char":
-        return bleu(hyp_texts, [e.target for e in examples])
+    if model.tgt_tokenizer.kind != "char":
+        return bleu(hyp_texts, list(ref_texts))
 
     def spaced(tokens: Sequence[str]) -> str:
         return " ".join("\u2581" if t.isspace() else t for t in tokens)
@@ -63,10 +74,14 @@ def evaluate(
     batch_size: int = 128,
     with_bleu: bool = True,
 ) -> dict[str, Any]:
-    """Return ``{"n", "loss", "exact_match", "token_accuracy", "bleu", "alignment_accuracy"}``.
+    """Return ``{"n", "loss", "exact_match", "token_accuracy", "bleu", "token_error_rate",
+    "sequence_error_rate", "alignment_accuracy"}``.
 
-    Exact match / token accuracy / BLEU use decoded outputs (greedy or beam; BLEU over characters for
-    character models, see :func:`_bleu`); loss and alignment
+    Exact match / token accuracy / BLEU / error rates use decoded outputs (greedy or beam; BLEU over
+    characters for character targets, see :func:`_bleu`), each scored against the example's reference
+    closest to the output (``target`` or one of ``alternatives``). ``token_error_rate`` is the corpus
+    Levenshtein distance over the reference token count (PER for phonemes, CER for characters);
+    ``sequence_error_rate`` is 1 - exact match (WER for g2p). Loss and alignment
     accuracy are teacher-forced. ``alignment_accuracy`` is None when no example has gold links;
     ``bleu`` is None when ``with_bleu`` is False.
     """
@@ -75,15 +90,23 @@ def evaluate(
         raise ValueError("no examples to evaluate")
     outputs = translate(model, [e.source for e in examples], beam_size=beam_size, batch_size=batch_size)
     hyp_tokens = [o.tokens for o in outputs]
-    ref_tokens = [model.tokenizer.tokenize(e.target) for e in examples]
+    tokenize = model.tgt_tokenizer.tokenize
+    all_refs = [[tokenize(r) for r in e.references] for e in examples]
+    chosen = [
+        e.references[best_reference(h, refs)]
+        for h, refs, e in zip(hyp_tokens, all_refs, examples, strict=True)
+    ]
+    ref_tokens = [tokenize(r) for r in chosen]
     metrics: dict[str, Any] = {
         "n": len(examples),
         "loss": teacher_forced_loss(model, examples, batch_size),
         "exact_match": exact_match(hyp_tokens, ref_tokens),
         "token_accuracy": token_accuracy(hyp_tokens, ref_tokens),
-        "bleu": _bleu(model, hyp_tokens, ref_tokens, [o.text for o in outputs], examples)
+        "bleu": _bleu(model, hyp_tokens, ref_tokens, [o.text for o in outputs], chosen)
         if with_bleu
         else None,
+        "token_error_rate": token_error_rate(hyp_tokens, all_refs),
+        "sequence_error_rate": sequence_error_rate(hyp_tokens, all_refs),
         "alignment_accuracy": None,
     }
     linked = [e for e in examples if e.links]

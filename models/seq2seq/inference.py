@@ -11,7 +11,7 @@ import torch
 from .alignment import Link, hard_links
 from .data import pad_ids
 from .model import Seq2Seq
-from .search import decode
+from .search import Hypothesis, decode
 
 
 class SourceError(ValueError):
@@ -31,6 +31,8 @@ class Translation:
     links: hard links ``(src_idx, tgt_idx)`` = argmax of each attention row.
     score / log_prob: see :class:`~models.seq2seq.search.Hypothesis`.
     unknown: source tokens not in the source vocabulary (encoded as ``<unk>``).
+    hypotheses: beam search with ``n_best > 1``: the n best translations of this input, best first
+        (the first is this one's output), each with its own attention, links and scores; else None.
     """
 
     source: str
@@ -44,6 +46,7 @@ class Translation:
     links: list[Link]
     finished: bool
     unknown: list[str]
+    hypotheses: list[Translation] | None = None
 
 
 @dataclass
@@ -68,7 +71,7 @@ def _encode_sources(model: Seq2Seq, texts: Sequence[str]) -> list[list[str]]:
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise SourceError(i, "not a string")
-        toks = model.tokenizer.tokenize(text)
+        toks = model.src_tokenizer.tokenize(text)
         if not toks:
             raise SourceError(i, "empty source")
         if len(toks) > model.config.max_src_len:
@@ -83,12 +86,35 @@ def translate(
     beam_size: int = 1,
     max_len: int | None = None,
     batch_size: int = 64,
+    *,
+    n_best: int = 1,
+    length_penalty: float | None = None,
+    coverage_penalty: float = 0.0,
 ) -> list[Translation]:
-    """Translate ``texts`` in padded batches of ``batch_size``; greedy when ``beam_size == 1``.
+    """Translate ``texts`` in padded batches of ``batch_size``; greedy when ``beam_size == 1`` (and no
+    beam option is given). ``n_best``, ``length_penalty``, ``coverage_penalty``: see
+    :func:`~models.seq2seq.search.beam_search`.
 
     Raises :class:`SourceError` (a ValueError) for an empty or too-long source, ValueError for a
-    beam size outside 1..16. Results are independent of the batching.
+    beam size outside 1..16 or bad beam options. Results are independent of the batching.
     """
+
+    def shaped(text: str, src_toks: list[str], hyp: Hypothesis) -> Translation:
+        tokens = [model.tgt_vocab.token(i) for i in hyp.ids]
+        return Translation(
+            source=text,
+            src_tokens=src_toks,
+            tokens=tokens,
+            text=model.tgt_tokenizer.detokenize(tokens),
+            ids=hyp.ids,
+            score=hyp.score,
+            log_prob=hyp.log_prob,
+            attention=hyp.attention,
+            links=hard_links(hyp.attention),
+            finished=hyp.finished,
+            unknown=model.src_vocab.unknown(src_toks),
+        )
+
     src_tokens = _encode_sources(model, texts)
     out: list[Translation] = []
     for start in range(0, len(texts), batch_size):
@@ -96,23 +122,21 @@ def translate(
         ids = [model.src_vocab.encode(toks) for toks in chunk]
         src = pad_ids(ids, model.src_vocab.pad_id)  # (B, S)
         lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)  # (B,)
-        for j, hyp in enumerate(decode(model, src, lengths, beam_size=beam_size, max_len=max_len)):
-            tokens = [model.tgt_vocab.token(i) for i in hyp.ids]
-            out.append(
-                Translation(
-                    source=texts[start + j],
-                    src_tokens=chunk[j],
-                    tokens=tokens,
-                    text=model.tokenizer.detokenize(tokens),
-                    ids=hyp.ids,
-                    score=hyp.score,
-                    log_prob=hyp.log_prob,
-                    attention=hyp.attention,
-                    links=hard_links(hyp.attention),
-                    finished=hyp.finished,
-                    unknown=model.src_vocab.unknown(chunk[j]),
-                )
-            )
+        hyps = decode(
+            model,
+            src,
+            lengths,
+            beam_size=beam_size,
+            max_len=max_len,
+            n_best=n_best,
+            length_penalty=length_penalty,
+            coverage_penalty=coverage_penalty,
+        )
+        for j, hyp in enumerate(hyps):
+            result = shaped(texts[start + j], chunk[j], hyp)
+            if hyp.n_best:
+                result.hypotheses = [shaped(texts[start + j], chunk[j], h) for h in hyp.n_best]
+            out.append(result)
     return out
 
 
@@ -120,7 +144,7 @@ def translate(
 def align(model: Seq2Seq, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[ForcedAlignment]:
     """Teacher-force each ``(source, target)`` and return its attention and hard links (eval mode)."""
     src_tokens = _encode_sources(model, [p[0] for p in pairs])
-    tgt_tokens = [model.tokenizer.tokenize(p[1]) for p in pairs]
+    tgt_tokens = [model.tgt_tokenizer.tokenize(p[1]) for p in pairs]
     was_training = model.training
     model.eval()
     try:

@@ -14,7 +14,7 @@ from models.vocab import Vocabulary
 from .attention import ATTENTION_TYPES
 from .decoders import AttentionDecoder
 from .encoders import RecurrentEncoder
-from .tokenizers import TOKENIZATIONS, get_tokenizer
+from .tokenizers import get_tokenizer, normalize_tokenization, tokenization_sides
 
 
 @dataclass
@@ -28,15 +28,14 @@ class Seq2SeqConfig:
     dropout: float = 0.0
     attention: str = "bahdanau"
     layer_norm: bool = False
-    tokenization: str = "char"
+    tokenization: str | dict[str, str] = "char"  # "char", "word" or {"source": ..., "target": ...}
     max_src_len: int = 64
     max_tgt_len: int = 64
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTION_TYPES:
             raise ValueError(f"unknown attention type {self.attention!r}; expected one of {ATTENTION_TYPES}")
-        if self.tokenization not in TOKENIZATIONS:
-            raise ValueError(f"unknown tokenization {self.tokenization!r}; expected one of {TOKENIZATIONS}")
+        self.tokenization = normalize_tokenization(self.tokenization)
         for name in ("emb_dim", "hidden", "layers", "max_src_len", "max_tgt_len"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -44,6 +43,16 @@ class Seq2SeqConfig:
             raise ValueError("dot attention needs bidirectional=False (query and key sizes must match)")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError("dropout must be in [0, 1)")
+
+    @property
+    def src_tokenization(self) -> str:
+        """The source side's tokenization ("char" or "word")."""
+        return tokenization_sides(self.tokenization)[0]
+
+    @property
+    def tgt_tokenization(self) -> str:
+        """The target side's tokenization ("char" or "word")."""
+        return tokenization_sides(self.tokenization)[1]
 
     def to_dict(self) -> dict[str, Any]:
         """Return a plain JSON-ready dict."""
@@ -60,14 +69,16 @@ class Seq2SeqConfig:
 
 
 class Seq2Seq(nn.Module):
-    """GRU encoder-decoder with attention; owns its vocabularies and tokenizer (not in the state_dict)."""
+    """GRU encoder-decoder with attention; owns its vocabularies and its source and target tokenizers
+    (``src_tokenizer``, ``tgt_tokenizer``; not in the state_dict)."""
 
     def __init__(self, config: Seq2SeqConfig, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> None:
         super().__init__()
         self.config = config
         self.src_vocab = src_vocab
         self.tgt_vocab = tgt_vocab
-        self.tokenizer = get_tokenizer(config.tokenization)
+        self.src_tokenizer = get_tokenizer(config.src_tokenization)
+        self.tgt_tokenizer = get_tokenizer(config.tgt_tokenization)
         self.encoder = RecurrentEncoder(
             len(src_vocab),
             config.emb_dim,

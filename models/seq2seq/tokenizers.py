@@ -40,3 +40,29 @@ def get_tokenizer(kind: str) -> CharTokenizer | WordTokenizer:
     if kind == "word":
         return WordTokenizer()
     raise ValueError(f"unknown tokenization {kind!r}; expected one of {TOKENIZATIONS}")
+
+
+def tokenization_sides(value: str | dict) -> tuple[str, str]:
+    """Return ``(source kind, target kind)`` of a tokenization setting.
+
+    ``value`` is ``"char"``/``"word"`` (both sides) or ``{"source": kind, "target": kind}``; ValueError
+    for anything else.
+    """
+    if isinstance(value, str):
+        get_tokenizer(value)
+        return value, value
+    if isinstance(value, dict):
+        if set(value) != {"source", "target"}:
+            raise ValueError(f"tokenization needs exactly 'source' and 'target', got {sorted(value)}")
+        sides = (value["source"], value["target"])
+        for kind in sides:
+            if not isinstance(kind, str) or kind not in TOKENIZATIONS:
+                raise ValueError(f"unknown tokenization {kind!r}; expected one of {TOKENIZATIONS}")
+        return sides
+    raise ValueError(f"tokenization must be one of {TOKENIZATIONS} or {{'source': ..., 'target': ...}}")
+
+
+def normalize_tokenization(value: str | dict) -> str | dict[str, str]:
+    """``value`` validated; a per-side dict with equal sides becomes the plain string (``"char"``)."""
+    src, tgt = tokenization_sides(value)
+    return src if src == tgt else {"source": src, "target": tgt}

@@ -102,12 +102,12 @@ class TrainResult:
 
 def build_model(config: Seq2SeqConfig, examples: Sequence[Example], params: TrainParams) -> Seq2Seq:
     """Build vocabularies from ``examples`` and a freshly initialised model (seeded by ``params.seed``)."""
-    tokenizer = get_tokenizer(config.tokenization)
+    src_tok, tgt_tok = get_tokenizer(config.src_tokenization), get_tokenizer(config.tgt_tokenization)
     src_vocab = Vocabulary.build(
-        (tokenizer.tokenize(e.source) for e in examples), min_freq=params.min_freq, max_size=params.max_vocab
+        (src_tok.tokenize(e.source) for e in examples), min_freq=params.min_freq, max_size=params.max_vocab
     )
     tgt_vocab = Vocabulary.build(
-        (tokenizer.tokenize(e.target) for e in examples), min_freq=params.min_freq, max_size=params.max_vocab
+        (tgt_tok.tokenize(e.target) for e in examples), min_freq=params.min_freq, max_size=params.max_vocab
     )
     torch.manual_seed(params.seed)
     return Seq2Seq(config, src_vocab, tgt_vocab)
@@ -129,7 +129,8 @@ def train(
     ``{"source", "target"[, "links"]}`` dicts (bad items -> :class:`~models.seq2seq.data.DataError`).
     ``report(dict)`` gets ``{"event": "step", "step", "total_steps", "epoch", "lr", "train_loss"}`` every
     ``params.report_every`` updates and ``{"event": "epoch", "epoch", "step", "train_loss", "dev_loss",
-    "dev_exact_match", "dev_token_accuracy", "dev_alignment_accuracy", "elapsed_s"}`` after each epoch
+    "dev_exact_match", "dev_token_accuracy", "dev_token_error_rate", "dev_sequence_error_rate",
+    "dev_alignment_accuracy", "elapsed_s"}`` after each epoch
     (dev keys only with dev data). Epochs count from 1 (``epoch``, ``best_epoch``), as in the
     embeddings service's job reports; ``epoch`` of a step event is the epoch it belongs to. ``should_stop()`` is polled before every update; True ends training
     early (the best weights so far are still restored). Torch thread count is the caller's business.
@@ -151,19 +152,21 @@ def train(
         init_model(model)
     data = encode_examples(
         train_examples,
-        model.tokenizer,
+        model.src_tokenizer,
         model.src_vocab,
         model.tgt_vocab,
         config.max_src_len,
         config.max_tgt_len,
+        tgt_tokenizer=model.tgt_tokenizer,
     )
     encode_examples(  # validate dev lengths before spending time on training
         dev_examples,
-        model.tokenizer,
+        model.src_tokenizer,
         model.src_vocab,
         model.tgt_vocab,
         config.max_src_len,
         config.max_tgt_len,
+        tgt_tokenizer=model.tgt_tokenizer,
     )
     coverage = None
     if src_vectors is not None:
@@ -249,6 +252,8 @@ def train(
                 dev_loss=m["loss"],
                 dev_exact_match=m["exact_match"],
                 dev_token_accuracy=m["token_accuracy"],
+                dev_token_error_rate=m["token_error_rate"],
+                dev_sequence_error_rate=m["sequence_error_rate"],
                 dev_alignment_accuracy=m["alignment_accuracy"],
             )
             key = (m["exact_match"], -m["loss"])

@@ -13,6 +13,8 @@ LIFTED = (
     "dev_loss",
     "dev_exact_match",
     "dev_token_accuracy",
+    "dev_token_error_rate",
+    "dev_sequence_error_rate",
     "dev_alignment_accuracy",
     "embedding_coverage",
 )
@@ -26,6 +28,7 @@ def job_view(rec: JobRecord) -> JobOut:
 
 
 JOB_DESCRIPTION = (
-    "Status, step, epoch, lr, train and dev loss, dev exact match, token accuracy and alignment accuracy; "
+    "Status, step, epoch, lr, train and dev loss, dev exact match, token accuracy, token and sequence "
+    "error rates and alignment accuracy; "
     "the lr of every step and the dev metrics of every epoch in `history`."
 )

@@ -60,7 +60,7 @@ def check_sources(
     found = []
     for i, text in enumerate(texts):
         where = [*loc, i] if indexed else list(loc)
-        n = len(model.tokenizer.tokenize(text))
+        n = len(model.src_tokenizer.tokenize(text))
         if n == 0 or not text.strip():
             found.append((where, "empty input (blank or no tokens)", "empty_input"))
         elif n > limit:
@@ -86,17 +86,22 @@ def check_max_len(max_len: int | None, settings: Settings, loc: Sequence[Any] = 
 
 
 def check_example_links(
-    examples: Sequence[Example], tokenize: Callable[[str], list[str]], label: Callable[[int, str], str]
+    examples: Sequence[Example],
+    tokenize: Callable[[str], list[str]],
+    label: Callable[[int, str], str],
+    tokenize_target: Callable[[str], list[str]] | None = None,
 ) -> None:
     """422 ``invalid-links`` listing every inline pair whose gold links fall outside its tokens.
 
+    ``tokenize`` splits sources, ``tokenize_target`` targets (default ``tokenize``).
     ``label(i, reason)`` words each error; their ``loc`` is ``["body", "pairs", i, 2]``.
     """
+    tokenize_target = tokenize_target or tokenize
     found = []
     for i, e in enumerate(examples):
         if e.links:
             try:
-                check_links(e.links, len(tokenize(e.source)), len(tokenize(e.target)))
+                check_links(e.links, len(tokenize(e.source)), len(tokenize_target(e.target)))
             except ValueError as exc:
                 found.append((["body", "pairs", i, 2], label(i, str(exc)), "invalid-links"))
     if found:

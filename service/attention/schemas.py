@@ -20,7 +20,8 @@ from service.kit.schemas import JobAccepted as JobAccepted  # noqa: F401 (re-exp
 
 Attention = Literal["bahdanau", "luong-dot", "luong-general", "luong-concat"]
 Decode = Literal["greedy", "beam"]
-TaskName = Literal["dates", "reversal", "copy"]
+TaskName = Literal["dates", "reversal", "copy", "g2p"]
+Tokenization = Literal["char", "word"]
 
 Matrix = list[list[float]]
 LinkList = list[tuple[int, int]]
@@ -28,7 +29,7 @@ LinkList = list[tuple[int, int]]
 LinkListIn = list[tuple[Int, Int]]
 
 #: Options of ``decode: "beam"`` only (a 422 with ``greedy``: they would be ignored).
-BEAM_ONLY = ("beam_size",)
+BEAM_ONLY = ("beam_size", "n_best", "length_penalty", "coverage_penalty")
 
 
 def _beam_only(body: BaseModel, decode: str) -> None:
@@ -86,14 +87,19 @@ class DatasetList(BaseModel):
 
 
 class TaskSpec(RequestModel):
-    """A built-in generator with gold alignments: ``dates`` (human dates -> ISO), ``reversal``, ``copy``."""
+    """A built-in task: ``dates`` (human dates -> ISO), ``reversal``, ``copy`` (gold alignments), or ``g2p``
+    (English words -> phonemes, CMU Pronouncing Dictionary; its own defaults: test 3000 words, dev 1000,
+    every other word train)."""
 
     name: TaskName = Field(description="Which generator.")
-    n_train: Int = Field(2000, ge=10, le=200_000)
-    n_dev: Int = Field(200, ge=1, le=20_000)
-    n_test: Int = Field(200, ge=1, le=20_000)
+    n_train: Int = Field(2000, ge=10, le=200_000, description="g2p: default every word not in dev/test.")
+    n_dev: Int = Field(200, ge=1, le=20_000, description="g2p: default 1000.")
+    n_test: Int = Field(200, ge=1, le=20_000, description="g2p: default 3000.")
     min_len: Int = Field(3, ge=1, le=64, description="Shortest string (reversal/copy only).")
-    max_len: Int = Field(12, ge=1, le=64, description="Longest string (reversal/copy only).")
+    max_len: Int = Field(
+        12, ge=1, le=64, description="Longest string (reversal/copy; g2p: longest word, default none)."
+    )
+    keep_stress: Bool = Field(False, description="g2p only: keep the stress digits (`AH0`, not `AH`).")
     seed: Int = Field(0, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
@@ -104,6 +110,12 @@ class TaskSpec(RequestModel):
                 f"{', '.join(given)} applies to the reversal and copy tasks only; "
                 "the dates task draws its own date strings"
             )
+        if self.name == "g2p" and "min_len" in self.model_fields_set:
+            raise ValueError("min_len applies to the reversal and copy tasks only, not g2p")
+        if self.name != "g2p" and "keep_stress" in self.model_fields_set:
+            raise ValueError("keep_stress applies to the g2p task only")
+        if self.name == "g2p":
+            return self
         if self.min_len > self.max_len:
             raise ValueError("min_len must be <= max_len")
         if self.name != "dates":
@@ -118,6 +130,9 @@ class TaskSpec(RequestModel):
         return self
 
     def generator_kwargs(self) -> dict[str, Any]:
+        if self.name == "g2p":  # the g2p generator's own defaults for what the client left out
+            given = ("n_train", "n_dev", "n_test", "max_len", "keep_stress")
+            return {"seed": self.seed} | {k: getattr(self, k) for k in given if k in self.model_fields_set}
         kw: dict[str, Any] = {
             "n_train": self.n_train,
             "n_dev": self.n_dev,
@@ -129,10 +144,22 @@ class TaskSpec(RequestModel):
         return kw
 
 
+class TokenizationIn(RequestModel):
+    """A tokenization per side."""
+
+    source: Tokenization
+    target: Tokenization
+
+
 class ModelConfigIn(RequestModel):
     """Architecture of the encoder-decoder."""
 
-    tokenization: Literal["char", "word"] = Field("char", description="Character or whitespace-word tokens.")
+    tokenization: Tokenization | TokenizationIn = Field(
+        "char",
+        description='Character or whitespace-word tokens: `"char"`, `"word"` (both sides) or '
+        '`{"source": ..., "target": ...}`. Default `"char"`; a `g2p` task defaults to '
+        '`{"source": "char", "target": "word"}`.',
+    )
     emb_dim: Int = Field(
         32,
         ge=1,
@@ -145,6 +172,16 @@ class ModelConfigIn(RequestModel):
     dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     attention: Attention = "bahdanau"
     layer_norm: Bool = False
+
+    @property
+    def src_tokenization(self) -> str:
+        t = self.tokenization
+        return t if isinstance(t, str) else t.source
+
+    @property
+    def tgt_tokenization(self) -> str:
+        t = self.tokenization
+        return t if isinstance(t, str) else t.target
 
     @model_validator(mode="after")
     def _dot_sizes(self) -> ModelConfigIn:
@@ -281,9 +318,15 @@ class TrainRequest(RequestModel):
             raise ValueError("give 'dev_fraction' or 'dev_dataset_id', not both")
         if self.embeddings is not None and self.embeddings_file is not None:
             raise ValueError("give 'embeddings' or 'embeddings_file', not both")
+        if (
+            self.task is not None
+            and self.task.name == "g2p"
+            and "tokenization" not in self.config.model_fields_set
+        ):
+            self.config.tokenization = TokenizationIn(source="char", target="word")
         vectors = self.embeddings is not None or self.embeddings_file is not None
-        if vectors and self.config.tokenization != "word":
-            raise ValueError("pretrained embeddings need config.tokenization = 'word'")
+        if vectors and self.config.src_tokenization != "word":
+            raise ValueError("pretrained embeddings need word source tokens (config.tokenization = 'word')")
         if vectors and "emb_dim" in self.config.model_fields_set:
             raise ValueError(
                 "config.emb_dim is taken from the pretrained vectors' size; drop it when you give "
@@ -315,6 +358,12 @@ class JobOut(BaseModel):
     dev_loss: float | None = None
     dev_exact_match: float | None = None
     dev_token_accuracy: float | None = None
+    dev_token_error_rate: float | None = Field(
+        None, description="Edit distance / reference tokens (PER for phonemes, CER for characters)."
+    )
+    dev_sequence_error_rate: float | None = Field(
+        None, description="1 - exact match, any reference counting (WER for g2p)."
+    )
     dev_alignment_accuracy: float | None = Field(None, description="Where the data has gold links.")
     embedding_coverage: float | None = Field(
         None, description="Share of the source vocabulary initialised from vectors."
@@ -379,12 +428,33 @@ class TranslateRequest(RequestModel):
         description="Most output tokens (default: the model's; bounded by ATTENTION_MAX_OUTPUT_LEN).",
     )
     return_attention: Bool = Field(True, description="Include the attention matrices.")
+    n_best: Int = Field(
+        1,
+        ge=1,
+        le=MAX_BEAM_SIZE,
+        description="`decode: beam` only: return the n best hypotheses per input in `hypotheses` "
+        "(at most `beam_size`); the top one stays in the output's own fields.",
+    )
+    length_penalty: Float | None = Field(
+        None,
+        ge=0.0,
+        le=10.0,
+        description="`decode: beam` only: GNMT length penalty α, score = log_prob / ((5 + length) / 6)^α "
+        "(default: log_prob / length).",
+    )
+    coverage_penalty: Float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="`decode: beam` only: GNMT coverage penalty β, adds β·Σ_j log(min(Σ_t attention[t][j], 1)).",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"inputs": ["26 november 2026", "Thursday, March 5 2026"], "decode": "beam", "beam_size": 4}
+                {"inputs": ["26 november 2026", "Thursday, March 5 2026"], "decode": "beam", "beam_size": 4},
+                {"inputs": ["tomato"], "decode": "beam", "beam_size": 4, "n_best": 3, "length_penalty": 0.6},
             ]
         },
     )
@@ -392,7 +462,22 @@ class TranslateRequest(RequestModel):
     @model_validator(mode="after")
     def _beam(self) -> TranslateRequest:
         _beam_only(self, self.decode)
+        if self.n_best > self.beam_size:
+            raise ValueError(f"n_best ({self.n_best}) must be <= beam_size ({self.beam_size})")
         return self
+
+
+class HypothesisOut(BaseModel):
+    """One of the n best hypotheses of an input (``n_best > 1``)."""
+
+    output_tokens: list[str]
+    output: str
+    score: float = Field(description="The ranking score (length/coverage penalties applied).")
+    log_prob: float
+    finished: bool
+    attention: Matrix | None = Field(None, description="This hypothesis's own attention.")
+    links: LinkList
+    pharaoh: str
 
 
 class TranslationOut(BaseModel):
@@ -413,6 +498,9 @@ class TranslationOut(BaseModel):
     links: LinkList = Field(description="[source index, output index]: the argmax of each attention row.")
     pharaoh: str = Field(description='The links as a Pharaoh string "s-t s-t …".')
     unknown_tokens: list[str] = Field(description="Source tokens outside the vocabulary (encoded as <unk>).")
+    hypotheses: list[HypothesisOut] | None = Field(
+        None, description="With `n_best > 1`: the n best hypotheses, best first (the first is this output)."
+    )
 
 
 class TranslateResponse(BaseModel):
@@ -509,9 +597,16 @@ class EvaluateResponse(BaseModel):
     decode: Decode
     beam_size: int
     loss: float = Field(description="Teacher-forced cross-entropy per target token.")
-    exact_match: float
+    exact_match: float = Field(description="Share of outputs equal to a reference (any, with alternatives).")
     token_accuracy: float
     bleu: float = Field(description="Corpus BLEU (sacrebleu, 0-100).")
+    token_error_rate: float = Field(
+        description="Corpus Levenshtein distance over the reference token count, against each example's "
+        "closest reference: PER for phoneme targets, CER for characters."
+    )
+    sequence_error_rate: float = Field(
+        description="1 - exact match: share of outputs matching no reference (WER for g2p)."
+    )
     alignment_accuracy: float | None = None
     aer: float | None = None
     precision: float | None = None

@@ -29,6 +29,7 @@ from models.seq2seq.checkpoint import init_embedding_from_vectors
 from models.seq2seq.data import Example, examples_from_pairs
 from models.seq2seq.evaluation import evaluate
 from models.seq2seq.tasks import make_task
+from models.seq2seq.tokenizers import get_tokenizer, tokenization_sides
 from service.attention import checkpoints
 from service.attention.datasets import read_pairs
 from service.kit.model_store import ModelStore
@@ -134,9 +135,8 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     report(progress=0.0, phase="loading data")
     train_ex, dev_ex, source = load_data(spec)
     config = dict(spec["config"])
-    longest_tgt = max(
-        len(e.target) if config["tokenization"] == "char" else len(e.target.split()) for e in train_ex
-    )
+    tgt_tokenize = get_tokenizer(tokenization_sides(config["tokenization"])[1]).tokenize
+    longest_tgt = max(len(tgt_tokenize(e.target)) for e in train_ex)
     config.setdefault("max_src_len", int(spec.get("max_src_len", 200)))
     config.setdefault("max_tgt_len", int(min(spec.get("max_output_len", 200), max(16, 2 * longest_tgt + 2))))
     params = dict(spec["params"])
@@ -240,4 +240,6 @@ def _example_json(e: Example) -> str:
     item: dict[str, Any] = {"source": e.source, "target": e.target}
     if e.links:
         item["links"] = [list(link) for link in e.links]
+    if e.alternatives:
+        item["alternatives"] = list(e.alternatives)
     return json.dumps(item, ensure_ascii=False)

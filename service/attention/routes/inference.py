@@ -44,6 +44,7 @@ from service.attention.schemas import (
     AlignResponse,
     EvaluateRequest,
     EvaluateResponse,
+    HypothesisOut,
     TranslateRequest,
     TranslateResponse,
     TranslationOut,
@@ -84,17 +85,28 @@ def run_translate(
     batch_size: int,
     loc: tuple[str, ...] = ("body", "inputs"),
     indexed: bool = True,
+    options: tuple[int, float | None, float] = (1, None, 0.0),
 ) -> list[Any]:
     """Decode ``inputs`` in length-sorted padded batches (less padding, earlier stops), answered in input order.
+
+    ``options``: ``(n_best, length_penalty, coverage_penalty)`` of the beam search.
 
     Decoding is batch-invariant (the core computes every row independently), so sorting changes
     only the speed, never a result.
     """
-    tokenize = entry.model.tokenizer.tokenize
+    tokenize = entry.model.src_tokenizer.tokenize
     order = sorted(range(len(inputs)), key=lambda i: len(tokenize(inputs[i])))
     try:
+        n_best, length_penalty, coverage_penalty = options
         results = translate(
-            entry.model, [inputs[i] for i in order], beam_size=beam, max_len=max_len, batch_size=batch_size
+            entry.model,
+            [inputs[i] for i in order],
+            beam_size=beam,
+            max_len=max_len,
+            batch_size=batch_size,
+            n_best=n_best,
+            length_penalty=length_penalty,
+            coverage_penalty=coverage_penalty,
         )
     except SourceError as exc:
         index = order[exc.index]
@@ -112,7 +124,8 @@ class DecodeItem:
 
     ``check(entry)`` validates the request against the model (raising its problem), ``respond(entry,
     results)`` shapes the answer from the core's results (one per input); both run in the batch's
-    worker thread. Items of one model, version, beam width and ``max_len`` decode as one batch.
+    worker thread. Items of one model, version, beam width, ``max_len`` and beam ``options``
+    (``(n_best, length_penalty, coverage_penalty)``) decode as one batch.
     """
 
     name: str
@@ -124,6 +137,7 @@ class DecodeItem:
     respond: Callable[[LoadedSeq2Seq, list[Any]], Any]
     loc: tuple[str, ...] = ("body", "inputs")
     indexed: bool = True
+    options: tuple[int, float | None, float] = (1, None, 0.0)
 
 
 def decode_items(state: AttentionRuntime, items: list[DecodeItem]) -> list[Any]:
@@ -147,13 +161,13 @@ def decode_items(state: AttentionRuntime, items: list[DecodeItem]) -> list[Any]:
                 ready.append(i)
             except (ProblemError, ServiceError) as exc:
                 outcomes[i] = exc
-        for sub in group_by([items[i] for i in ready], lambda it: (it.beam, it.max_len)).values():
+        for sub in group_by([items[i] for i in ready], lambda it: (it.beam, it.max_len, it.options)).values():
             members = [items[ready[j]] for j in sub]
             first = members[0]
             inputs = [text for it in members for text in it.inputs]
             results = run_translate(
                 entry, inputs, first.beam, first.max_len, state.settings.infer_batch_size,
-                first.loc, first.indexed,
+                first.loc, first.indexed, first.options,
             )  # fmt: skip
             start = 0
             for j, it in zip(sub, members, strict=True):
@@ -176,6 +190,19 @@ def _inputs(item: Any) -> int:
     return len(item.inputs if isinstance(item, DecodeItem) else item.pairs)
 
 
+def _hypothesis_out(h: Any, with_attention: bool) -> HypothesisOut:
+    return HypothesisOut.model_construct(
+        output_tokens=h.tokens,
+        output=h.text,
+        score=h.score,
+        log_prob=h.log_prob,
+        finished=h.finished,
+        attention=_matrix(h.attention) if with_attention else None,
+        links=[(int(s), int(t)) for s, t in h.links],
+        pharaoh=to_pharaoh(h.links),
+    )
+
+
 def _translation_response(
     name: str, body: TranslateRequest, beam: int, entry: LoadedSeq2Seq, results: list[Any]
 ) -> Response:
@@ -194,6 +221,9 @@ def _translation_response(
             links=[(int(s), int(t)) for s, t in r.links],
             pharaoh=to_pharaoh(r.links),
             unknown_tokens=r.unknown,
+            hypotheses=[_hypothesis_out(h, body.return_attention) for h in r.hypotheses]
+            if r.hypotheses
+            else None,
         )
         for r in results
     ]
@@ -229,7 +259,8 @@ async def translate_route(
 
     beam = 1 if body.decode == "greedy" else body.beam_size
     respond = partial(_translation_response, name, body, beam)
-    item = DecodeItem(name, version, body.inputs, beam, body.max_len, check, respond)
+    options = (body.n_best, body.length_penalty, body.coverage_penalty)
+    item = DecodeItem(name, version, body.inputs, beam, body.max_len, check, respond, options=options)
     return await decode(state, request, item)
 
 
@@ -259,7 +290,7 @@ def check_targets(
     unknown_all: list[str] = []
     for i, target in enumerate(targets):
         where = list(loc) if loc is not None else ["body", "pairs", i, 1]
-        tokens = model.tokenizer.tokenize(target)
+        tokens = model.tgt_tokenizer.tokenize(target)
         if not tokens or not target.strip():
             found.append((where, "empty target (blank or no tokens)", "empty-target"))
             continue
@@ -402,9 +433,9 @@ async def align_route(
         check_targets(entry, [p[1] for p in body.pairs], settings)
         if body.gold is None:
             return None
-        tokenize = entry.model.tokenizer.tokenize
+        src_tok, tgt_tok = entry.model.src_tokenizer.tokenize, entry.model.tgt_tokenizer.tokenize
         return [
-            _gold_links(g, i, len(tokenize(body.pairs[i][0])), len(tokenize(body.pairs[i][1])))
+            _gold_links(g, i, len(src_tok(body.pairs[i][0])), len(tgt_tok(body.pairs[i][1])))
             for i, g in enumerate(body.gold)
         ]
 
@@ -523,7 +554,8 @@ def _split_examples(entry: LoadedSeq2Seq, split: str, state: AttentionRuntime) -
 
 @router.post(
     "/{name}/evaluate",
-    summary="Exact match, token accuracy, BLEU (sacrebleu); AER and alignment accuracy with gold links",
+    summary="Exact match, token accuracy, BLEU (sacrebleu), token/sequence error rates; AER and alignment "
+    "accuracy with gold links",
     description="`split` (`dev`, or `test` for models of a built-in task) or `pairs` "
     '(`[source, target]` or `[source, target, "0-0 1-1"]` with gold links).',
     response_model=EvaluateResponse,
@@ -545,7 +577,10 @@ def evaluate_route(
         limits.check_batch(len(examples), settings, "pairs")
         limits.check_sources([e.source for e in examples], entry.model, settings, ("body", "pairs"))
         limits.check_example_links(
-            examples, entry.model.tokenizer.tokenize, lambda i, why: f"pairs.{i}: {why}"
+            examples,
+            entry.model.src_tokenizer.tokenize,
+            lambda i, why: f"pairs.{i}: {why}",
+            entry.model.tgt_tokenizer.tokenize,
         )
     else:
         examples = _split_examples(entry, body.split or "dev", state)
@@ -565,6 +600,8 @@ def evaluate_route(
         exact_match=m["exact_match"],
         token_accuracy=m["token_accuracy"],
         bleu=m["bleu"],
+        token_error_rate=m["token_error_rate"],
+        sequence_error_rate=m["sequence_error_rate"],
         alignment_accuracy=m["alignment_accuracy"],
     )
     linked = [e for e in examples if e.links]

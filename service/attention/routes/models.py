@@ -105,11 +105,13 @@ def build_spec(body: TrainRequest, state: AttentionRuntime) -> dict[str, Any]:
             raise invalid(f"pair {exc.line - 1}: {exc.reason}", loc=["body", "pairs", exc.line - 1]) from None
         if not pairs:
             raise invalid("no pairs", loc=["body", "pairs"])
-        tokenization = body.config.tokenization
+        src_kind, tgt_kind = body.config.src_tokenization, body.config.tgt_tokenization
+        units = src_kind if src_kind == tgt_kind else f"{src_kind} source / {tgt_kind} target"
         limits.check_example_links(
             examples,
-            get_tokenizer(tokenization).tokenize,
-            lambda i, why: f"pair {i}: {why} ({tokenization} tokens)",
+            get_tokenizer(src_kind).tokenize,
+            lambda i, why: f"pair {i}: {why} ({units} tokens)",
+            get_tokenizer(tgt_kind).tokenize,
         )
         source = {"pairs": [list(p) for p in pairs]}
     dev: dict[str, Any] | None = None
