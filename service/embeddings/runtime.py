@@ -3,6 +3,9 @@
 * the loader: a stored version becomes :class:`Vectors` — gensim ``KeyedVectors`` (memory-mapped
   when ``EMBEDDINGS_MMAP``) and their :class:`~models.embeddings.queries.VectorQueries`, whose norms
   are computed at load time (gensim fills them lazily, and concurrent threads would race);
+* the ANN index of a version (faiss HNSW, ``index.faiss`` beside it, memory-mapped), loaded with
+  the vectors when the version's metadata names one; built by an ``index`` job
+  (:meth:`EmbeddingsRuntime.submit_index`);
 * the default model: Word2Vec on gensim's Lee corpus;
 * training specs for the worker (:mod:`service.embeddings.worker`), from an uploaded corpus or
   inline sentences, with the checks that must pass before a job exists.
@@ -15,16 +18,18 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import faiss
 from fastapi import Depends
 from gensim.models import KeyedVectors
 
+from models.embeddings.ann import INDEX_FILE, HnswParams, load_index
 from models.embeddings.builtin import DEFAULT_ALGORITHM, DEFAULT_PARAMS, default_corpus_path
 from models.embeddings.corpus import Tokenizer
 from models.embeddings.io import load_vectors
 from models.embeddings.queries import VectorQueries
 from models.embeddings.training import TrainParams
 from service.embeddings.settings import Settings
-from service.kit.errors import InvalidInputError
+from service.kit.errors import InvalidInputError, NotFoundError
 from service.kit.jobs import JobRecord
 from service.kit.model_store import ModelVersion
 from service.kit.registry import LoadedModel
@@ -39,6 +44,10 @@ class Vectors:
 
     kv: KeyedVectors
     queries: VectorQueries
+    #: The version's ANN index (faiss HNSW over unit vectors), None when it has none.
+    index: faiss.Index | None = None
+    #: efSearch of the index (its metadata's ``ef_search``).
+    ef_search: int = 128
 
 
 #: A model version in memory, as the registry returns it.
@@ -64,7 +73,19 @@ class EmbeddingsRuntime(ServiceRuntime[Vectors]):
         kv = load_vectors(version.path, mmap=self.settings.mmap)
         queries = VectorQueries(kv)
         queries.warm()
-        return Vectors(kv, queries)
+        info = version.meta.get("index") or {}
+        path = version.path / INDEX_FILE
+        index = None
+        if info and path.exists():
+            try:
+                index = load_index(path, mmap=self.settings.mmap)
+            except Exception:  # serve exactly rather than not at all
+                log.exception("could not load the index of %s v%s", version.name, version.version)
+            if index is not None and index.ntotal != len(kv.index_to_key):
+                log.warning("index of %s v%s does not match its vectors", version.name, version.version)
+                index = None
+        ef_search = int(info.get("ef_search", HnswParams.ef_search))
+        return Vectors(kv, queries, index, ef_search)
 
     def default_job_spec(self) -> dict[str, Any]:
         corpus = {
@@ -99,6 +120,7 @@ class EmbeddingsRuntime(ServiceRuntime[Vectors]):
             "params": params,
             "source": source,
             "store_root": str(self.models_dir),
+            "index_min_vocab": self.settings.index_min_vocab,
         }
         if corpus is not None:
             spec["corpus"] = corpus
@@ -180,6 +202,55 @@ class EmbeddingsRuntime(ServiceRuntime[Vectors]):
             return self.spec(mode, name, str(algo), params, source, corpus=corpus, sentences=sentences)
 
         return self.submit_job(mode, name, build, overwrite=None if mode == "continue" else overwrite)
+
+    # -- the ANN index ----------------------------------------------------------------------------
+
+    def submit_index(
+        self, name: str, version: int | None, params: HnswParams, sample: int = 1000
+    ) -> JobRecord:
+        """Queue the job that builds the index of ``version`` (default: the current one) of ``name``.
+
+        404 when the model or the version does not exist, 409 while a job for the model is active.
+        """
+
+        def build() -> dict[str, Any]:
+            target = self.store.current(name) if version is None else self.store.get(name, version)
+            if target is None:
+                raise NotFoundError("version", version, detail=f"model {name!r} has no version {version}")
+            return {
+                "mode": "index",
+                "name": name,
+                "version": target.version,
+                "store_root": str(self.models_dir),
+                "params": params.to_dict(),
+                "sample": sample,
+            }
+
+        return self.submit_job("index", name, build, target="service.embeddings.worker:build_index_job")
+
+    def delete_index(self, name: str, version: int | None) -> None:
+        """Remove the index of ``version`` (default: the current one); 404 when it has none."""
+        with self.lock:
+            self.check_no_active_job(name)
+            target = self.store.current(name) if version is None else self.store.get(name, version)
+            if target is None:
+                if version is None:
+                    raise NotFoundError("model", name)
+                raise NotFoundError("version", version, detail=f"model {name!r} has no version {version}")
+            if "index" not in target.meta:
+                raise NotFoundError(
+                    "index", name, detail=f"version {target.version} of model {name!r} has no index"
+                )
+            self.store.update_meta(name, target.version, {}, remove=("index",))
+            (target.path / INDEX_FILE).unlink(missing_ok=True)
+            self.registry.forget_version(name, target.version)
+            self.registry.load(name)
+
+    def _on_job_finished(self, rec: JobRecord) -> None:
+        super()._on_job_finished(rec)
+        result = rec.result or {}
+        if rec.status == "succeeded" and rec.model and "index" in result and "version" in result:
+            self.registry.forget_version(rec.model, int(result["version"]))  # a pinned copy without it
 
     def uploads_of(self, spec: dict[str, Any]) -> set[str]:
         corpus = spec.get("corpus") or {}

@@ -219,7 +219,7 @@ class JobInfo(BaseModel):
     """A training job: status, progress and per-epoch figures."""
 
     id: str
-    kind: str = Field(description="`train`, `continue` or `default`.")
+    kind: str = Field(description="`train`, `continue`, `default` or `index` (builds a version's ANN index).")
     model: str | None
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     created: datetime
@@ -228,7 +228,7 @@ class JobInfo(BaseModel):
     duration_s: float | None = None
     progress: float
     phase: str | None = Field(
-        None, description="`building vocabulary`, `training` or `saving` while it runs."
+        None, description="`building vocabulary`, `training`, `saving` or `indexing` while it runs."
     )
     epoch: int | None = None
     epochs: int | None = None
@@ -276,7 +276,31 @@ class ModelInfo(BaseModel):
     params: dict[str, Any] | None = None
     corpus: dict[str, Any] | None = None
     loaded: bool = Field(description="Loaded in memory and serving queries.")
+    index: dict[str, Any] | None = Field(
+        None,
+        description="The current version's ANN index (faiss HNSW), null when it has none: `kind`, `m`, "
+        "`ef_construction`, `ef_search`, `build_s`, `recall_at_10` (against exact search, over `sample` "
+        "vocabulary words), `size_bytes`, `built`.",
+    )
     versions: list[VersionInfo]
+
+
+class IndexRequest(RequestModel):
+    """Build the ANN index (faiss HNSW over unit vectors, inner product) of a model version."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"m": 32, "ef_construction": 200, "ef_search": 128}]}
+    )
+
+    m: Int = Field(32, ge=4, le=128, description="HNSW neighbours per node (faiss `M`).")
+    ef_construction: Int = Field(200, ge=8, le=4096, description="Candidate list while building.")
+    ef_search: Int = Field(
+        128, ge=8, le=4096, description="Candidate list while searching (raised to `topn` + query words)."
+    )
+    version: Int | None = Field(None, ge=1, description="The version to index (default: the current one).")
+    sample: Int = Field(
+        1000, ge=1, le=100_000, description="Vocabulary words over which recall@10 is measured."
+    )
 
 
 class ModelList(BaseModel):
@@ -312,6 +336,11 @@ class SimilarQuery(RequestModel):
     topn: Int = Field(10, ge=1, le=HARD_MAX_TOPN, description="At most `EMBEDDINGS_MAX_TOPN`.")
     method: Method = "cosadd"
     restrict_vocab: Int | None = Field(None, ge=1, description="Only the first N words are candidates.")
+    exact: Bool | None = Field(
+        None,
+        description="`true`: exact search (gensim); `false` or omitted: the model's ANN index when it has "
+        "one, else exact. `restrict_vocab` and `method: cosmul` are always exact.",
+    )
 
     @model_validator(mode="after")
     def _source(self) -> SimilarQuery:
@@ -327,6 +356,9 @@ class SimilarQuery(RequestModel):
 
 class SimilarResult(BaseModel):
     results: list[Neighbour]
+    exact: bool = Field(
+        True, description="Which search answered: `true` exact, `false` the ANN index (scores still exact)."
+    )
 
 
 class SimilarityQuery(RequestModel):
@@ -373,6 +405,11 @@ class AnalogyQuery(RequestModel):
     topn: Int = Field(10, ge=1, le=HARD_MAX_TOPN)
     method: Method = "cosadd"
     restrict_vocab: Int | None = Field(None, ge=1)
+    exact: Bool | None = Field(
+        None,
+        description="`true`: exact search (gensim); `false` or omitted: the model's ANN index when it has "
+        "one, else exact. `restrict_vocab` and `method: cosmul` are always exact.",
+    )
 
 
 class DoesntMatchQuery(RequestModel):

@@ -39,3 +39,9 @@ class Settings(ServiceSettings):
     max_evaluation_items: int = Field(
         50_000, ge=1, description="Most word pairs or analogies an `/evaluate` request may carry inline."
     )
+    index_min_vocab: int = Field(
+        200_000,
+        ge=1,
+        description="Build the ANN index (faiss HNSW) automatically after a training job or an import "
+        "whose vocabulary has at least this many words.",
+    )

@@ -12,7 +12,14 @@ The spec (JSON, persisted with the job)::
     {"mode": "train" | "continue", "name": "news", "algorithm": "word2vec", "store_root": "...",
      "corpus": {"path": "...", "format": "text", "tokenizer": "simple", "lowercase": true, "id": "...", ...}
        | "sentences": [["tok", ...], ...],
-     "params": {...given hyper-parameters...}, "source": "trained" | "continued" | "builtin"}
+     "params": {...given hyper-parameters...}, "source": "trained" | "continued" | "builtin",
+     "index_min_vocab": 200000}
+
+A trained version whose vocabulary reaches ``index_min_vocab`` gets its ANN index in the same job
+(:func:`add_index`). ``build_index_job(spec, report)`` adds one to an existing version::
+
+    {"mode": "index", "name": "news", "version": 3, "store_root": "...",
+     "params": {"m": 32, "ef_construction": 200, "ef_search": 128}, "sample": 1000}
 """
 
 from __future__ import annotations
@@ -22,8 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import faiss
+from gensim.models import KeyedVectors
+
+from models.embeddings.ann import INDEX_FILE, HnswParams, build_index, recall_at_10, save_index
 from models.embeddings.corpus import LineCorpus, Tokenizer
-from models.embeddings.io import load_full_model, save_model
+from models.embeddings.io import load_full_model, load_vectors, save_model
 from models.embeddings.training import TrainParams, train_model
 from service.kit.model_store import ModelStore
 
@@ -113,7 +124,13 @@ def train(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         meta.update(
             io_meta
         )  # format_version, kind, has_full_model, vector_size, vocab_size (read by load_vectors)
+    out: dict[str, Any] = {}
+    threshold = spec.get("index_min_vocab")
+    if threshold is not None and meta["vocab_size"] >= threshold:
+        report(progress=1.0, phase="indexing")
+        out["index"] = add_index(store, name, meta["version"], model.wv, HnswParams())
     return {
+        **out,
         "model": name,
         "version": meta["version"],
         "vocab_size": meta["vocab_size"],
@@ -123,3 +140,43 @@ def train(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         "loss_history": summary.loss_history,
         "loss_note": summary.loss_note,
     }
+
+
+def add_index(
+    store: ModelStore, name: str, version: int, kv: KeyedVectors, params: HnswParams, sample: int = 1000
+) -> dict[str, Any]:
+    """Build the HNSW index of a stored version, write it beside the version (``index.faiss``),
+    measure its recall@10 against exact search and record all that in the version's metadata."""
+    stored = store.get(name, version)
+    if stored is None:
+        raise ValueError(f"model {name!r} has no version {version}")
+    t0 = time.perf_counter()
+    index = build_index(kv, params)
+    build_s = time.perf_counter() - t0
+    size = save_index(index, stored.path / INDEX_FILE)
+    recall = recall_at_10(kv, index, sample=sample, ef_search=params.ef_search)
+    info = {
+        "kind": "hnsw",
+        **params.to_dict(),
+        "build_s": round(build_s, 4),
+        "recall_at_10": round(recall, 4),
+        "sample": min(sample, len(kv.index_to_key)),
+        "size_bytes": size,
+        "built": datetime.now(UTC).isoformat(),
+        "faiss": faiss.__version__,
+    }
+    store.update_meta(name, version, {"index": info})
+    return info
+
+
+def build_index_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
+    """The ``index`` job: the ANN index of version ``spec["version"]`` of model ``spec["name"]``."""
+    store = ModelStore(Path(spec["store_root"]))
+    name, version = spec["name"], int(spec["version"])
+    stored = store.get(name, version)
+    if stored is None:
+        raise ValueError(f"model {name!r} has no version {version}")
+    report(progress=0.0, phase="indexing")
+    kv = load_vectors(stored.path, mmap=True)
+    info = add_index(store, name, version, kv, HnswParams(**spec.get("params", {})), spec.get("sample", 1000))
+    return {"model": name, "version": version, "vocab_size": len(kv.index_to_key), "index": info}

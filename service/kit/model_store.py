@@ -158,6 +158,26 @@ class ModelStore:
         atomic_write_json(self._dir(name) / CURRENT, {"version": version})
         return target
 
+    def update_meta(
+        self, name: str, version: int, changes: dict[str, Any], *, remove: tuple[str, ...] = ()
+    ) -> ModelVersion:
+        """Add ``changes`` to (and drop ``remove`` from) a version's metadata, atomically.
+
+        For what is added beside a version after it was written (an index). When it is the current
+        version, ``CURRENT.json`` is rewritten as it was, so every process's registry sees a new
+        stamp and reloads it. Raises :class:`NotFoundError` when the version does not exist.
+        """
+        target = self.get(name, version)
+        if target is None:
+            raise NotFoundError("version", version, detail=f"model {name!r} has no version {version}")
+        meta = {k: v for k, v in target.meta.items() if k not in remove}
+        meta.update(changes)
+        atomic_write_json(target.path / META, meta)
+        current = self.current(name)
+        if current is not None and current.version == version:
+            atomic_write_json(self._dir(name) / CURRENT, {"version": version})
+        return ModelVersion(name, version, target.path, meta)
+
     def delete_version(self, name: str, version: int) -> None:
         """Remove one version that is not the current one.
 

@@ -7,6 +7,8 @@ and follows the model store on disk:
 * every lookup checks the model's ``CURRENT.json`` (one ``stat``): when a job, an import, a
   roll-back or another process made another version current, or the model was deleted, the entry
   is reloaded or dropped, so every process serving a data directory follows within one request;
+  a version whose metadata changed in place (``ModelStore.update_meta``: an index added beside
+  it, which rewrites ``CURRENT.json``) is reloaded too;
 * ``get(name, version=N)`` serves a version that is not the current one (kept in a small
   least-recently-used cache, :attr:`ModelRegistry.pinned_cache`);
 * loads of one model are serialised, and an entry is swapped in whole, so a request holds one
@@ -103,7 +105,7 @@ class ModelRegistry(Generic[T]):
             if current is None:
                 self.drop(name)
                 return None
-            if entry is not None and entry.version == current.version:
+            if entry is not None and entry.version == current.version and entry.meta == current.meta:
                 entry = LoadedModel(name, entry.version, entry.meta, entry.model, stamp)  # rolled back to it
             else:
                 entry = self._load_version(current, stamp)

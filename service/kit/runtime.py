@@ -261,8 +261,10 @@ class ServiceRuntime(Generic[T]):
         spec: dict[str, Any] | Callable[[], dict[str, Any]],
         *,
         overwrite: bool | None = None,
+        target: str | None = None,
     ) -> JobRecord:
-        """Queue a job that writes a new version of model ``name``.
+        """Queue a job that writes a new version of model ``name`` (``target``: another job function
+        than :attr:`job_target`, e.g. one that adds to an existing version).
 
         ``overwrite=None`` means the model must exist (continue training); ``False``, that it
         must not (409 ``model-exists``); ``True``, either. ``spec`` may be a function, called
@@ -275,7 +277,8 @@ class ServiceRuntime(Generic[T]):
                     raise NotFoundError("model", name)
             else:
                 self.check_name_free(name, overwrite)
-            return self.jobs.submit(kind, self.job_target, spec() if callable(spec) else spec, model=name)
+            spec = spec() if callable(spec) else spec
+            return self.jobs.submit(kind, target or self.job_target, spec, model=name)
 
     def delete_upload(self, upload_id: str) -> None:
         """Remove an upload; 404 when absent, 409 (``<kind>-in-use``) while a queued or running job reads it."""

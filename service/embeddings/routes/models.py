@@ -1,4 +1,4 @@
-"""``/v1/models``: train, continue, list, show, delete, import and export models."""
+"""``/v1/models``: train, continue, list, show, delete, import and export models; build their ANN index."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from gensim.models.fasttext import FastTextKeyedVectors
 
+from models.embeddings.ann import HnswParams
 from models.embeddings.errors import InvalidModelFileError
 from models.embeddings.io import import_vectors, iter_export, save_model, sniff_format
 from models.embeddings.training import TrainParams
@@ -18,13 +19,14 @@ from service.embeddings.errors import model_file_error
 from service.embeddings.runtime import EmbeddingsRuntime, Runtime
 from service.embeddings.schemas import (
     ContinueRequest,
+    IndexRequest,
     ModelInfo,
     ModelList,
     TrainRequest,
     VersionInfo,
 )
 from service.kit.auth import require_query_token, require_token
-from service.kit.errors import InvalidInputError, NotFoundError
+from service.kit.errors import ConflictError, InvalidInputError, NotFoundError
 from service.kit.jobs_routes import accepted
 from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
@@ -63,6 +65,7 @@ def model_info(state: EmbeddingsRuntime, name: str) -> ModelInfo:
         training_time_s=meta.get("training_time_s"),
         params=meta.get("params"),
         corpus=meta.get("corpus"),
+        index=meta.get("index"),
         loaded=state.registry.loaded().get(name) == current.version,
         versions=versions,
     )
@@ -212,7 +215,14 @@ def _import(
         with state.store.new_version(name, meta) as directory:
             meta.update(save_model(kv, directory))
     state.registry.load(name)
-    return model_info(state, name)
+    info = model_info(state, name)
+    if info.vocab_size >= state.settings.index_min_vocab:
+        try:  # a large vocabulary gets its ANN index at once (a job; the model serves exactly meanwhile)
+            rec = state.submit_index(name, info.version, HnswParams())
+            info.index_job = {"job_id": rec.id, "location": f"/v1/jobs/{rec.id}"}  # type: ignore[attr-defined]
+        except ConflictError:  # another job for the model started meanwhile
+            pass
+    return info
 
 
 @router.post(
@@ -222,7 +232,8 @@ def _import(
     summary="Import vectors from a word2vec or fastText file",
     description="The body is the file, streamed to disk up to `EMBEDDINGS_MAX_UPLOAD_BYTES`. `auto` sniffs "
     "the format from the first bytes. A pickle or zip archive is 415 (never loaded); a file that does not "
-    "parse is 422. 409 when the model exists (unless `overwrite=true`: new version).",
+    "parse is 422. 409 when the model exists (unless `overwrite=true`: new version). A vocabulary of at "
+    "least `EMBEDDINGS_INDEX_MIN_VOCAB` words starts the job that builds its ANN index (`index_job`).",
     dependencies=[Depends(require_token)],
     openapi_extra=IMPORT_BODY,
 )
@@ -275,3 +286,35 @@ def export_model(
     return StreamingResponse(
         chunks, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+@router.post(
+    "/{name}/index",
+    status_code=202,
+    response_model=JobAccepted,
+    summary="Build the ANN index of a model version (a job)",
+    description="Queues a job that builds a faiss HNSW index (inner product over unit vectors) of the current "
+    "version (or `version`), stores it beside the version (memory-mapped by every process serving it) and "
+    "records its parameters, build time, size and recall@10 against exact search (over `sample` vocabulary "
+    "words) in the model's `index`. Cosadd `/similar` and `/analogy` then use it unless `exact: true`. "
+    "404 for an unknown model or version, 409 while a job for the model is queued or running.",
+    dependencies=[Depends(require_token)],
+    responses={409: {"description": "A job for the model is active"}},
+)
+def build_index(name: ModelName, state: Runtime, body: IndexRequest | None = None) -> JSONResponse:
+    body = body or IndexRequest()
+    params = HnswParams(m=body.m, ef_construction=body.ef_construction, ef_search=body.ef_search)
+    return accepted(state.submit_index(name, body.version, params, body.sample))
+
+
+@router.delete(
+    "/{name}/index",
+    status_code=204,
+    summary="Remove the ANN index of a model version",
+    description="Queries of that version answer exactly from then on. 404 when it has no index, 409 while a "
+    "job for the model is active.",
+    dependencies=[Depends(require_token)],
+)
+def delete_index(name: ModelName, state: Runtime, version: VersionQuery = None) -> Response:
+    state.delete_index(name, version)
+    return Response(status_code=204)

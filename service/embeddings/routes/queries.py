@@ -7,6 +7,10 @@ body>, ...]}`` (at most ``EMBEDDINGS_MAX_BATCH``) and answers ``{"results": [<th
 null, ...], "errors": [{index, status, type, ...}]}``: a query that would have been a 4xx alone
 (unknown words, topn too large) fails alone, the rest are answered. Cosadd neighbour queries of a
 batch run as one matrix product (:mod:`models.embeddings.batch`). Every route takes ``?version=N``.
+
+A model version with an ANN index (faiss HNSW, :mod:`models.embeddings.ann`) answers cosadd
+``/similar`` and ``/analogy`` queries from it unless the query says ``exact: true`` or has
+``restrict_vocab``; the answer's ``exact`` says which search answered.
 """
 
 # No ``from __future__ import annotations`` here: the routes made by ``query_route`` annotate their
@@ -22,6 +26,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from models.embeddings.ann import search as ann_search
 from models.embeddings.batch import CosAddQuery, most_similar_cosadd
 from models.embeddings.evaluation import evaluate_word_analogies, evaluate_word_pairs
 from service.embeddings import schemas as s
@@ -189,8 +194,8 @@ def _topn(state: EmbeddingsRuntime, topn: int) -> None:
         )
 
 
-def _neighbours(pairs: Sequence[tuple[str, float]]) -> s.SimilarResult:
-    return s.SimilarResult(results=[s.Neighbour(word=w, score=sc) for w, sc in pairs])
+def _neighbours(pairs: Sequence[tuple[str, float]], *, exact: bool = True) -> s.SimilarResult:
+    return s.SimilarResult(results=[s.Neighbour(word=w, score=sc) for w, sc in pairs], exact=exact)
 
 
 # --------------------------------------------------------------------------- cosadd batches
@@ -223,17 +228,22 @@ def _prepare_cosadd(
 
 
 def _cosadd_batch(prepare: Callable[[EmbeddingsRuntime, LoadedVectors, Any], CosAddQuery]) -> BatchAnswer:
-    """A batch answer that runs every cosadd query as one matrix product (others one by one)."""
+    """A batch answer that runs every cosadd query as one matrix product (others one by one), or as
+    one search of the model's ANN index when it has one (unless ``exact`` or ``restrict_vocab``)."""
 
     def run(
         state: EmbeddingsRuntime, m: LoadedVectors, queries: Sequence[Any], answer: Answer
     ) -> list[Outcome]:
         outcomes: list[Outcome] = [None] * len(queries)  # type: ignore[list-item]
         fast: list[tuple[int, CosAddQuery]] = []
+        approx: list[tuple[int, CosAddQuery]] = []
+        index = m.model.index
         for i, q in enumerate(queries):
             try:
                 if q.method == "cosadd":
-                    fast.append((i, prepare(state, m, q)))
+                    cq = prepare(state, m, q)
+                    use_index = index is not None and q.exact is not True and cq.restrict_vocab is None
+                    (approx if use_index else fast).append((i, cq))
                 else:
                     outcomes[i] = answer(state, m, q)
             except (ProblemError, ServiceError) as exc:
@@ -242,6 +252,10 @@ def _cosadd_batch(prepare: Callable[[EmbeddingsRuntime, LoadedVectors, Any], Cos
             answers = most_similar_cosadd(m.model.kv, [q for _, q in fast])
             for (i, _), ans in zip(fast, answers, strict=True):
                 outcomes[i] = _neighbours(ans)
+        if approx:
+            answers = ann_search(m.model.kv, index, [q for _, q in approx], ef_search=m.model.ef_search)
+            for (i, _), ans in zip(approx, answers, strict=True):
+                outcomes[i] = _neighbours(ans, exact=False)
         return outcomes
 
     return run
@@ -255,7 +269,10 @@ def _cosadd_batch(prepare: Callable[[EmbeddingsRuntime, LoadedVectors, Any], Cos
     summary="Nearest words (most_similar, most_similar_cosmul, similar_by_vector)",
     description="`positive`/`negative` words with `method` `cosadd` (gensim `most_similar`) or `cosmul` "
     "(`most_similar_cosmul`), or a raw `vector` (gensim `similar_by_vector`). Query words are excluded. "
-    "The batch form runs cosadd queries as one matrix product: far faster than one request per query.",
+    "The batch form runs cosadd queries as one matrix product: far faster than one request per query. "
+    "Cosadd queries use the model's ANN index when it has one (`POST /v1/models/{name}/index`) unless "
+    "`exact: true` or `restrict_vocab`; `method: cosmul` is always exact. The answer's `exact` says which "
+    "search answered.",
     batch=_cosadd_batch(
         lambda state, m, q: _prepare_cosadd(state, m, q.positive, q.negative, q.vector, q.topn, q.restrict_vocab)
     ),
@@ -276,7 +293,8 @@ def _similar(state: EmbeddingsRuntime, m: LoadedVectors, q: s.SimilarQuery) -> s
     "analogy", s.AnalogyQuery, s.SimilarResult,
     summary="Analogy a : b :: c : ?",
     description="gensim `most_similar(positive=[b, c], negative=[a])` (`cosadd`) or `most_similar_cosmul` "
-    "(`cosmul`). `man : king :: woman : ?` -> `queen` on a good model.",
+    "(`cosmul`). `man : king :: woman : ?` -> `queen` on a good model. Cosadd uses the ANN index when the "
+    "model has one, unless `exact: true` or `restrict_vocab` (see `/similar`).",
     batch=_cosadd_batch(lambda state, m, q: _prepare_cosadd(state, m, [q.b, q.c], [q.a], None, q.topn, q.restrict_vocab)),
     micro_batch=True,
 )  # fmt: skip

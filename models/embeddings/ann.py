@@ -1,0 +1,167 @@
+"""An approximate nearest-neighbour index of a model's vectors: faiss HNSW over unit vectors.
+
+The index holds row ``i`` = ``kv.index_to_key[i]``, L2-normalised (float32), in an
+``IndexHNSWFlat`` with inner-product metric, so its inner products are cosines. It answers cosadd
+``most_similar`` queries (words or a raw vector) with gensim's semantics:
+
+* the query is the mean vector gensim builds (:func:`models.embeddings.batch._mean`);
+* the index is asked for ``topn + len(query words)`` candidates (more when too few came back), the
+  query words are dropped, ``topn`` is honoured after the filtering;
+* each returned word's score is recomputed from the vectors as gensim computes it
+  (``dot(vector, mean) / norm``), and the candidates are ordered by that score, so a returned
+  word's score equals gensim's for it (only *which* words come back is approximate);
+* ``restrict_vocab`` is not answered here: the caller answers such queries exactly.
+
+The file is written atomically (temporary sibling, fsync, rename) and read back memory-mapped
+(``IO_FLAG_MMAP_IFC``: the flat vectors and the graph are shared, read-only pages of the file, so
+every process serving the model shares them); where that flag is missing, ``IO_FLAG_MMAP``.
+
+>>> index = build_index(kv, HnswParams(m=16))               # doctest: +SKIP
+>>> save_index(index, version_dir / INDEX_FILE)             # doctest: +SKIP
+>>> search(kv, load_index(version_dir / INDEX_FILE), [CosAddQuery(positive=["king"])], ef_search=128)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+from gensim.models import KeyedVectors
+
+from models.atomic import fsync_dir, tmp_sibling
+from models.embeddings.batch import CosAddQuery, _mean, most_similar_cosadd
+
+INDEX_FILE = "index.faiss"
+#: Queries per faiss search call and per exact-recall batch (bounds the (B, k) and (B, V) buffers).
+CHUNK = 256
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    """Build and search parameters of an HNSW index (faiss names: M, efConstruction, efSearch)."""
+
+    m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def unit_vectors(kv: KeyedVectors) -> np.ndarray:
+    """The vectors L2-normalised, float32, row i = ``kv.index_to_key[i]``: ``(V, D)``; zero rows stay zero."""
+    vectors = np.asarray(kv.vectors, dtype=np.float32)  # (V, D)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # (V, 1)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)  # (V, D)
+
+
+def build_index(kv: KeyedVectors, params: HnswParams = HnswParams()) -> faiss.Index:
+    """An ``IndexHNSWFlat`` (inner product) over :func:`unit_vectors`; ``efSearch`` set to ``params``."""
+    if len(kv.index_to_key) == 0:
+        raise ValueError("cannot index an empty vocabulary")
+    x = unit_vectors(kv)  # (V, D)
+    index = faiss.IndexHNSWFlat(x.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = params.ef_construction
+    index.hnsw.efSearch = params.ef_search
+    index.add(x)
+    return index
+
+
+def save_index(index: faiss.Index, path: str | os.PathLike[str]) -> int:
+    """Write ``index`` to ``path`` atomically (nothing is left at ``path`` on failure); returns its size."""
+    path = Path(path)
+    tmp = tmp_sibling(path)
+    try:
+        faiss.write_index(index, str(tmp))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return path.stat().st_size
+
+
+def load_index(path: str | os.PathLike[str], *, mmap: bool = True) -> faiss.Index:
+    """Read an index written by :func:`save_index`: memory-mapped (shared pages) unless ``mmap=False``."""
+    if mmap:
+        flag = getattr(faiss, "IO_FLAG_MMAP_IFC", faiss.IO_FLAG_MMAP)
+    else:
+        flag = faiss.IO_FLAG_READ_ONLY
+    return faiss.read_index(str(path), flag)
+
+
+def _candidates(index: faiss.Index, means: np.ndarray, k: int, ef_search: int) -> np.ndarray:
+    """The index's ``k`` best rows for each mean: ``(B, D) -> (B, k)`` (-1 where it found fewer)."""
+    params = faiss.SearchParametersHNSW()
+    params.efSearch = max(ef_search, k)  # HNSW returns at most efSearch results
+    _, labels = index.search(np.ascontiguousarray(means, dtype=np.float32), k, params=params)  # (B, k)
+    return labels
+
+
+def search(
+    kv: KeyedVectors, index: faiss.Index, queries: list[CosAddQuery], *, ef_search: int = 128
+) -> list[list[tuple[str, float]]]:
+    """Answer cosadd queries from the index like ``kv.most_similar`` (words must be known).
+
+    Raises ValueError for a query with ``restrict_vocab`` (answer those exactly) or when the index
+    does not match the vectors (another vocabulary size).
+    """
+    n = len(kv.index_to_key)
+    if index.ntotal != n:
+        raise ValueError(f"the index holds {index.ntotal} vectors, the model {n}")
+    if any(q.restrict_vocab is not None for q in queries):
+        raise ValueError("restrict_vocab is answered by exact search, not the index")
+    kv.fill_norms()
+    out: list[list[tuple[str, float]]] = []
+    for start in range(0, len(queries), CHUNK):
+        chunk = queries[start : start + CHUNK]
+        prepared = [_mean(kv, q) for q in chunk]
+        means = np.stack([m for m, _ in prepared]).astype(np.float32)  # (B, D)
+        k = min(max(q.topn + len(ex) for q, (_, ex) in zip(chunk, prepared, strict=True)), n)
+        labels = _candidates(index, means, k, ef_search)  # (B, k)
+        for row, (q, (mean, exclude)) in enumerate(zip(chunk, prepared, strict=True)):
+            ex = set(exclude)
+            kk = k
+            cand = [j for j in labels[row].tolist() if j >= 0 and j not in ex]
+            while len(cand) < q.topn and kk < n:  # too few left after filtering: ask for more
+                kk = min(2 * kk, n)
+                more = _candidates(index, mean[None, :], kk, 2 * ef_search)[0]  # (kk,)
+                cand = [j for j in more.tolist() if j >= 0 and j not in ex]
+            out.append(_scored(kv, mean, cand, q.topn))
+    return out
+
+
+def _scored(kv: KeyedVectors, mean: np.ndarray, cand: list[int], topn: int) -> list[tuple[str, float]]:
+    """The candidates with gensim's scores (``dot(vectors, mean) / norms``), best first, ``topn`` of them."""
+    if not cand:
+        return []
+    idx = np.asarray(cand, dtype=np.int64)  # (C,)
+    scores = np.dot(kv.vectors[idx], mean) / kv.norms[idx]  # (C,)
+    order = np.argsort(-scores, kind="stable")[:topn]  # (<= topn,)
+    return [(kv.index_to_key[int(idx[o])], float(scores[o])) for o in order]
+
+
+def recall_at_10(
+    kv: KeyedVectors, index: faiss.Index, *, sample: int = 1000, seed: int = 0, ef_search: int = 128
+) -> float:
+    """Share of the exact top 10 (gensim ``most_similar(word)``, the word excluded) that the index
+    returns, over ``sample`` vocabulary words drawn with ``seed`` (every word when fewer)."""
+    n = len(kv.index_to_key)
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n, size=min(sample, n), replace=False))  # (S,)
+    queries = [CosAddQuery(positive=[kv.index_to_key[int(r)]], topn=10) for r in rows]
+    found = total = 0
+    for start in range(0, len(queries), CHUNK):
+        part = queries[start : start + CHUNK]
+        exact = most_similar_cosadd(kv, part)
+        approx = search(kv, index, part, ef_search=ef_search)
+        for e, a in zip(exact, approx, strict=True):
+            truth = {w for w, _ in e}
+            found += len(truth & {w for w, _ in a})
+            total += len(truth)
+    return found / total if total else 1.0
