@@ -98,8 +98,8 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(emb_url, corpus):
-    proc = embattn(
-        "embeddings", "train", str(corpus), "--name", "tiny", "--epochs", "3", "--min-count", "1",
+    proc = embattn(  # the issue's own words: `embattn train my-corpus.txt --name mine` (the embeddings service's)
+        "train", str(corpus), "--name", "tiny", "--epochs", "3", "--min-count", "1",
         "--vector-size", "12", "--workers", "1", "--param", "seed=3", url=emb_url,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -135,6 +135,24 @@ def test_similar_human_and_json(trained, emb_url):
     assert proc.returncode == 0
     king, unknown = proc.stdout.splitlines()
     assert len(king.split()) == 13 and unknown == "qwzx  (unknown)"
+    short = embattn("--json", "similar", "tiny", "king", "--topn", "3", url=emb_url)  # service left out
+    assert short.returncode == 0 and json.loads(short.stdout) == expected
+
+
+def test_shortcuts_name_their_service():
+    from service.cli.main import expand_shortcut
+
+    assert expand_shortcut(["--url", "http://x", "train", "c.txt"]) == [
+        "--url",
+        "http://x",
+        "embeddings",
+        "train",
+        "c.txt",
+    ]
+    assert expand_shortcut(["translate", "dates", "5/3/2026"])[0] == "attention"
+    assert expand_shortcut(["attention", "train", "--task", "g2p"]) == ["attention", "train", "--task", "g2p"]
+    assert expand_shortcut(["models", "list"]) == ["models", "list"]  # ambiguous: the service is needed
+    assert expand_shortcut(["--json"]) == ["--json"]
 
 
 def test_a_problem_exits_1_with_its_status_and_detail(emb_url):

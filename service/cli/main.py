@@ -63,6 +63,10 @@ examples:
   embattn attention translate dates "26 november 2026" --heatmap dates.png
   embattn attention jobs watch JOB_ID
   embattn --json embeddings models list
+
+Shortcuts: train, similar, analogy, vectors, import and export without a service are the
+embeddings service's (embattn train corpus.txt --name mine); translate and align the attention
+service's. models, jobs and attention's train need the service named.
 """
 
 
@@ -109,6 +113,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that may come without their service: ``embattn train corpus.txt --name mine`` is
+#: ``embattn embeddings train ...``; ``embattn translate dates "5/3/2026"`` is ``embattn attention ...``.
+SHORTCUTS = {
+    **dict.fromkeys(("train", "similar", "analogy", "vectors", "import", "export"), "embeddings"),
+    **dict.fromkeys(("translate", "align"), "attention"),
+}
+_VALUED = {"--url", "--token", "--timeout", "--interval"}
+
+
+def expand_shortcut(argv: list[str]) -> list[str]:
+    """``argv`` with the service inserted before a command that came without one (:data:`SHORTCUTS`).
+
+    >>> expand_shortcut(["--json", "train", "corpus.txt", "--name", "mine"])
+    ['--json', 'embeddings', 'train', 'corpus.txt', '--name', 'mine']
+    >>> expand_shortcut(["attention", "train", "--task", "dates"])
+    ['attention', 'train', '--task', 'dates']
+    """
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _VALUED:
+            i += 2
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            return [*argv[:i], SHORTCUTS[arg], *argv[i:]] if arg in SHORTCUTS else list(argv)
+    return list(argv)
+
+
 def make_client(args: argparse.Namespace):
     """The service's client from ``--url``/``--token`` or the environment."""
     cls, url_var, token_var, default_url = SERVICES[args.service]
@@ -120,6 +153,7 @@ def make_client(args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (see ``embattn --help``)."""
     parser = build_parser()
+    argv = expand_shortcut(sys.argv[1:] if argv is None else list(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for a usage error
