@@ -36,7 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from service.kit.errors import ServiceError
 from service.kit.metrics import BATCH_DROPPED, BATCH_ROWS
+from service.kit.problems import ProblemError
 
 log = logging.getLogger("service.batching")
 
@@ -186,6 +188,28 @@ class MicroBatcher(Generic[I, R]):
             except Exception as exc:  # noqa: BLE001 - the item's own error, for its own request
                 singles.append(exc)
         return singles
+
+
+def attempt(fn: Callable[..., R], *args: Any) -> R | Exception:
+    """``fn(*args)``, or the problem (:class:`~service.kit.problems.ProblemError`,
+    :class:`~service.kit.errors.ServiceError`) it raised: one item's outcome in a batch function."""
+    try:
+        return fn(*args)
+    except (ProblemError, ServiceError) as exc:
+        return exc
+
+
+def split(flat: Sequence[R], sizes: Sequence[int]) -> list[list[R]]:
+    """``flat`` cut into consecutive runs of ``sizes`` (each item's share of a combined batch).
+
+    >>> split([1, 2, 3, 4, 5], [2, 0, 3])
+    [[1, 2], [], [3, 4, 5]]
+    """
+    out, start = [], 0
+    for n in sizes:
+        out.append(list(flat[start : start + n]))
+        start += n
+    return out
 
 
 def group_by(items: Sequence[I], key: Callable[[I], Hashable]) -> dict[Hashable, list[int]]:

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from service.kit.batching import MicroBatcher
-from service.kit.errors import ConflictError, NotFoundError
+from service.kit.batching import MicroBatcher, group_by
+from service.kit.errors import ConflictError, NotFoundError, ServiceError
 from service.kit.jobs import ACTIVE, JobManager, JobRecord
 from service.kit.locks import FileLock
 from service.kit.model_store import ModelStore, ModelVersion
@@ -183,6 +183,20 @@ class ServiceRuntime(Generic[T]):
                 **({"rows": rows} if rows is not None else {}),
             )
         return batcher
+
+    def models_of(
+        self, items: Sequence[Any], key: Callable[[Any], tuple[str, int | None]], outcomes: list[Any]
+    ) -> Iterator[tuple[LoadedModel[T], list[int]]]:
+        """Group a batch's items by the model ``key(item) -> (name, version)`` each asks for; yield
+        ``(model, indices)``. Items whose model cannot be had get that problem in ``outcomes``."""
+        for (name, version), indices in group_by(items, key).items():
+            try:
+                model = self.registry.get(name, version)
+            except ServiceError as exc:
+                for i in indices:
+                    outcomes[i] = exc
+                continue
+            yield model, indices
 
     async def run_batched(
         self,

@@ -51,8 +51,7 @@ from service.attention.schemas import (
 )
 from service.attention.worker import DEV_FILE
 from service.kit.auth import require_query_token
-from service.kit.batching import group_by
-from service.kit.errors import ServiceError
+from service.kit.batching import attempt, group_by, split
 from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
 from service.kit.problems import ProblemError, invalid
@@ -147,20 +146,14 @@ def decode_items(state: AttentionRuntime, items: list[DecodeItem]) -> list[Any]:
     would have had alone.
     """
     outcomes: list[Any] = [None] * len(items)
-    for (name, version), group in group_by(items, lambda it: (it.name, it.version)).items():
-        try:
-            entry = state.registry.get(name, version)
-        except ServiceError as exc:
-            for i in group:
-                outcomes[i] = exc
-            continue
+    for entry, group in state.models_of(items, lambda it: (it.name, it.version), outcomes):
         ready = []
         for i in group:
-            try:
-                items[i].check(entry)
+            problem = attempt(items[i].check, entry)
+            if problem is None:
                 ready.append(i)
-            except (ProblemError, ServiceError) as exc:
-                outcomes[i] = exc
+            else:
+                outcomes[i] = problem
         for sub in group_by([items[i] for i in ready], lambda it: (it.beam, it.max_len, it.options)).values():
             members = [items[ready[j]] for j in sub]
             first = members[0]
@@ -169,14 +162,9 @@ def decode_items(state: AttentionRuntime, items: list[DecodeItem]) -> list[Any]:
                 entry, inputs, first.beam, first.max_len, state.settings.infer_batch_size,
                 first.loc, first.indexed, first.options,
             )  # fmt: skip
-            start = 0
-            for j, it in zip(sub, members, strict=True):
-                mine = results[start : start + len(it.inputs)]
-                start += len(it.inputs)
-                try:
-                    outcomes[ready[j]] = it.respond(entry, mine)
-                except (ProblemError, ServiceError) as exc:
-                    outcomes[ready[j]] = exc
+            shares = split(results, [len(it.inputs) for it in members])
+            for j, it, mine in zip(sub, members, shares, strict=True):
+                outcomes[ready[j]] = attempt(it.respond, entry, mine)
     return outcomes
 
 
@@ -337,19 +325,14 @@ class AlignItem:
 def align_items(state: AttentionRuntime, items: list[AlignItem]) -> list[Any]:
     """The batch function of the ``align`` batcher: one outcome (answer or problem) per item."""
     outcomes: list[Any] = [None] * len(items)
-    for (name, version), group in group_by(items, lambda it: (it.name, it.version)).items():
-        try:
-            entry = state.registry.get(name, version)
-        except ServiceError as exc:
-            for i in group:
-                outcomes[i] = exc
-            continue
+    for entry, group in state.models_of(items, lambda it: (it.name, it.version), outcomes):
         ready: list[tuple[int, Any]] = []
         for i in group:
-            try:
-                ready.append((i, items[i].check(entry)))
-            except (ProblemError, ServiceError) as exc:
-                outcomes[i] = exc
+            checked = attempt(items[i].check, entry)
+            if isinstance(checked, Exception):
+                outcomes[i] = checked
+            else:
+                ready.append((i, checked))
         if not ready:
             continue
         pairs = [pair for i, _ in ready for pair in items[i].pairs]
@@ -359,14 +342,9 @@ def align_items(state: AttentionRuntime, items: list[AlignItem]) -> list[Any]:
             if len(ready) > 1:
                 raise  # the batcher runs each item alone, so the error names its own pair
             raise _source_error(exc, "pairs") from None
-        start = 0
-        for i, checked in ready:
-            mine = forced[start : start + len(items[i].pairs)]
-            start += len(items[i].pairs)
-            try:
-                outcomes[i] = items[i].respond(entry, mine, checked)
-            except (ProblemError, ServiceError) as exc:
-                outcomes[i] = exc
+        shares = split(forced, [len(items[i].pairs) for i, _ in ready])
+        for (i, checked), mine in zip(ready, shares, strict=True):
+            outcomes[i] = attempt(items[i].respond, entry, mine, checked)
     return outcomes
 
 

@@ -33,7 +33,7 @@ from service.embeddings import schemas as s
 from service.embeddings.errors import query_errors, unknown_words
 from service.embeddings.runtime import EmbeddingsRuntime, LoadedVectors, Runtime, tokenizer_for
 from service.kit.auth import require_query_token
-from service.kit.batching import group_by
+from service.kit.batching import attempt
 from service.kit.errors import InvalidInputError, ServiceError
 from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
@@ -92,13 +92,7 @@ def query_route(
         ) -> list[Outcome]:
             """Outcomes of ``(name, version, query)`` items: alike ones answered together."""
             outcomes: list[Outcome] = [None] * len(items)  # type: ignore[list-item]
-            for (name, version), idx in group_by(items, lambda it: (it[0], it[1])).items():
-                try:
-                    model = runtime.registry.get(name, version)
-                except ServiceError as exc:
-                    for i in idx:
-                        outcomes[i] = exc
-                    continue
+            for model, idx in runtime.models_of(items, lambda it: (it[0], it[1]), outcomes):
                 for i, outcome in zip(
                     idx, answer_all(runtime, model, [items[i][2] for i in idx], answer), strict=True
                 ):
@@ -153,13 +147,7 @@ def query_route(
 def _each(
     runtime: EmbeddingsRuntime, model: LoadedVectors, queries: Sequence[Any], answer: Answer
 ) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for q in queries:
-        try:
-            outcomes.append(answer(runtime, model, q))
-        except (ProblemError, ServiceError) as exc:
-            outcomes.append(exc)
-    return outcomes
+    return [attempt(answer, runtime, model, q) for q in queries]
 
 
 def _batch_error(index: int, exc: ProblemError | ServiceError) -> s.BatchError:
