@@ -123,10 +123,6 @@ class ServiceAPI:
         return self.job(job_id, history=False)
 
 
-def _transport_kwargs(base_url, token, timeout, client, headers) -> dict[str, Any]:
-    return {"token": token, "timeout": timeout, "client": client, "headers": headers}
-
-
 class SyncClient(ServiceAPI):
     """Base of the synchronous clients: a :class:`Transport` plus the blocking job waits.
 
@@ -147,7 +143,7 @@ class SyncClient(ServiceAPI):
     ):
         if base_url is None and client is None:
             base_url = self.default_url
-        self._http = Transport(base_url, **_transport_kwargs(base_url, token, timeout, client, headers))
+        self._http = Transport(base_url, token=token, timeout=timeout, client=client, headers=headers)
 
     def close(self) -> None:
         """Close the HTTP client (only one the client created itself)."""
@@ -209,7 +205,7 @@ class AsyncClient(ServiceAPI):
     ):
         if base_url is None and client is None:
             base_url = self.default_url
-        self._http = AsyncTransport(base_url, **_transport_kwargs(base_url, token, timeout, client, headers))
+        self._http = AsyncTransport(base_url, token=token, timeout=timeout, client=client, headers=headers)
 
     async def aclose(self) -> None:
         """Close the HTTP client (only one the client created itself)."""

@@ -118,6 +118,16 @@ class _Base:
             args["content"] = content
         return args
 
+    def _adopt(self, client: Any, base_url: str | None, factory: Any) -> Any:
+        """``client``, or a new ``factory(base_url=...)`` that this transport owns (and closes)."""
+        self._owned = client is None
+        if client is None:
+            if not base_url:
+                raise ValueError(f"give a base_url or an httpx.{factory.__name__}")
+            client = factory(base_url=base_url, timeout=self._timeout)
+        self.base_url = str(base_url or client.base_url).rstrip("/")
+        return client
+
     def _unreachable(self, exc: httpx.TransportError) -> ServiceUnreachableError:
         reason = str(exc) or type(exc).__name__
         return ServiceUnreachableError(self.base_url, reason)
@@ -141,15 +151,7 @@ class Transport(_Base):
         headers: dict[str, str] | None = None,
     ):
         super().__init__(base_url, token=token, timeout=timeout, headers=headers)
-        if client is None:
-            if not base_url:
-                raise ValueError("give a base_url or an httpx.Client")
-            client = httpx.Client(base_url=base_url, timeout=self._timeout)
-            self._owned = True
-        else:
-            self._owned = False
-        self.client = client
-        self.base_url = str(base_url or client.base_url).rstrip("/")
+        self.client = self._adopt(client, base_url, httpx.Client)
 
     def close(self) -> None:
         if self._owned:
@@ -235,15 +237,7 @@ class AsyncTransport(_Base):
         headers: dict[str, str] | None = None,
     ):
         super().__init__(base_url, token=token, timeout=timeout, headers=headers)
-        if client is None:
-            if not base_url:
-                raise ValueError("give a base_url or an httpx.AsyncClient")
-            client = httpx.AsyncClient(base_url=base_url, timeout=self._timeout)
-            self._owned = True
-        else:
-            self._owned = False
-        self.client = client
-        self.base_url = str(base_url or client.base_url).rstrip("/")
+        self.client = self._adopt(client, base_url, httpx.AsyncClient)
 
     async def aclose(self) -> None:
         if self._owned:
