@@ -45,9 +45,19 @@ def train(client: TestClient, body: dict, *, ok: bool = True) -> dict:
 
 
 def stored_kv(client: TestClient, name: str) -> KeyedVectors:
-    """The model's stored vectors, loaded by gensim directly (not through the service)."""
+    """The model's stored vectors, loaded by gensim directly (not through the service's loader).
+
+    Imported word2vec files are stored as plain arrays (``vectors.npy``, ``words.txt``): gensim's
+    ``add_vectors`` builds their ``KeyedVectors`` here.
+    """
     state = client.app.state.runtime
     current = state.store.current(name)
+    if current.meta.get("storage") == "npy":
+        vectors = np.load(current.path / "vectors.npy")
+        words = (current.path / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
+        kv = KeyedVectors(vectors.shape[1], count=0)
+        kv.add_vectors(words, vectors)
+        return kv
     cls = KeyedVectors
     if current.meta["kind"].startswith("fasttext"):
         from gensim.models.fasttext import FastTextKeyedVectors

@@ -36,12 +36,26 @@ class UnknownWordsError(KeyError):
 class InvalidModelFileError(ValueError):
     """A user-supplied vectors file could not be imported.
 
-    ``.format`` is the format that was tried (or ``"auto"``), ``.reason`` a human-readable message.
+    ``.format`` is the format that was tried (or ``"auto"``), ``.reason`` a human-readable message;
+    ``.line`` (1-based, the header is line 1) and ``.offset`` (byte offset of the record) say where,
+    when the streaming parser found the fault.
+
+    >>> str(InvalidModelFileError("truncated", format="word2vec-binary", line=3, offset=1210))
+    'invalid model file (word2vec-binary): truncated'
     """
 
-    def __init__(self, reason: str, *, format: str | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        format: str | None = None,
+        line: int | None = None,
+        offset: int | None = None,
+    ):
         self.reason = reason
         self.format = format
+        self.line = line
+        self.offset = offset
         super().__init__(
             f"invalid model file ({format}): {reason}" if format else f"invalid model file: {reason}"
         )

@@ -8,6 +8,18 @@ Our own format (written and read only by this service -- these files ARE pickles
     <directory>/model.gensim (+ .npy files)    the full Word2Vec/FastText model (only when a model was
                                                saved, not bare vectors) -- needed to continue training
 
+The vector norms are computed once, when a version is written, and stored beside the vectors
+(``vectors.kv.norms.npy``), so a serving process maps them instead of computing them at start.
+
+Imported word2vec files are stored without any pickle (``"storage": "npy"`` in the meta):
+
+    <directory>/vectors.npy                    float32 (n, D), memory-mapped
+    <directory>/norms.npy                      float32 (n,), the L2 norm of each row
+    <directory>/words.txt                      UTF-8, word i on line i (words never contain "\n")
+
+(:mod:`models.embeddings.vector_import` writes it while streaming a file; :func:`load_vectors` reads
+both layouts.)
+
 User files (:func:`import_vectors`) go only through non-pickle parsers (``load_word2vec_format``,
 ``load_facebook_vectors``) after sniffing the first bytes: pickles (``\\x80``), zip archives (``PK``:
 torch ``.pt``, ``.npz``, ``.zip``) and gzip streams are refused with :class:`NotAPickleSafeFileError` /
@@ -37,6 +49,9 @@ FORMAT_VERSION = 1
 META_FILE = "meta.json"
 VECTORS_FILE = "vectors.kv"
 MODEL_FILE = "model.gensim"
+NPY_VECTORS_FILE = "vectors.npy"
+NORMS_FILE = "norms.npy"
+WORDS_FILE = "words.txt"
 
 IMPORT_FORMATS: tuple[str, ...] = ("word2vec-text", "word2vec-binary", "fasttext-bin")
 EXPORT_FORMATS: tuple[str, ...] = ("word2vec-text", "word2vec-binary")
@@ -56,7 +71,8 @@ def save_model(
     """Write a model (or bare KeyedVectors) into ``directory`` (created if missing); return the meta dict.
 
     The caller handles atomicity (write into a temp dir, then rename). Arrays are stored as separate
-    ``.npy`` files (``sep_limit=0``) so :func:`load_vectors` can memory-map them; cached norms are not saved.
+    ``.npy`` files (``sep_limit=0``) so :func:`load_vectors` can memory-map them, the norms included
+    (computed here, once, so serving processes map them rather than compute them).
 
     >>> save_model(model, "/data/models/default.tmp")      # doctest: +SKIP
     {'format_version': 1, 'kind': 'word2vec', 'has_full_model': True, 'vector_size': 100, ...}
@@ -74,7 +90,8 @@ def save_model(
     else:
         raise TypeError(f"cannot save a {type(model_or_kv).__name__}")
     os.makedirs(directory, exist_ok=True)
-    kv.save(os.path.join(directory, VECTORS_FILE), sep_limit=0, ignore=frozenset({"norms"}))
+    kv.fill_norms()
+    kv.save(os.path.join(directory, VECTORS_FILE), sep_limit=0, ignore=frozenset())
     if full is not None:
         full.save(os.path.join(directory, MODEL_FILE), sep_limit=0)
     meta = {
@@ -114,11 +131,34 @@ def load_vectors(directory: str | os.PathLike, mmap: bool = True) -> KeyedVector
     >>> isinstance(kv.vectors, np.memmap)                      # doctest: +SKIP
     True
 
-    ONLY for directories this service wrote (gensim ``.load`` unpickles). Raises ``FileNotFoundError``.
+    ONLY for directories this service wrote (gensim ``.load`` unpickles; the ``npy`` layout of imported
+    vectors unpickles nothing). Raises ``FileNotFoundError``, ``ValueError`` for an inconsistent directory.
     """
     meta = read_meta(directory)
+    if meta.get("storage") == "npy":
+        return _load_npy_vectors(directory, mmap)
     cls = FastTextKeyedVectors if meta["kind"].startswith("fasttext") else KeyedVectors
     return cls.load(os.path.join(directory, VECTORS_FILE), mmap="r" if mmap else None)
+
+
+def _load_npy_vectors(directory: str | os.PathLike, mmap: bool) -> KeyedVectors:
+    mode = "r" if mmap else None
+    vectors = np.load(os.path.join(directory, NPY_VECTORS_FILE), mmap_mode=mode)  # (n, D)
+    norms = np.load(os.path.join(directory, NORMS_FILE), mmap_mode=mode)  # (n,)
+    with open(os.path.join(directory, WORDS_FILE), "rb") as f:
+        words = f.read().decode("utf-8").split("\n")
+    n = vectors.shape[0]
+    if len(words) != n + 1 or words[-1] != "" or norms.shape != (n,):
+        raise ValueError(
+            f"{directory}: {len(words) - 1} words, {norms.shape} norms for {vectors.shape} vectors"
+        )
+    words.pop()
+    kv = KeyedVectors(int(vectors.shape[1]), count=0, dtype=np.float32)
+    kv.vectors = vectors
+    kv.norms = norms
+    kv.index_to_key = words
+    kv.key_to_index = {w: i for i, w in enumerate(words)}
+    return kv
 
 
 def load_full_model(directory: str | os.PathLike) -> Word2Vec | FastText:

@@ -44,7 +44,10 @@ def model_file_error(exc: InvalidModelFileError) -> ProblemError:
         return ProblemError(
             415, "Unsupported model file", str(exc), type="unsafe-model-file", detected=exc.kind
         )
-    return ProblemError(422, "Invalid model file", str(exc), type="invalid-model-file", format=exc.format)
+    where = {k: v for k, v in (("line", exc.line), ("offset", exc.offset)) if v is not None}
+    return ProblemError(
+        422, "Invalid model file", str(exc), type="invalid-model-file", format=exc.format, **where
+    )
 
 
 @contextmanager

@@ -6,6 +6,9 @@
 * the ANN index of a version (faiss HNSW, ``index.faiss`` beside it, memory-mapped), loaded with
   the vectors when the version's metadata names one; built by an ``index`` job
   (:meth:`EmbeddingsRuntime.submit_index`);
+* imports of vector files (:meth:`EmbeddingsRuntime.submit_import`): from the import directory
+  (``EMBEDDINGS_IMPORT_DIR``, :meth:`EmbeddingsRuntime.import_path`) or from an upload kept in
+  ``staged/`` until its job ends;
 * the default model: Word2Vec on gensim's Lee corpus;
 * training specs for the worker (:mod:`service.embeddings.worker`), from an uploaded corpus or
   inline sentences, with the checks that must pass before a job exists.
@@ -14,8 +17,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import faiss
@@ -68,6 +74,11 @@ class EmbeddingsRuntime(ServiceRuntime[Vectors]):
     preload = ("service.embeddings.worker",)
 
     settings: Settings
+
+    #: Uploaded vector files kept for their import job (removed when it ends).
+    @property
+    def staged_dir(self) -> Path:
+        return self.settings.service_dir / "staged"
 
     def load_model(self, version: ModelVersion) -> Vectors:
         kv = load_vectors(version.path, mmap=self.settings.mmap)
@@ -246,7 +257,83 @@ class EmbeddingsRuntime(ServiceRuntime[Vectors]):
             self.registry.forget_version(name, target.version)
             self.registry.load(name)
 
+    # -- imports --------------------------------------------------------------------------------
+
+    def import_path(self, relative: str) -> Path:
+        """The file ``relative`` names inside the import directory (422 when there is none, when the
+        path leaves it — ``..``, absolute, a link pointing outside — or names no regular file)."""
+        root = self.settings.import_dir
+        loc = ["body", "path"]
+        if root is None:
+            raise InvalidInputError(
+                "this service imports no server-side files (EMBEDDINGS_IMPORT_DIR is not set); upload "
+                "the file as the request body instead",
+                loc=loc,
+                code="import-dir-unset",
+            )
+        base = Path(os.path.realpath(root))
+        outside = Path(relative).is_absolute() or "\x00" in relative
+        target = base if outside else Path(os.path.realpath(base / relative))
+        if outside or not target.is_relative_to(base):
+            raise InvalidInputError(
+                f"path {relative!r} leaves the import directory; name a file inside it", loc=loc,
+                code="path-outside-import-dir",
+            )  # fmt: skip
+        if not target.is_file():
+            raise InvalidInputError(
+                f"there is no file {relative!r} in the import directory",
+                loc=loc,
+                code="import-file-not-found",
+            )
+        size = target.stat().st_size
+        if size > self.settings.max_import_bytes:
+            raise InvalidInputError(
+                f"{relative!r} has {size} bytes, over EMBEDDINGS_MAX_IMPORT_BYTES ({self.settings.max_import_bytes})",
+                loc=loc,
+                code="import-file-too-large",
+            )
+        return target
+
+    def submit_import(
+        self, name: str, path: Path, fmt: str, limit: int | None, overwrite: bool, *, staged: bool
+    ) -> JobRecord:
+        """Queue the job that imports the checked file ``path`` as the next version of ``name``.
+
+        409 when the name is taken (without ``overwrite``) or a job for it is active.
+        """
+        spec = {
+            "mode": "import",
+            "name": name,
+            "path": str(path),
+            "format": fmt,
+            "limit": limit,
+            "staged": staged,
+            "store_root": str(self.models_dir),
+            "index_min_vocab": self.settings.index_min_vocab,
+        }
+        return self.submit_job(
+            "import", name, spec, overwrite=overwrite, target="service.embeddings.worker:import_job"
+        )
+
+    def clean_leftovers(self) -> None:
+        """The kit's cleaning, and staged uploads no queued or running job reads (older than a minute:
+        another process may be about to submit the job of a younger one)."""
+        super().clean_leftovers()
+        if not self.staged_dir.exists():
+            return
+        wanted = {
+            r.spec.get("path") for status in ("queued", "running") for r in self.jobs.list(status=status)
+        }
+        for path in self.staged_dir.iterdir():
+            try:
+                if str(path) not in wanted and time.time() - path.stat().st_mtime > 60:
+                    path.unlink()
+            except FileNotFoundError:
+                continue
+
     def _on_job_finished(self, rec: JobRecord) -> None:
+        if rec.kind == "import" and rec.spec.get("staged"):
+            Path(rec.spec["path"]).unlink(missing_ok=True)
         super()._on_job_finished(rec)
         result = rec.result or {}
         if rec.status == "succeeded" and rec.model and "index" in result and "version" in result:

@@ -303,6 +303,30 @@ class IndexRequest(RequestModel):
     )
 
 
+ImportFormat = Literal["auto", "word2vec-text", "word2vec-binary", "fasttext-bin"]
+
+
+class ImportRequest(RequestModel):
+    """Import a vectors file that is already on the server, in ``EMBEDDINGS_IMPORT_DIR`` (a job)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"path": "GoogleNews-vectors-negative300.bin", "limit": 1000000}]},
+    )
+
+    path: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="The file, relative to the import directory (`EMBEDDINGS_IMPORT_DIR`); a path that "
+        "leaves it (`..`, an absolute path, a link pointing outside) is refused.",
+    )
+    format: ImportFormat = Field("auto", description="`auto` sniffs the format from the first bytes.")
+    limit: Int | None = Field(
+        None, ge=1, description="Keep only the first `limit` vectors (gensim's `limit=`; word2vec formats)."
+    )
+    overwrite: Bool = Field(False, description="Store a new version when the model exists.")
+
+
 class ModelList(BaseModel):
     models: list[ModelInfo]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from service.kit.settings import ServiceSettings
@@ -45,3 +46,24 @@ class Settings(ServiceSettings):
         description="Build the ANN index (faiss HNSW) automatically after a training job or an import "
         "whose vocabulary has at least this many words.",
     )
+    import_dir: Path | None = Field(
+        None,
+        description="Directory of vector files the service may import by name (`POST "
+        '/v1/models/{name}/import` with `{"path": ...}`), e.g. a mounted volume; unset: uploads only.',
+    )
+    max_import_bytes: int = Field(
+        64 << 30, ge=1, description="Largest file imported from the import directory, in bytes."
+    )
+    import_job_bytes: int = Field(
+        32 << 20,
+        ge=0,
+        description="An uploaded vectors file of at least this many bytes is imported by a job (202) "
+        "instead of within the request (201); files from the import directory always are.",
+    )
+
+    @field_validator("import_dir", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        """``EMBEDDINGS_IMPORT_DIR=`` (empty, as compose passes an unset variable) means no import
+        directory, never the working directory."""
+        return None if isinstance(value, str) and not value.strip() else value

@@ -16,7 +16,13 @@ The spec (JSON, persisted with the job)::
      "index_min_vocab": 200000}
 
 A trained version whose vocabulary reaches ``index_min_vocab`` gets its ANN index in the same job
-(:func:`add_index`). ``build_index_job(spec, report)`` adds one to an existing version::
+(:func:`add_index`). ``import_job(spec, report)`` imports a user's vectors file (streamed, the
+matrix never in memory: :mod:`models.embeddings.vector_import`) as the model's next version::
+
+    {"mode": "import", "name": "news", "path": "/imports/news.bin", "format": "auto", "limit": null,
+     "staged": false, "store_root": "...", "index_min_vocab": 200000}
+
+(``staged``: the file is an upload kept for the job, removed when it ends.) ``build_index_job(spec, report)`` adds one to an existing version::
 
     {"mode": "index", "name": "news", "version": 3, "store_root": "...",
      "params": {"m": 32, "ef_construction": 200, "ef_search": 128}, "sample": 1000}
@@ -24,7 +30,11 @@ A trained version whose vocabulary reaches ``index_min_vocab`` gets its ANN inde
 
 from __future__ import annotations
 
+import errno
+import resource
+import shutil
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +46,7 @@ from models.embeddings.ann import INDEX_FILE, HnswParams, build_index, recall_at
 from models.embeddings.corpus import LineCorpus, Tokenizer
 from models.embeddings.io import load_full_model, load_vectors, save_model
 from models.embeddings.training import TrainParams, train_model
+from models.embeddings.vector_import import import_into, matrix_bytes
 from service.kit.model_store import ModelStore
 
 FASTTEXT_ONLY = ("min_n", "max_n", "bucket")
@@ -180,3 +191,103 @@ def build_index_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     kv = load_vectors(stored.path, mmap=True)
     info = add_index(store, name, version, kv, HnswParams(**spec.get("params", {})), spec.get("sample", 1000))
     return {"model": name, "version": version, "vocab_size": len(kv.index_to_key), "index": info}
+
+
+def import_meta(fmt: str) -> dict[str, Any]:
+    """The service's metadata of an imported version (the parser adds the file's figures)."""
+    return {
+        "algorithm": "fasttext" if fmt == "fasttext-bin" else "word2vec",
+        "source": "imported",
+        "created": datetime.now(UTC).isoformat(),
+        "oov_vectors": fmt == "fasttext-bin",
+        "params": None,
+        "corpus": None,
+        "training_time_s": None,
+    }
+
+
+def store_import(
+    store: ModelStore,
+    name: str,
+    path: str,
+    fmt: str,
+    limit: int | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Import the checked file ``path`` (format ``fmt``) as the next version of ``name``; return its meta.
+
+    Refuses to start when the model directory's disk lacks room for the matrix (plus a tenth), and
+    turns a disk that fills up meanwhile into a clear error; either way no version is made and the
+    previous one is still served. Raises what :func:`~models.embeddings.vector_import.import_into` raises.
+    """
+    need = matrix_bytes(path, fmt, limit)
+    store.root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(store.root).free
+    if need * 1.1 > free:
+        raise OSError(
+            errno.ENOSPC,
+            f"not enough disk space for the import: its matrix needs {need / 2**20:.0f} MiB, "
+            f"{free / 2**20:.0f} MiB are free where the models are stored; the previous version is "
+            "still served",
+        )
+    meta = import_meta(fmt)
+    try:
+        with store.new_version(name, meta) as directory:
+            meta.update(import_into(path, directory, fmt, limit=limit, progress=progress))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(
+                exc.errno,
+                f"the disk filled up while the import was written ({exc.strerror}); nothing was "
+                "stored and the previous version is still served",
+            ) from None
+        raise
+    return meta
+
+
+def import_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
+    """The ``import`` job: a user's vectors file becomes the next version of ``spec["name"]``."""
+    store = ModelStore(Path(spec["store_root"]))
+    name = spec["name"]
+    report(progress=0.0, phase="importing")
+    t0 = time.perf_counter()
+    start_rss = _rss_bytes()
+
+    def progress(fraction: float) -> None:
+        report(progress=round(0.95 * fraction, 4), phase="importing")
+
+    meta = store_import(store, name, spec["path"], spec["format"], spec.get("limit"), progress)
+    import_s = time.perf_counter() - t0
+    out: dict[str, Any] = {}
+    threshold = spec.get("index_min_vocab")
+    if threshold is not None and meta["vocab_size"] >= threshold:
+        report(progress=0.95, phase="indexing")
+        stored = store.get(name, meta["version"])
+        assert stored is not None
+        kv = load_vectors(stored.path, mmap=True)
+        out["index"] = add_index(store, name, meta["version"], kv, HnswParams())
+    return {
+        **out,
+        "model": name,
+        "version": meta["version"],
+        "vocab_size": meta["vocab_size"],
+        "vector_size": meta["vector_size"],
+        "import_format": meta["import_format"],
+        "import_bytes": meta["import_bytes"],
+        "import_records": meta["import_records"],
+        "duplicates": meta["duplicates"],
+        "import_s": round(import_s, 3),
+        "mb_per_s": round(meta["import_bytes"] / 1e6 / max(import_s, 1e-9), 1),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "start_rss_bytes": start_rss,
+        "job_time_s": round(time.perf_counter() - t0, 3),
+    }
+
+
+def _rss_bytes() -> int:
+    """The resident set size of this process now (Linux ``/proc/self/statm``), 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0

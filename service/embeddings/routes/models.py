@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Any, Literal
+from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from gensim.models.fasttext import FastTextKeyedVectors
+from pydantic import ValidationError
 
 from models.embeddings.ann import HnswParams
 from models.embeddings.errors import InvalidModelFileError
-from models.embeddings.io import import_vectors, iter_export, save_model, sniff_format
+from models.embeddings.io import iter_export
 from models.embeddings.training import TrainParams
+from models.embeddings.vector_import import check_file
 from service.embeddings.errors import model_file_error
 from service.embeddings.runtime import EmbeddingsRuntime, Runtime
 from service.embeddings.schemas import (
     ContinueRequest,
+    ImportFormat,
+    ImportRequest,
     IndexRequest,
     ModelInfo,
     ModelList,
     TrainRequest,
     VersionInfo,
 )
+from service.embeddings.worker import store_import
 from service.kit.auth import require_query_token, require_token
 from service.kit.errors import ConflictError, InvalidInputError, NotFoundError
 from service.kit.jobs_routes import accepted
@@ -181,39 +186,40 @@ def get_model(name: ModelName, state: Runtime) -> ModelInfo:
 IMPORT_BODY = {
     "requestBody": {
         "required": True,
-        "description": "The raw vectors file (word2vec text or binary, or a Facebook fastText `.bin`). "
-        "Parsed only by non-pickle loaders: pickles, zip/torch archives and gzip are refused.",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "Either the raw vectors file (word2vec text or binary, or a Facebook fastText `.bin`), "
+        "or, as JSON, the name of a file in the import directory (`EMBEDDINGS_IMPORT_DIR`). Parsed only by "
+        "non-pickle loaders: pickles, zip/torch archives and gzip are refused.",
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": ImportRequest.model_json_schema()},
+        },
     }
 }
 
+#: Largest JSON body of a server-side import.
+MAX_IMPORT_JSON = 64 * 1024
 
-def _import(
-    state: EmbeddingsRuntime, name: str, path: Any, fmt: str, overwrite: bool, size: int
-) -> ModelInfo:
+
+def _check(path: Path, fmt: str) -> str:
+    """The cheap checks of a file (first kilobytes, header, size) as problems; returns the format."""
     try:
-        if fmt == "auto":
-            fmt = sniff_format(path)  # refuses pickles/archives from the first bytes
-        kv = import_vectors(path, fmt)
+        return check_file(path, fmt)
     except InvalidModelFileError as exc:
         raise model_file_error(exc) from None
-    fasttext = isinstance(kv, FastTextKeyedVectors) and kv.bucket > 0
-    meta: dict[str, Any] = {
-        "algorithm": "fasttext" if fasttext else "word2vec",
-        "source": "imported",
-        "import_format": fmt,
-        "import_bytes": size,
-        "created": datetime.now(UTC).isoformat(),
-        "oov_vectors": fasttext,
-        "params": None,
-        "corpus": None,
-        "training_time_s": None,
-    }
+
+
+def _import_now(
+    state: EmbeddingsRuntime, name: str, path: Path, fmt: str, limit: int | None, overwrite: bool
+) -> ModelInfo:
+    """Import a small upload within the request, under the rules' lock (the name checked and the
+    version written as one step)."""
     with state.lock:
         state.check_no_active_job(name)
         state.check_name_free(name, overwrite)
-        with state.store.new_version(name, meta) as directory:
-            meta.update(save_model(kv, directory))
+        try:
+            store_import(state.store, name, str(path), fmt, limit)
+        except InvalidModelFileError as exc:
+            raise model_file_error(exc) from None
     state.registry.load(name)
     info = model_info(state, name)
     if info.vocab_size >= state.settings.index_min_vocab:
@@ -225,33 +231,72 @@ def _import(
     return info
 
 
+async def _import_request(request: Request) -> ImportRequest:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_IMPORT_JSON:
+            raise InvalidInputError(
+                f"a JSON import request has at most {MAX_IMPORT_JSON} bytes",
+                loc=["body"],
+                code="body-too-large",
+            )
+    try:
+        return ImportRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
 @router.post(
     "/{name}/import",
     status_code=201,
     response_model=ModelInfo,
-    summary="Import vectors from a word2vec or fastText file",
-    description="The body is the file, streamed to disk up to `EMBEDDINGS_MAX_UPLOAD_BYTES`. `auto` sniffs "
-    "the format from the first bytes. A pickle or zip archive is 415 (never loaded); a file that does not "
-    "parse is 422. 409 when the model exists (unless `overwrite=true`: new version). A vocabulary of at "
-    "least `EMBEDDINGS_INDEX_MIN_VOCAB` words starts the job that builds its ANN index (`index_job`).",
+    summary="Import vectors from a word2vec or fastText file (uploaded, or in the import directory)",
+    description="Two ways in. **Upload**: the body is the file (`application/octet-stream`), streamed to "
+    "disk up to `EMBEDDINGS_MAX_UPLOAD_BYTES`; a file under `EMBEDDINGS_IMPORT_JOB_BYTES` is imported within "
+    "the request (201 with the model), a larger one by a job (202 with the job; `format`, `limit` and "
+    '`overwrite` are query parameters). **Server-side file**: a JSON body `{"path": ...}` names a file in '
+    "`EMBEDDINGS_IMPORT_DIR` (the way to deliver a multi-GB file); always a job (202). Either way the file "
+    "is parsed as a stream (the matrix is never held in memory twice), `limit` keeps the first N vectors, "
+    "`auto` sniffs the format. A pickle or zip archive is 415 (never loaded); a file whose header or size "
+    "is wrong is 422 at once, one that breaks further in fails its job naming the line and byte offset — "
+    "with nothing stored. 409 when the model exists (unless `overwrite`: new version) or a job for it is "
+    "active. A vocabulary of at least `EMBEDDINGS_INDEX_MIN_VOCAB` words gets its ANN index (in the job, "
+    "or an `index_job` after a 201).",
     dependencies=[Depends(require_token)],
     openapi_extra=IMPORT_BODY,
+    responses={202: {"model": JobAccepted, "description": "A job imports the file"}},
 )
 async def import_model(
     name: ModelName,
     request: Request,
     state: Runtime,
-    format: Literal["auto", "word2vec-text", "word2vec-binary", "fasttext-bin"] = Query("auto"),  # noqa: A002
+    format: ImportFormat = Query("auto"),  # noqa: A002
     overwrite: bool = Query(False, description="Store a new version when the model exists."),
+    limit: int | None = Query(None, ge=1, description="Keep only the first `limit` vectors."),
 ) -> JSONResponse:
+    if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
+        body = await _import_request(request)
+        path = state.import_path(body.path)
+        fmt = await run_in_threadpool(_check, path, body.format)
+        return accepted(state.submit_import(name, path, fmt, body.limit, body.overwrite, staged=False))
     state.check_no_active_job(name)
     state.check_name_free(name, overwrite)
-    tmp = state.tmp_dir / f".tmp-import-{uuid.uuid4().hex}"
+    staged = state.staged_dir / f"{uuid.uuid4().hex}.upload"
+    keep = False
     try:
-        size = await stream_request_to_file(request, tmp, state.settings.max_upload_bytes)
-        info = await run_in_threadpool(_import, state, name, tmp, format, overwrite, size)
+        size = await stream_request_to_file(request, staged, state.settings.max_upload_bytes)
+        fmt = await run_in_threadpool(_check, staged, format)
+        if size >= state.settings.import_job_bytes:
+            rec = state.submit_import(name, staged, fmt, limit, overwrite, staged=True)
+            keep = True
+            return accepted(rec)
+        info = await run_in_threadpool(_import_now, state, name, staged, fmt, limit, overwrite)
     finally:
-        tmp.unlink(missing_ok=True)
+        if not keep:
+            staged.unlink(missing_ok=True)
     return JSONResponse(
         info.model_dump(mode="json"), status_code=201, headers={"Location": f"/v1/models/{name}"}
     )

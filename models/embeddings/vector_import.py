@@ -1,0 +1,409 @@
+"""Import a user's vectors file into a version directory, streaming: the matrix is never held in memory.
+
+A word2vec file (text or binary) is read once, a block of rows at a time; each block is checked
+(UTF-8 words, exactly ``D`` finite numbers per vector, duplicates dropped as gensim drops them: the
+first occurrence wins) and appended to ``vectors.npy``; the rows' L2 norms are kept (``4 n`` bytes)
+and written as ``norms.npy``, the words as ``words.txt`` (the ``npy`` layout of
+:mod:`models.embeddings.io`). What stays in memory is the vocabulary itself (the words and their
+index), so importing a 1 M x 300 file (1.2 GB of floats) needs a few hundred MB, not the matrix twice.
+The result loads with :func:`models.embeddings.io.load_vectors` into the ``KeyedVectors`` that
+gensim's ``load_word2vec_format(path, binary=..., limit=limit)`` would build: same words, same order,
+same vectors and norms.
+
+A fault names where it is: :class:`InvalidModelFileError` with ``.line`` (text files; the header is
+line 1) and ``.offset`` (the byte offset of the record) -- a truncated 4 GB file says at which byte it
+ends. Facebook fastText ``.bin`` files have no streaming reader (gensim's ``load_facebook_vectors``
+reads them whole); they are imported through it and saved with :func:`~models.embeddings.io.save_model`.
+
+>>> meta = import_into("/imports/GoogleNews-vectors-negative300.bin", "/data/models/news/new.tmp",
+...                    limit=1_000_000)                                  # doctest: +SKIP
+>>> meta["vocab_size"], meta["vector_size"], meta["storage"]            # doctest: +SKIP
+(1000000, 300, 'npy')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+import gensim
+import numpy as np
+
+from .errors import InvalidModelFileError
+from .io import (
+    _FT_NEW,
+    FORMAT_VERSION,
+    IMPORT_FORMATS,
+    META_FILE,
+    NORMS_FILE,
+    NPY_VECTORS_FILE,
+    WORDS_FILE,
+    _check_fasttext,
+    _check_w2v,
+    _fasttext_header,
+    _read_w2v_header,
+    _refuse_unsafe,
+    import_vectors,
+    save_model,
+    sniff_format,
+)
+
+#: Bytes read from the file at a time.
+CHUNK_BYTES = 8 << 20
+#: Rows checked and written at a time.
+BLOCK_ROWS = 4096
+#: A binary record whose word runs longer than this without a space is corrupt.
+MAX_WORD_BYTES = 1 << 16
+
+#: ``progress(fraction)``: the share of the file read, 0..1; called about twice a second.
+Progress = Callable[[float], None]
+
+
+def import_into(
+    path: str | os.PathLike,
+    directory: str | os.PathLike,
+    format: str = "auto",  # noqa: A002 - the API's name
+    *,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Import the user file ``path`` into ``directory`` (created if missing); return its meta dict.
+
+    ``format``: ``"auto"`` (sniffed from the first bytes) or one of ``IMPORT_FORMATS``; ``limit``: keep
+    the first ``limit`` vectors (gensim's ``limit=``; word2vec formats only). The meta has the
+    :func:`~models.embeddings.io.save_model` keys plus ``import_format``, ``import_bytes``,
+    ``import_records`` (vectors read), ``duplicates`` (dropped), ``limit`` and ``import_s``.
+
+    >>> import_into(datapath("word2vec_pre_kv_c"), "/tmp/v1", limit=10)["vocab_size"]   # doctest: +SKIP
+    10
+
+    Raises :class:`~models.embeddings.errors.NotAPickleSafeFileError` (pickle / zip / torch),
+    :class:`InvalidModelFileError` (anything that does not parse, with ``line`` / ``offset``),
+    ``ValueError`` (unknown ``format``, ``limit < 1``), ``OSError`` (unreadable file, full disk).
+    """
+    spath = os.fspath(path)
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be >= 1")
+    fmt = check_file(spath, format)
+    t0 = time.perf_counter()
+    size = os.path.getsize(spath)
+    os.makedirs(directory, exist_ok=True)
+    if fmt == "fasttext-bin":
+        meta = save_model(import_vectors(spath, fmt), directory)
+        meta.update(import_records=meta["vocab_size"], duplicates=0)
+    else:
+        meta = _stream_word2vec(spath, os.fspath(directory), fmt, limit, progress or _quiet)
+    meta.update(
+        import_format=fmt, import_bytes=size, limit=limit, import_s=round(time.perf_counter() - t0, 3)
+    )
+    return meta
+
+
+def check_file(path: str | os.PathLike, format: str = "auto") -> str:  # noqa: A002
+    """The cheap checks of a user file, before any parsing; returns its format (sniffed for ``"auto"``).
+
+    Reads the first kilobytes only: refuses pickles and archives, checks the header and that the file is
+    at least as long as the header's counts need (a file cut in half fails here, at once).
+
+    >>> check_file(datapath("euclidean_vectors.bin"))   # doctest: +SKIP
+    'word2vec-binary'
+
+    Raises :class:`~models.embeddings.errors.NotAPickleSafeFileError`, :class:`InvalidModelFileError`,
+    ``ValueError`` for an unknown ``format``, ``OSError``.
+    """
+    spath = os.fspath(path)
+    if format != "auto" and format not in IMPORT_FORMATS:
+        raise ValueError(f"unknown import format {format!r}; expected 'auto' or one of {IMPORT_FORMATS}")
+    with open(spath, "rb") as f:
+        _refuse_unsafe(f.read(4096), format)
+    fmt = sniff_format(spath) if format == "auto" else format
+    if fmt == "fasttext-bin":
+        _check_fasttext(spath, fmt)
+    else:
+        _check_w2v(spath, fmt)
+        if fmt == "word2vec-binary" and sniff_format(spath) == "word2vec-text":
+            raise InvalidModelFileError("file is word2vec-text, not word2vec-binary", format=fmt)
+    return fmt
+
+
+def matrix_bytes(path: str | os.PathLike, fmt: str, limit: int | None = None) -> int:
+    """The bytes the stored matrix of a checked file will take (``n x D x 4``, from its header)."""
+    with open(path, "rb") as f:
+        if fmt == "fasttext-bin":
+            hdr = _fasttext_header(f.read(_FT_NEW.size)) or {"nwords": 0, "bucket": 0, "dim": 0}
+            return (2 * hdr["nwords"] + hdr["bucket"]) * hdr["dim"] * 4
+        count, dim = _read_w2v_header(f, fmt)
+    return min(count, limit or count) * dim * 4
+
+
+def _quiet(_fraction: float) -> None:
+    return None
+
+
+class _RowWriter:
+    """Appends checked blocks of rows to ``vectors.npy``; keeps the words, their index and the norms."""
+
+    def __init__(self, directory: str, n_max: int, dim: int, fmt: str):
+        self.directory, self.n_max, self.dim, self.fmt = directory, n_max, dim, fmt
+        self.file = open(os.path.join(directory, NPY_VECTORS_FILE), "wb")  # noqa: SIM115 - closed in finish
+        self.header = _npy_header((n_max, dim))
+        self.file.write(self.header)
+        self.norms = np.empty(n_max, dtype=np.float32)  # (n_max,)
+        self.words: list[str] = []
+        self.index: dict[str, int] = {}
+        self.duplicates = 0
+
+    def add(self, words: list[str], block: np.ndarray, where: list[tuple[int | None, int]]) -> None:
+        """Append ``block`` (k, D) float32 for ``words`` (k); ``where[i]`` = (line, offset) of row i."""
+        finite = np.isfinite(block).all(axis=1)  # (k,)
+        if not finite.all():
+            i = int(np.argmin(finite))
+            line, offset = where[i]
+            raise InvalidModelFileError(
+                f"the vector of {words[i]!r} ({_place(line, offset)}) contains NaN or infinity",
+                format=self.fmt,
+                line=line,
+                offset=offset,
+            )
+        keep = []
+        for i, word in enumerate(words):
+            if word in self.index:  # gensim: "duplicate word in word2vec file, ignoring all but first"
+                self.duplicates += 1
+                continue
+            self.index[word] = len(self.words)
+            self.words.append(word)
+            keep.append(i)
+        rows = block if len(keep) == len(words) else block[keep]  # (k', D)
+        start = len(self.words) - len(keep)
+        self.norms[start : len(self.words)] = np.linalg.norm(rows, axis=1)  # as gensim's fill_norms
+        self.file.write(np.ascontiguousarray(rows, dtype="<f4").tobytes())
+
+    def finish(self) -> int:
+        """Close the files (the header gets the final row count); return the number of rows."""
+        n = len(self.words)
+        if n != self.n_max:  # duplicates dropped: same header length, smaller shape
+            self.file.seek(0)
+            self.file.write(_npy_header((n, self.dim), len(self.header)))
+        self.file.close()
+        np.save(os.path.join(self.directory, NORMS_FILE), self.norms[:n])
+        with open(os.path.join(self.directory, WORDS_FILE), "wb") as f:
+            for start in range(0, n, 65536):
+                f.write("".join(w + "\n" for w in self.words[start : start + 65536]).encode("utf-8"))
+        return n
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+
+
+def _npy_header(shape: tuple[int, int], total: int | None = None) -> bytes:
+    """A ``.npy`` (format 1.0) header of a C-order little-endian float32 array of ``shape``.
+
+    ``total`` pads it to that many bytes (a multiple of 64), so a smaller shape can replace a larger one.
+    """
+    rows, cols = shape
+    d = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}".encode("latin1")
+    if total is None:
+        total = -(-(10 + len(d) + 1 + 16) // 64) * 64  # room for a shorter shape, aligned to 64
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", total - 10) + d + b" " * (total - 11 - len(d)) + b"\n"
+
+
+def _place(line: int | None, offset: int) -> str:
+    return f"line {line}, byte offset {offset}" if line is not None else f"byte offset {offset}"
+
+
+def _stream_word2vec(
+    path: str, directory: str, fmt: str, limit: int | None, progress: Progress
+) -> dict[str, Any]:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        count, dim = _read_w2v_header(f, fmt)
+        n_max = min(count, limit) if limit else count
+        writer = _RowWriter(directory, n_max, dim, fmt)
+        try:
+            read = _read_binary if fmt == "word2vec-binary" else _read_text
+            records = read(f, writer, n_max, dim, fmt, _Ticker(progress, size))
+            n = writer.finish()
+        finally:
+            writer.close()
+    if n == 0:
+        raise InvalidModelFileError("no vectors", format=fmt)
+    progress(1.0)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "kind": "word2vec-vectors",
+        "storage": "npy",
+        "has_full_model": False,
+        "vector_size": dim,
+        "vocab_size": n,
+        "gensim_version": gensim.__version__,
+        "import_records": records,
+        "duplicates": writer.duplicates,
+    }
+    with open(os.path.join(directory, META_FILE), "w", encoding="utf-8") as f:
+        json.dump(meta, f)  # what load_vectors reads
+    return meta
+
+
+class _Ticker:
+    """Calls ``progress`` with the share of the file read, at most twice a second."""
+
+    def __init__(self, progress: Progress, size: int):
+        self.progress, self.size, self.last = progress, max(size, 1), time.monotonic()
+
+    def __call__(self, offset: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.5:
+            self.last = now
+            self.progress(min(offset / self.size, 1.0))
+
+
+def _truncated(
+    fmt: str, done: int, n_max: int, offset: int, line: int | None = None
+) -> InvalidModelFileError:
+    return InvalidModelFileError(
+        f"the file ends at byte offset {offset} after {done} of {n_max} vectors "
+        "(truncated file, or a header count that is too large)",
+        format=fmt,
+        line=line,
+        offset=offset,
+    )
+
+
+def _read_text(f: IO[bytes], writer: _RowWriter, n_max: int, dim: int, fmt: str, tick: _Ticker) -> int:
+    """word2vec text: ``word v1 ... vD`` per line (gensim: the line right-stripped, the word up to the
+    first space). Returns the number of records read."""
+    offset = f.tell()
+    done = 0
+    words: list[str] = []
+    numbers: list[bytes] = []
+    where: list[tuple[int | None, int]] = []
+    while done < n_max:
+        raw = f.readline()
+        if not raw:
+            raise _truncated(fmt, done, n_max, offset, line=done + 2)
+        line_no = done + 2
+        word_b, sep, rest = raw.rstrip().partition(b" ")
+        if not sep:
+            raise InvalidModelFileError(
+                f"{_place(line_no, offset)}: no vector after the word (is this really the text format?)",
+                format=fmt,
+                line=line_no,
+                offset=offset,
+            )
+        try:
+            words.append(word_b.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InvalidModelFileError(
+                f"{_place(line_no, offset)}: the word is not valid UTF-8 ({exc.reason})",
+                format=fmt,
+                line=line_no,
+                offset=offset,
+            ) from None
+        numbers.append(rest)
+        where.append((line_no, offset))
+        offset += len(raw)
+        done += 1
+        if len(words) == BLOCK_ROWS or done == n_max:
+            writer.add(words, _parse_text_block(numbers, where, dim, fmt), where)
+            words, numbers, where = [], [], []
+            tick(offset)
+    return done
+
+
+def _parse_text_block(
+    numbers: list[bytes], where: list[tuple[int | None, int]], dim: int, fmt: str
+) -> np.ndarray:
+    """The numbers of a block of lines as a (k, D) float32 array; the first bad line named on failure."""
+    try:
+        flat = np.fromstring(b"\n".join(numbers), dtype=np.float32, sep=" ")  # (k * D,)
+        if flat.size == len(numbers) * dim:
+            return flat.reshape(len(numbers), dim)  # (k, D)
+    except ValueError:
+        pass
+    for rest, (line, offset) in zip(numbers, where, strict=True):  # find the line at fault
+        parts = rest.split()
+        try:
+            [float(p) for p in parts]
+        except ValueError:
+            bad = next(p for p in parts if not _is_float(p))
+            raise InvalidModelFileError(
+                f"{_place(line, offset)}: {bad[:40]!r} is not a number", format=fmt, line=line, offset=offset
+            ) from None
+        if len(parts) != dim:
+            raise InvalidModelFileError(
+                f"{_place(line, offset)}: {len(parts)} numbers, the header says vectors have {dim}",
+                format=fmt,
+                line=line,
+                offset=offset,
+            )
+    raise InvalidModelFileError("unparseable numbers in a block of lines", format=fmt)  # pragma: no cover
+
+
+def _is_float(text: bytes) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_binary(f: IO[bytes], writer: _RowWriter, n_max: int, dim: int, fmt: str, tick: _Ticker) -> int:
+    """word2vec binary: ``word`` + ``b" "`` + ``D`` little-endian float32 per record, optionally preceded
+    by newlines (gensim strips them from the word). Returns the number of records read."""
+    vbytes = 4 * dim
+    base = f.tell()  # file offset of buf[0]
+    buf = b""
+    pos = 0
+    eof = False
+    done = 0
+    words: list[str] = []
+    rows: list[bytes] = []
+    where: list[tuple[int | None, int]] = []
+    while done < n_max:
+        space = buf.find(b" ", pos, pos + MAX_WORD_BYTES + 1)
+        if space == -1 or len(buf) - (space + 1) < vbytes:
+            if eof:
+                raise _truncated(fmt, done, n_max, base + pos)
+            if space == -1 and len(buf) - pos > MAX_WORD_BYTES:
+                raise InvalidModelFileError(
+                    f"byte offset {base + pos}: no space within {MAX_WORD_BYTES} bytes where record "
+                    f"{done + 1} should start (corrupt file, or not word2vec-binary)",
+                    format=fmt,
+                    offset=base + pos,
+                )
+            data = f.read(CHUNK_BYTES)
+            eof = len(data) < CHUNK_BYTES
+            base += pos
+            buf = buf[pos:] + data
+            pos = 0
+            continue
+        try:
+            word = buf[pos:space].decode("utf-8").lstrip("\n")
+        except UnicodeDecodeError as exc:
+            raise InvalidModelFileError(
+                f"byte offset {base + pos}: the word of record {done + 1} is not valid UTF-8 ({exc.reason})",
+                format=fmt,
+                offset=base + pos,
+            ) from None
+        if "\n" in word:
+            raise InvalidModelFileError(
+                f"byte offset {base + pos}: the word of record {done + 1} contains a newline",
+                format=fmt,
+                offset=base + pos,
+            )
+        words.append(word)
+        rows.append(buf[space + 1 : space + 1 + vbytes])
+        where.append((None, base + pos))
+        pos = space + 1 + vbytes
+        done += 1
+        if len(words) == BLOCK_ROWS or done == n_max:
+            block = np.frombuffer(b"".join(rows), dtype="<f4").reshape(len(rows), dim)  # (k, D)
+            writer.add(words, block, where)
+            words, rows, where = [], [], []
+            tick(base + pos)
+    return done
