@@ -55,7 +55,7 @@ def test_evaluate_keys():
     m = evaluate(_model(), task.test)
     assert set(m) == {
         "n", "loss", "exact_match", "token_accuracy", "bleu", "token_error_rate", "sequence_error_rate",
-        "alignment_accuracy",
+        "alignment_accuracy", "alignment_error_rate",
     }  # fmt: skip
     assert m["n"] == 5 and 0 <= m["alignment_accuracy"] <= 1
     assert m["sequence_error_rate"] == pytest.approx(1 - m["exact_match"]) and m["token_error_rate"] >= 0

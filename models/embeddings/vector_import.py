@@ -332,7 +332,7 @@ def _parse_text_block(
         except ValueError:
             bad = next(p for p in parts if not _is_float(p))
             raise InvalidModelFileError(
-                f"{_place(line, offset)}: {bad[:40]!r} is not a number", format=fmt, line=line, offset=offset
+                f"{_place(line, offset)}: {bad[:40].decode('utf-8', 'replace')!r} is not a number", format=fmt, line=line, offset=offset
             ) from None
         if len(parts) != dim:
             raise InvalidModelFileError(
@@ -365,6 +365,8 @@ def _read_binary(f: IO[bytes], writer: _RowWriter, n_max: int, dim: int, fmt: st
     rows: list[bytes] = []
     where: list[tuple[int | None, int]] = []
     while done < n_max:
+        while pos < len(buf) and buf[pos] == 0x0A:  # newlines between records (gensim strips them)
+            pos += 1
         space = buf.find(b" ", pos, pos + MAX_WORD_BYTES + 1)
         if space == -1 or len(buf) - (space + 1) < vbytes:
             if eof:
@@ -383,7 +385,7 @@ def _read_binary(f: IO[bytes], writer: _RowWriter, n_max: int, dim: int, fmt: st
             pos = 0
             continue
         try:
-            word = buf[pos:space].decode("utf-8").lstrip("\n")
+            word = buf[pos:space].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidModelFileError(
                 f"byte offset {base + pos}: the word of record {done + 1} is not valid UTF-8 ({exc.reason})",

@@ -21,7 +21,14 @@ from .limits import MAX_BEAM_SIZE
 # Submodules are imported on first use (PEP 562), so the torch-free ones (``limits``) stay light:
 # the attention settings read MAX_BEAM_SIZE without importing torch.
 _EXPORTS = {
-    "alignment": ("alignment_accuracy", "alignment_scores", "hard_links", "to_pharaoh"),
+    "alignment": (
+        "alignment_accuracy",
+        "alignment_error_rate",
+        "alignment_scores",
+        "hard_links",
+        "to_pharaoh",
+    ),
+    "guided": ("gold_alignment", "guided_alignment_loss"),
     "checkpoint": ("CheckpointError", "load_checkpoint", "save_checkpoint"),
     "data": ("DataError", "Example", "examples_from_pairs", "parse_jsonl", "parse_tsv"),
     "evaluation": ("evaluate",),
@@ -64,11 +71,14 @@ __all__ = [
     "Translation",
     "align",
     "alignment_accuracy",
+    "alignment_error_rate",
     "alignment_scores",
     "beam_search",
     "evaluate",
     "examples_from_pairs",
+    "gold_alignment",
     "greedy_search",
+    "guided_alignment_loss",
     "hard_links",
     "load_checkpoint",
     "make_task",

@@ -111,3 +111,27 @@ def alignment_accuracy(
             if 0 <= t < att.shape[0] and att.shape[1] > 0 and int(att[t].argmax()) == s:
                 hits += 1
     return hits / total if total else None
+
+
+def alignment_error_rate(
+    attentions: Sequence[np.ndarray], gold: Sequence[Iterable[Link] | None]
+) -> float | None:
+    """Corpus alignment error rate (Och & Ney 2003) of the hard links of ``attentions`` against gold.
+
+    attentions: one (T, S) array per example; ``gold[i]`` its gold links (sure = possible), ``None``
+    or empty skips example i. A = :func:`hard_links` of every row of the kept examples (rows
+    without gold links included: the attention must look somewhere), S = P = the gold links, and
+    ``AER = 1 - 2|A∩S| / (|A| + |S|)`` over the corpus (micro-averaged, as
+    :func:`corpus_alignment_scores`). Returns None when no example has gold links.
+
+    >>> att = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])   # hard links 0-0 0-1 1-2
+    >>> alignment_error_rate([att], [[(0, 0), (1, 1), (1, 2)]])  # |A∩S| = 2: 1 - 4/6
+    0.33333333333333337
+    """
+    if len(attentions) != len(gold):
+        raise ValueError(f"{len(attentions)} attention matrices but {len(gold)} gold link sets")
+    kept = [(att, links) for att, links in zip(attentions, gold, strict=True) if links]
+    if not kept:
+        return None
+    predicted = [hard_links(att) for att, _ in kept]
+    return corpus_alignment_scores(predicted, [list(links) for _, links in kept]).aer

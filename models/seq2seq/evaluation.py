@@ -1,5 +1,5 @@
 """Evaluate a model on examples: loss, exact match, token accuracy, BLEU, token/sequence error rates,
-alignment accuracy. An example with alternative targets (``Example.alternatives``) is scored against the
+alignment accuracy and alignment error rate. An example with alternative targets (``Example.alternatives``) is scored against the
 reference closest to the output (fewest token edits)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from .alignment import alignment_accuracy
+from .alignment import alignment_accuracy, alignment_error_rate
 from .data import Example, encode_examples, iterate_batches
 from .inference import align, translate
 from .metrics import (
@@ -75,15 +75,17 @@ def evaluate(
     with_bleu: bool = True,
 ) -> dict[str, Any]:
     """Return ``{"n", "loss", "exact_match", "token_accuracy", "bleu", "token_error_rate",
-    "sequence_error_rate", "alignment_accuracy"}``.
+    "sequence_error_rate", "alignment_accuracy", "alignment_error_rate"}``.
 
     Exact match / token accuracy / BLEU / error rates use decoded outputs (greedy or beam; BLEU over
     characters for character targets, see :func:`_bleu`), each scored against the example's reference
     closest to the output (``target`` or one of ``alternatives``). ``token_error_rate`` is the corpus
     Levenshtein distance over the reference token count (PER for phonemes, CER for characters);
-    ``sequence_error_rate`` is 1 - exact match (WER for g2p). Loss and alignment
-    accuracy are teacher-forced. ``alignment_accuracy`` is None when no example has gold links;
-    ``bleu`` is None when ``with_bleu`` is False.
+    ``sequence_error_rate`` is 1 - exact match (WER for g2p). Loss and the alignment figures are
+    teacher-forced: ``alignment_accuracy`` is the share of gold links that are their row's argmax,
+    ``alignment_error_rate`` the corpus AER of the rows' argmax links against the gold links
+    (:func:`~models.seq2seq.alignment.alignment_error_rate`, sure = possible = gold); both are None
+    when no example has gold links. ``bleu`` is None when ``with_bleu`` is False.
     """
     examples = list(examples)
     if not examples:
@@ -108,11 +110,12 @@ def evaluate(
         "token_error_rate": token_error_rate(hyp_tokens, all_refs),
         "sequence_error_rate": sequence_error_rate(hyp_tokens, all_refs),
         "alignment_accuracy": None,
+        "alignment_error_rate": None,
     }
     linked = [e for e in examples if e.links]
     if linked:
         forced = align(model, [(e.source, e.target) for e in linked], batch_size)
-        metrics["alignment_accuracy"] = alignment_accuracy(
-            [f.attention for f in forced], [e.links for e in linked]
-        )
+        attentions, gold = [f.attention for f in forced], [e.links for e in linked]
+        metrics["alignment_accuracy"] = alignment_accuracy(attentions, gold)
+        metrics["alignment_error_rate"] = alignment_error_rate(attentions, gold)
     return metrics

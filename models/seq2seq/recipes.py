@@ -46,7 +46,8 @@ def train_default_dates(report: Report | None = None, should_stop=None) -> Train
     """Train the default ``dates`` model with :data:`DEFAULT_DATES_RECIPE`.
 
     Returns the :class:`~models.seq2seq.training.TrainResult`; its ``metrics`` also hold the test
-    split's ``test_exact_match``, ``test_token_accuracy``, ``test_alignment_accuracy``, ``test_loss``.
+    split's ``test_exact_match``, ``test_token_accuracy``, ``test_alignment_accuracy``,
+    ``test_alignment_error_rate``, ``test_loss``.
     The caller sets torch's thread count.
     """
     recipe = DEFAULT_DATES_RECIPE

@@ -323,6 +323,10 @@ TASKS: dict[str, Callable[..., TaskData]] = {
 }
 
 
+#: The built-in tasks whose examples carry gold links (``g2p`` has none).
+TASKS_WITH_LINKS = frozenset({"reversal", "copy", "dates"})
+
+
 def make_task(name: str, **kwargs) -> TaskData:
     """Return the built-in task ``name`` (``reversal``, ``copy``, ``dates`` or ``g2p``) with generator kwargs."""
     if name not in TASKS:

@@ -1,5 +1,5 @@
-"""Training loop: Adam + LR schedule, teacher forcing, grad clipping, per-epoch dev evaluation,
-best-dev checkpoint kept in memory and restored at the end."""
+"""Training loop: Adam + LR schedule, teacher forcing, grad clipping, optional guided alignment,
+per-epoch dev evaluation, best-dev checkpoint kept in memory and restored at the end."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from models.vocab import Vocabulary
 from .checkpoint import init_embedding_from_vectors
 from .data import Example, encode_examples, examples_from_pairs, iterate_batches
 from .evaluation import evaluate
+from .guided import batch_guided_alignment_loss
 from .model import Seq2Seq, Seq2SeqConfig
 from .schedules import ScheduleConfig, build_scheduler, lr_at
 from .tokenizers import get_tokenizer
@@ -47,6 +48,7 @@ class TrainParams:
     max_vocab: int | None = None
     eval_beam_size: int = 1
     early_stop_exact_match: float | None = None  # stop once dev exact match reaches this
+    guided_alignment_weight: float = 0.0  # w of loss = NLL + w * guided alignment loss (0: off)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.report_every < 1:
@@ -57,6 +59,8 @@ class TrainParams:
             raise ValueError("max_steps must be >= 1 or None")
         if self.clip_grad_norm is not None and self.clip_grad_norm <= 0:
             raise ValueError("clip_grad_norm must be > 0 or None")
+        if not self.guided_alignment_weight >= 0.0:  # NaN fails too
+            raise ValueError("guided_alignment_weight must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a plain dict."""
@@ -130,8 +134,9 @@ def train(
     ``report(dict)`` gets ``{"event": "step", "step", "total_steps", "epoch", "lr", "train_loss"}`` every
     ``params.report_every`` updates and ``{"event": "epoch", "epoch", "step", "train_loss", "dev_loss",
     "dev_exact_match", "dev_token_accuracy", "dev_token_error_rate", "dev_sequence_error_rate",
-    "dev_alignment_accuracy", "elapsed_s"}`` after each epoch
-    (dev keys only with dev data). Epochs count from 1 (``epoch``, ``best_epoch``), as in the
+    "dev_alignment_accuracy", "dev_alignment_error_rate", "elapsed_s"}`` after each epoch
+    (dev keys only with dev data; ``"train_alignment_loss"``, the epoch's mean guided alignment loss,
+    only with ``params.guided_alignment_weight > 0``). Epochs count from 1 (``epoch``, ``best_epoch``), as in the
     embeddings service's job reports; ``epoch`` of a step event is the epoch it belongs to. ``should_stop()`` is polled before every update; True ends training
     early (the best weights so far are still restored). Torch thread count is the caller's business.
     ``src_vectors``: optional gensim ``KeyedVectors`` to initialise the source embedding (its size must
@@ -139,6 +144,12 @@ def train(
     ``init_model(model)``: optional hook called once on the freshly built model (vocabularies built,
     weights initialised) before the first update, e.g. to load or freeze pretrained embeddings.
     Too-long or empty sources in train or dev data raise :class:`~models.seq2seq.data.DataError` up front.
+
+    Guided alignment (``params.guided_alignment_weight`` w > 0): every update minimises
+    ``NLL + w * A``, A being :func:`~models.seq2seq.guided.guided_alignment_loss` of the decoder's
+    teacher-forced attention against the gold links of the batch's examples (examples without links
+    add nothing to A; ``train_loss`` stays the NLL). ValueError when no training example has links.
+    With w = 0 (the default) nothing of it is computed: training is what it was without it.
     """
     config = Seq2SeqConfig.from_dict(config) if isinstance(config, dict) else config
     params = TrainParams.from_dict(params) if isinstance(params, dict) else params
@@ -146,6 +157,9 @@ def train(
     dev_examples = examples_from_pairs(dev_pairs or [])
     if not train_examples:
         raise ValueError("no training examples")
+    guided = params.guided_alignment_weight > 0
+    if guided and not any(e.links for e in train_examples):
+        raise ValueError("guided_alignment_weight needs training pairs with links (none has gold links)")
     started = time.perf_counter()
     model = build_model(config, train_examples, params)
     if init_model is not None:
@@ -197,6 +211,7 @@ def train(
     model.train()
     for epoch in range(params.epochs):
         epoch_loss, epoch_n = 0.0, 0
+        epoch_align = 0.0
         for batch in iterate_batches(
             data, model.tgt_vocab, params.batch_size, shuffle=True, seed=params.seed, epoch=epoch
         ):
@@ -208,12 +223,24 @@ def train(
                 break
             lr = optimizer.param_groups[0]["lr"]
             lr_history.append(lr)
-            logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in, params.teacher_forcing, generator)
+            logits, attention = model(
+                batch.src, batch.src_lengths, batch.tgt_in, params.teacher_forcing, generator
+            )  # (B, T, V), (B, T, S)
             loss = F.cross_entropy(
                 logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=pad
             )  # (B*T, V)
+            objective = loss
+            if guided:
+                align_loss = batch_guided_alignment_loss(
+                    attention,  # (B, T, S), T = target tokens + EOS
+                    [data.examples[i].links for i in batch.indices],
+                    [len(data.tgt_ids[i]) for i in batch.indices],
+                    batch.src_lengths,  # (B,)
+                )  # ()
+                objective = loss + params.guided_alignment_weight * align_loss
+                epoch_align += align_loss.item()
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             if params.clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), params.clip_grad_norm)
             optimizer.step()
@@ -245,6 +272,8 @@ def train(
             "step": step,
             "train_loss": epoch_loss / epoch_n,
         }
+        if guided:
+            event["train_alignment_loss"] = epoch_align / epoch_n
         if dev_examples:
             m = evaluate(model, dev_examples, beam_size=params.eval_beam_size, with_bleu=False)
             model.train()
@@ -255,6 +284,7 @@ def train(
                 dev_token_error_rate=m["token_error_rate"],
                 dev_sequence_error_rate=m["sequence_error_rate"],
                 dev_alignment_accuracy=m["alignment_accuracy"],
+                dev_alignment_error_rate=m["alignment_error_rate"],
             )
             key = (m["exact_match"], -m["loss"])
             if best_key is None or key > best_key:

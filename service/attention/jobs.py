@@ -16,6 +16,8 @@ LIFTED = (
     "dev_token_error_rate",
     "dev_sequence_error_rate",
     "dev_alignment_accuracy",
+    "dev_alignment_error_rate",
+    "train_alignment_loss",
     "embedding_coverage",
 )
 
@@ -29,6 +31,7 @@ def job_view(rec: JobRecord) -> JobOut:
 
 JOB_DESCRIPTION = (
     "Status, step, epoch, lr, train and dev loss, dev exact match, token accuracy, token and sequence "
-    "error rates and alignment accuracy; "
+    "error rates, alignment accuracy and alignment error rate (with gold links), the guided alignment "
+    "loss (with `params.guided_alignment_weight`); "
     "the lr of every step and the dev metrics of every epoch in `history`."
 )

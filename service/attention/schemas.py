@@ -193,6 +193,9 @@ class ModelConfigIn(RequestModel):
         return self
 
 
+#: The largest ``params.guided_alignment_weight`` accepted.
+MAX_GUIDED_ALIGNMENT_WEIGHT = 100.0
+
 #: Options of one learning-rate schedule (a 422 with another schedule: they would be ignored).
 SCHEDULE_ONLY: dict[str, tuple[str, ...]] = {
     "step_size": ("step",),
@@ -221,6 +224,15 @@ class TrainParamsIn(RequestModel):
     seed: Int = Field(0, ge=0, le=2**31 - 1)
     early_stop_exact_match: Float | None = Field(
         None, gt=0, le=1.0, description="Stop once dev exact match reaches this share."
+    )
+    guided_alignment_weight: Float = Field(
+        0.0,
+        ge=0.0,
+        le=MAX_GUIDED_ALIGNMENT_WEIGHT,
+        description="Guided alignment (Marian's, cross-entropy form; Garg et al. 2019): train on "
+        "NLL + weight x the cross-entropy between the teacher-forced attention rows and the gold links "
+        "(uniform over each target token's linked sources; tokens and pairs without links add nothing). "
+        "0 (the default) turns it off; above 0 the training pairs need gold links (a 422 otherwise).",
     )
 
     @model_validator(mode="after")
@@ -364,7 +376,19 @@ class JobOut(BaseModel):
     dev_sequence_error_rate: float | None = Field(
         None, description="1 - exact match, any reference counting (WER for g2p)."
     )
-    dev_alignment_accuracy: float | None = Field(None, description="Where the data has gold links.")
+    dev_alignment_accuracy: float | None = Field(
+        None,
+        description="Share of the dev gold links that are their attention row's argmax (gold links only).",
+    )
+    dev_alignment_error_rate: float | None = Field(
+        None,
+        description="AER (Och & Ney) of the dev attention rows' argmax links against the gold links, "
+        "sure = possible = gold (gold links only).",
+    )
+    train_alignment_loss: float | None = Field(
+        None,
+        description="With `params.guided_alignment_weight` > 0: the last epoch's mean guided alignment loss.",
+    )
     embedding_coverage: float | None = Field(
         None, description="Share of the source vocabulary initialised from vectors."
     )
@@ -393,8 +417,16 @@ class ModelOut(BaseModel):
     config: dict[str, Any]
     src_vocab_size: int | None = None
     tgt_vocab_size: int | None = None
-    dev_metrics: dict[str, Any] = Field(default_factory=dict)
-    test_metrics: dict[str, Any] | None = Field(None, description="Built-in tasks: the test split's figures.")
+    dev_metrics: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The best epoch's dev figures (`dev_exact_match`, …, `dev_alignment_accuracy` and "
+        "`dev_alignment_error_rate` with gold links) and `best_epoch`.",
+    )
+    test_metrics: dict[str, Any] | None = Field(
+        None,
+        description="Built-in tasks: the test split's figures (`alignment_accuracy` and "
+        "`alignment_error_rate` with gold links).",
+    )
     training_time_s: float | None = None
     source: dict[str, Any] = Field(default_factory=dict, description="Task or dataset it was trained on.")
     params: dict[str, Any] = Field(default_factory=dict)
@@ -607,7 +639,14 @@ class EvaluateResponse(BaseModel):
     sequence_error_rate: float = Field(
         description="1 - exact match: share of outputs matching no reference (WER for g2p)."
     )
-    alignment_accuracy: float | None = None
-    aer: float | None = None
+    alignment_accuracy: float | None = Field(
+        None, description="With gold links: share of gold links that are their attention row's argmax."
+    )
+    alignment_error_rate: float | None = Field(
+        None,
+        description="With gold links: AER (Och & Ney) of the rows' argmax links against gold, sure = possible "
+        "= gold; the same figure as `aer`, under the name of the job's `dev_alignment_error_rate`.",
+    )
+    aer: float | None = Field(None, description="With gold links: the alignment error rate.")
     precision: float | None = None
     recall: float | None = None

@@ -581,6 +581,7 @@ def evaluate_route(
         token_error_rate=m["token_error_rate"],
         sequence_error_rate=m["sequence_error_rate"],
         alignment_accuracy=m["alignment_accuracy"],
+        alignment_error_rate=m["alignment_error_rate"],
     )
     linked = [e for e in examples if e.links]
     if linked:

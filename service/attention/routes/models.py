@@ -9,10 +9,12 @@ from fastapi.responses import JSONResponse
 
 from models.seq2seq.data import DataError, examples_from_pairs
 from models.seq2seq.model import Seq2SeqConfig
+from models.seq2seq.tasks import TASKS_WITH_LINKS
 from models.seq2seq.tokenizers import get_tokenizer
 from service.attention import limits
 from service.attention.runtime import ATTENTION_FROM_CORE, ATTENTION_TO_CORE, AttentionRuntime, Runtime
 from service.attention.schemas import ModelList, ModelOut, TrainRequest
+from service.attention.worker import split_dev
 from service.kit.auth import require_query_token, require_token
 from service.kit.errors import InvalidInputError, NotFoundError, UnavailableError
 from service.kit.jobs_routes import accepted
@@ -75,6 +77,45 @@ def check_embeddings_model(url: str, model: str, url_given: bool, settings: Any)
         )
 
 
+GUIDED_NEEDS_LINKS = "guided_alignment_weight needs training pairs with links"
+
+
+def _no_links(why: str) -> ProblemError:
+    return invalid(
+        f'{GUIDED_NEEDS_LINKS}: {why}; add gold links (a third item / column, e.g. "0-0 1-1") or set '
+        "guided_alignment_weight to 0",
+        loc=["body", "params", "guided_alignment_weight"],
+        type="needs-links",
+    )
+
+
+def check_guided_links(
+    body: TrainRequest, dataset_meta: dict[str, Any] | None, examples: list[Any] | None
+) -> None:
+    """422 when ``params.guided_alignment_weight`` > 0 and no training pair can carry gold links.
+
+    Built-in tasks: by name (``g2p`` has none). Uploaded datasets: their ``linked`` count (a dataset
+    stored before that count existed is left to the job). Inline pairs: the pairs left for training
+    once the dev share is held out (the same seeded split as the job's).
+    """
+    if body.params.guided_alignment_weight <= 0:
+        return
+    if body.task is not None:
+        if body.task.name not in TASKS_WITH_LINKS:
+            raise _no_links(f"the {body.task.name} task has no gold links")
+    elif dataset_meta is not None:
+        if dataset_meta.get("linked") == 0:
+            raise _no_links(f"dataset {body.dataset_id!r} has no pair with links")
+    elif examples is not None:
+        train = examples
+        if body.dev_dataset_id is None:
+            fraction = body.dev_fraction if body.dev_fraction is not None else 0.1
+            train, _ = split_dev(examples, fraction, body.params.seed)
+        if not any(e.links for e in train):
+            held = " (those with links are all in the dev share)" if any(e.links for e in examples) else ""
+            raise _no_links(f"no inline training pair has links{held}")
+
+
 def build_spec(body: TrainRequest, state: AttentionRuntime) -> dict[str, Any]:
     """Validate the data sources against the stores and settings; return the job's JSON spec."""
     settings = state.settings
@@ -85,6 +126,7 @@ def build_spec(body: TrainRequest, state: AttentionRuntime) -> dict[str, Any]:
                 f"n_train > the limit of {settings.max_train_pairs}", loc=["body", "task", "n_train"]
             )
         source = {"task": {"name": body.task.name, "kwargs": body.task.generator_kwargs()}}
+        check_guided_links(body, None, None)
     elif body.dataset_id is not None:
         ds = _dataset(state, body.dataset_id, "dataset_id", "pairs")
         if ds["meta"]["pairs"] > settings.max_train_pairs:
@@ -92,6 +134,7 @@ def build_spec(body: TrainRequest, state: AttentionRuntime) -> dict[str, Any]:
                 f"the dataset has more than {settings.max_train_pairs} pairs", loc=["body", "dataset_id"]
             )
         source = {"dataset": {k: ds[k] for k in ("id", "path", "format")}}
+        check_guided_links(body, ds["meta"], None)
     else:
         pairs = body.pairs or []
         if len(pairs) > settings.max_inline_pairs:
@@ -113,6 +156,7 @@ def build_spec(body: TrainRequest, state: AttentionRuntime) -> dict[str, Any]:
             lambda i, why: f"pair {i}: {why} ({units} tokens)",
             get_tokenizer(tgt_kind).tokenize,
         )
+        check_guided_links(body, None, examples)
         source = {"pairs": [list(p) for p in pairs]}
     dev: dict[str, Any] | None = None
     if body.dev_dataset_id is not None:

@@ -1,0 +1,210 @@
+"""The streaming import (``models/embeddings/vector_import.py``): the stored vectors equal gensim's
+``load_word2vec_format``; faults are named by line and byte offset; memory stays far below the matrix."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
+
+from models.embeddings.errors import InvalidModelFileError
+from models.embeddings.io import META_FILE, NPY_VECTORS_FILE, load_vectors
+from models.embeddings.vector_import import BLOCK_ROWS, check_file, import_into, matrix_bytes
+
+
+def write_w2v(path, words, vectors, binary: bool, newline_after: bool = True) -> list[int]:
+    """Write a word2vec file as gensim writes it; returns the byte offset of each record."""
+    offsets = []
+    with open(path, "wb") as f:
+        f.write(f"{len(words)} {vectors.shape[1]}\n".encode())
+        for w, v in zip(words, vectors, strict=True):
+            offsets.append(f.tell())
+            if binary:
+                f.write(w.encode() + b" " + v.astype("<f4").tobytes() + (b"\n" if newline_after else b""))
+            else:
+                f.write((w + " " + " ".join(f"{x:.6f}" for x in v) + "\n").encode())
+    return offsets
+
+
+def imported(tmp_path, src, **kw) -> KeyedVectors:
+    d = tmp_path / "out"
+    meta = import_into(src, d, **kw)
+    (d / META_FILE).write_text(json.dumps(meta))
+    return load_vectors(d)
+
+
+def same_as_gensim(kv: KeyedVectors, ref: KeyedVectors) -> None:
+    ref.fill_norms()
+    assert kv.index_to_key == ref.index_to_key
+    assert kv.key_to_index == ref.key_to_index
+    assert np.array_equal(np.asarray(kv.vectors), ref.vectors)
+    assert np.array_equal(np.asarray(kv.norms), ref.norms)
+    word = ref.index_to_key[min(3, len(ref) - 1)]
+    assert kv.most_similar(word, topn=5) == ref.most_similar(word, topn=5)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    rng = np.random.default_rng(7)
+    n, dim = 2 * BLOCK_ROWS + 123, 24  # more than one block, a partial last one
+    return [f"w{i}" for i in range(n)], rng.standard_normal((n, dim)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("name", "binary"), [("word2vec_pre_kv_c", False), ("euclidean_vectors.bin", True)])
+@pytest.mark.parametrize("limit", [None, 7])
+def test_gensim_test_files_equal_load_word2vec_format(tmp_path, name, binary, limit):
+    kv = imported(tmp_path, datapath(name), limit=limit)
+    same_as_gensim(kv, KeyedVectors.load_word2vec_format(datapath(name), binary=binary, limit=limit))
+    assert isinstance(kv.vectors, np.memmap) and isinstance(kv.norms, np.memmap)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("limit", [None, BLOCK_ROWS, BLOCK_ROWS + 1])
+def test_several_blocks_equal_gensim(tmp_path, synthetic, binary, limit):
+    words, vectors = synthetic
+    src = tmp_path / "v.bin"
+    write_w2v(src, words, vectors, binary, newline_after=limit is None)
+    meta = import_into(src, tmp_path / "m", limit=limit)
+    assert meta["storage"] == "npy" and meta["import_format"] == ("word2vec-binary" if binary else "word2vec-text")
+    assert meta["vocab_size"] == (limit or len(words)) and meta["limit"] == limit
+    ref = KeyedVectors.load_word2vec_format(src, binary=binary, limit=limit)
+    same_as_gensim(imported(tmp_path, src, limit=limit), ref)
+
+
+def test_duplicates_keep_the_first_vector(tmp_path):
+    # gensim 4.4 leaves None keys in index_to_key for duplicates; the first occurrence is what it keeps
+    words = ["a", "b", "a", "c", "b"]
+    vectors = np.arange(10, dtype=np.float32).reshape(5, 2) + 1
+    src = tmp_path / "d.bin"
+    write_w2v(src, words, vectors, binary=True)
+    d = tmp_path / "m"
+    meta = import_into(src, d)
+    assert (meta["vocab_size"], meta["duplicates"], meta["import_records"]) == (3, 2, 5)
+    (d / META_FILE).write_text(json.dumps(meta))
+    kv = load_vectors(d)
+    assert kv.index_to_key == ["a", "b", "c"]
+    assert np.array_equal(np.asarray(kv.vectors), vectors[[0, 1, 3]])
+    assert np.load(d / NPY_VECTORS_FILE).shape == (3, 2)  # the header was rewritten with the final count
+
+
+def test_a_binary_file_cut_mid_record_names_the_record_offset(tmp_path, synthetic):
+    words, vectors = synthetic
+    src = tmp_path / "v.bin"
+    offsets = write_w2v(src, words, vectors, binary=True)
+    cut = offsets[5000] + 40  # inside record 5001
+    with open(src, "r+b") as f:
+        f.truncate(cut)
+    with pytest.raises(InvalidModelFileError) as err:
+        # the size check is a lower bound; lie about the count so that it passes and the stream finds it
+        data = src.read_bytes().replace(f"{len(words)} 24".encode(), b"5100 24", 1)
+        src.write_bytes(data)
+        import_into(src, tmp_path / "m")
+    shift = len(f"{len(words)} 24") - len("5100 24")
+    assert err.value.offset == offsets[5000] - shift
+    assert f"byte offset {offsets[5000] - shift}" in str(err.value) and "5000 of 5100" in str(err.value)
+
+
+def test_a_text_file_ending_early_names_its_last_line(tmp_path, synthetic):
+    words, vectors = synthetic
+    src = tmp_path / "v.txt"
+    write_w2v(src, words[:100], vectors[:100], binary=False)
+    data = src.read_bytes().replace(b"100 24", b"101 24", 1)  # one line missing
+    src.write_bytes(data)
+    with pytest.raises(InvalidModelFileError) as err:
+        import_into(src, tmp_path / "m", format="word2vec-text")
+    assert err.value.line == 102 and err.value.offset == len(data)
+
+
+@pytest.mark.parametrize(
+    ("bad", "expect"),
+    [(b"w3 1.0 x 2.0\n", "is not a number"), (b"w3 1.0 2.0\n", "2 numbers, the header says vectors have 3")],
+)
+def test_a_bad_text_line_is_named(tmp_path, bad, expect):
+    lines = [b"5 3\n"] + [f"w{i} 0.1 0.2 0.3\n".encode() for i in range(5)]
+    lines[4] = bad  # line 5 holds record 4
+    src = tmp_path / "v.txt"
+    src.write_bytes(b"".join(lines))
+    with pytest.raises(InvalidModelFileError) as err:
+        import_into(src, tmp_path / "m", format="word2vec-text")
+    assert err.value.line == 5 and err.value.offset == sum(len(x) for x in lines[:4])
+    assert expect in str(err.value) and "line 5" in str(err.value)
+
+
+def test_nan_and_bad_utf8_are_named(tmp_path):
+    vectors = np.ones((4, 2), dtype=np.float32)
+    vectors[2, 1] = np.nan
+    src = tmp_path / "n.bin"
+    offsets = write_w2v(src, ["a", "b", "c", "d"], vectors, binary=True)
+    with pytest.raises(InvalidModelFileError, match=r"'c' \(byte offset \d+\) contains NaN") as err:
+        import_into(src, tmp_path / "m")
+    assert err.value.offset == offsets[2]
+    src2 = tmp_path / "u.bin"
+    offsets = write_w2v(src2, ["a", "b", "c", "d"], np.ones((4, 2), np.float32), binary=True)
+    data = bytearray(src2.read_bytes())
+    data[offsets[1]] = 0xFF  # word "b" is no longer UTF-8
+    src2.write_bytes(bytes(data))
+    with pytest.raises(InvalidModelFileError, match="not valid UTF-8") as err:
+        import_into(src2, tmp_path / "m2")
+    assert err.value.offset == offsets[1]
+
+
+def test_check_file_refuses_what_cannot_be_a_vector_file(tmp_path):
+    pickle = tmp_path / "p.bin"
+    pickle.write_bytes(b"\x80\x04\x95" + b"\0" * 20)
+    with pytest.raises(InvalidModelFileError, match="pickle"):
+        check_file(pickle)
+    short = tmp_path / "s.bin"
+    short.write_bytes(b"1000000 300\nab")
+    with pytest.raises(InvalidModelFileError, match="truncated"):
+        check_file(short)
+    assert check_file(datapath("euclidean_vectors.bin")) == "word2vec-binary"
+    dim = KeyedVectors.load_word2vec_format(datapath("euclidean_vectors.bin"), binary=True).vector_size
+    assert matrix_bytes(datapath("euclidean_vectors.bin"), "word2vec-binary", limit=10) == 10 * dim * 4
+
+
+def test_a_full_disk_is_an_os_error(tmp_path, synthetic):
+    words, vectors = synthetic
+    src = tmp_path / "v.bin"
+    write_w2v(src, words, vectors, binary=True)
+    d = tmp_path / "m"
+    d.mkdir()
+    os.symlink("/dev/full", d / NPY_VECTORS_FILE)  # every write: ENOSPC
+    with pytest.raises(OSError) as err:
+        import_into(src, d)
+    assert err.value.errno == errno.ENOSPC
+
+
+MEMORY_PROBE = """
+import json, resource, sys
+from models.embeddings.vector_import import import_into
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+meta = import_into(sys.argv[1], sys.argv[2])
+print(json.dumps({"delta": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024,
+                  "n": meta["vocab_size"], "dim": meta["vector_size"]}))
+"""
+
+
+def test_memory_of_an_import_stays_far_below_the_matrix(tmp_path):
+    n, dim = 200_000, 300  # a 240 MB matrix
+    src = tmp_path / "big.bin"
+    rng = np.random.default_rng(0)
+    with open(src, "wb") as f:
+        f.write(f"{n} {dim}\n".encode())
+        for start in range(0, n, 20_000):
+            rows = rng.standard_normal((20_000, dim)).astype("<f4")
+            f.write(b"".join(f"word{start + i} ".encode() + r.tobytes() for i, r in enumerate(rows)))
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(src), str(tmp_path / "m")],
+        capture_output=True, text=True, check=True, cwd=os.getcwd(),
+    )  # fmt: skip
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    matrix = n * dim * 4
+    assert probe["n"] == n
+    assert probe["delta"] < 0.4 * matrix, f"import grew the process by {probe['delta'] / 2**20:.0f} MiB"
