@@ -72,7 +72,9 @@ def test_several_blocks_equal_gensim(tmp_path, synthetic, binary, limit):
     src = tmp_path / "v.bin"
     write_w2v(src, words, vectors, binary, newline_after=limit is None)
     meta = import_into(src, tmp_path / "m", limit=limit)
-    assert meta["storage"] == "npy" and meta["import_format"] == ("word2vec-binary" if binary else "word2vec-text")
+    assert meta["storage"] == "npy" and meta["import_format"] == (
+        "word2vec-binary" if binary else "word2vec-text"
+    )
     assert meta["vocab_size"] == (limit or len(words)) and meta["limit"] == limit
     ref = KeyedVectors.load_word2vec_format(src, binary=binary, limit=limit)
     same_as_gensim(imported(tmp_path, src, limit=limit), ref)

@@ -332,7 +332,10 @@ def _parse_text_block(
         except ValueError:
             bad = next(p for p in parts if not _is_float(p))
             raise InvalidModelFileError(
-                f"{_place(line, offset)}: {bad[:40].decode('utf-8', 'replace')!r} is not a number", format=fmt, line=line, offset=offset
+                f"{_place(line, offset)}: {bad[:40].decode('utf-8', 'replace')!r} is not a number",
+                format=fmt,
+                line=line,
+                offset=offset,
             ) from None
         if len(parts) != dim:
             raise InvalidModelFileError(

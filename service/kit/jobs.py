@@ -29,6 +29,7 @@ import importlib
 import logging
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 import traceback
@@ -114,6 +115,9 @@ def _child_main(
 
     if runner is not None:
         _exit_with_runner(runner)
+    # A cancel terminates the process: unwind it, so that the job's ``finally`` blocks remove what it
+    # was writing (a half-made version directory), within the runner's grace period before SIGKILL.
+    signal.signal(signal.SIGTERM, _unwind)
 
     def report(**fields: Any) -> None:
         conn.send(("report", fields))
@@ -131,6 +135,10 @@ def _child_main(
             pass
     finally:
         conn.close()
+
+
+def _unwind(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _exit_with_runner(runner: int, period_s: float = 1.0) -> None:
