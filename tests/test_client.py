@@ -309,3 +309,34 @@ def test_async_attention_client(att_app, rev):
             assert [j.id for j in await client.jobs(model="rev")] == [rev.id]
 
     asyncio.run(scenario())
+
+
+def test_large_imports_and_server_side_files_are_jobs_and_exact_is_sent(tmp_path):
+    import numpy as np
+
+    from service.client import Accepted
+
+    imports = tmp_path / "imports"
+    imports.mkdir()
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((400, 8)).astype("<f4")
+    data = b"400 8\n" + b"".join(f"w{i} ".encode() + v.tobytes() for i, v in enumerate(vectors))
+    (imports / "v.bin").write_bytes(data)
+    (tmp_path / "up.bin").write_bytes(data)
+    with embeddings_client(
+        tmp_path / "data", import_dir=str(imports), import_job_bytes=1024, index_min_vocab=100
+    ) as tc:
+        emb = EmbeddingsClient(client=tc)
+        accepted = emb.import_vectors("up", tmp_path / "up.bin", limit=300)
+        assert isinstance(accepted, Accepted)
+        job = emb.wait_job(accepted.job_id)
+        assert job.succeeded and job.result["vocab_size"] == 300 and "index" in job.result, job.raw
+        job = emb.wait_job(emb.import_file("srv", "v.bin").job_id)
+        assert job.succeeded and job.result["vocab_size"] == 400, job.raw
+        with pytest.raises(ValidationProblemError):
+            emb.import_file("srv2", "../v.bin")
+        exact = emb.similar("srv", ["w1"], topn=5, exact=True)
+        approx = emb.similar("srv", ["w1"], topn=5)
+        assert exact.raw["exact"] is True and approx.raw["exact"] is False
+        assert [n.word for n in approx][:3] == [n.word for n in exact][:3]
+        assert emb.analogy("srv", "w1", "w2", "w3", topn=3, exact=True).raw["exact"] is True

@@ -10,6 +10,7 @@ from service.cli import output
 from service.cli.params import key_value, merged
 from service.cli.progress import TransferBar
 from service.cli.shared import EXIT_OK, add_jobs_parser, add_models_parser, finish_training, follow_job
+from service.client.results import Accepted
 
 
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -165,6 +166,9 @@ def run_import(client: Any, args: argparse.Namespace) -> int:
         info = client.import_vectors(
             args.name, args.file, format=args.format, overwrite=args.overwrite, progress=bar
         )
+    if isinstance(info, Accepted):  # a large file: the service imports it in a job
+        job = follow_job(client, info.job_id, args, f"import {args.name}")
+        return finish_training(client, job, args)
     output.print_json(info) if args.json else output.fields(info.raw)
     return EXIT_OK
 

@@ -155,10 +155,13 @@ class EmbeddingsAPI(ServiceAPI):
         *,
         format: str = "auto",  # noqa: A002
         overwrite: bool = False,
+        limit: int | None = None,
         progress: ProgressCallback | None = None,
-    ) -> ModelInfo:
+    ) -> ModelInfo | Accepted:
         """Upload a vector file (``word2vec-text``, ``word2vec-binary``, ``fasttext-bin`` or ``auto``)
-        as model ``name``; returns its :class:`ModelInfo`. ``progress(sent, total)`` per chunk.
+        as model ``name`` (``limit``: its first vectors only). A file under the service's
+        ``EMBEDDINGS_IMPORT_JOB_BYTES`` returns the new model's :class:`ModelInfo`; a larger one the
+        :class:`Accepted` import job (wait with :meth:`wait_job`). ``progress(sent, total)`` per chunk.
 
         >>> client.import_vectors("copy", "default.bin").version
         1
@@ -166,9 +169,29 @@ class EmbeddingsAPI(ServiceAPI):
         return self._http.request(
             "POST",
             f"/v1/models/{seg(name)}/import",
-            params={"format": format, "overwrite": overwrite},
+            params=_drop_none({"format": format, "overwrite": overwrite, "limit": limit}),
             upload=Upload(Path(path), progress),
-            parse=self._model_info,
+            parse=lambda d: Accepted.from_dict(d) if "job_id" in d else self._model_info(d),
+        )
+
+    def import_file(
+        self,
+        name: str,
+        path: str,
+        *,
+        format: str = "auto",  # noqa: A002
+        overwrite: bool = False,
+        limit: int | None = None,
+    ) -> Accepted:
+        """Import a file that is already on the server, ``path`` relative to its
+        ``EMBEDDINGS_IMPORT_DIR`` (the way to deliver a multi-GB file); returns the :class:`Accepted` job.
+
+        >>> client.wait_job(client.import_file("news", "GoogleNews-vectors-negative300.bin").job_id).status
+        'succeeded'
+        """
+        body = _drop_none({"path": path, "format": format, "limit": limit, "overwrite": overwrite or None})
+        return self._http.request(
+            "POST", f"/v1/models/{seg(name)}/import", json=body, parse=Accepted.from_dict
         )
 
     def export_vectors(
@@ -210,10 +233,13 @@ class EmbeddingsAPI(ServiceAPI):
         method: str = "cosadd",
         vector: Sequence[float] | None = None,
         restrict_vocab: int | None = None,
+        exact: bool | None = None,
         version: int | None = None,
     ) -> ResultList:
         """The ``topn`` nearest words (gensim ``most_similar``; ``method="cosmul"``:
         ``most_similar_cosmul``; or nearest to a raw ``vector``); a :class:`ResultList` of :class:`Neighbour`.
+        ``exact``: ``True`` scans every vector (gensim's answer), ``False``/``None`` lets the model's ANN
+        index answer when it has one (``raw["exact"]`` says which did).
 
         >>> client.similar("default", ["president"], topn=1)
         [Neighbour(word='bush', score=0.98...)]
@@ -226,6 +252,7 @@ class EmbeddingsAPI(ServiceAPI):
                 "method": method,
                 "vector": list(vector) if vector is not None else None,
                 "restrict_vocab": restrict_vocab,
+                "exact": exact,
             }
         )
         return self._query(name, "similar", body, version, _neighbours)
@@ -240,15 +267,25 @@ class EmbeddingsAPI(ServiceAPI):
         topn: int = 10,
         method: str = "cosadd",
         restrict_vocab: int | None = None,
+        exact: bool | None = None,
         version: int | None = None,
     ) -> ResultList:
-        """``a : b :: c : ?`` (``b - a + c``); a :class:`ResultList` of :class:`Neighbour`.
+        """``a : b :: c : ?`` (``b - a + c``); a :class:`ResultList` of :class:`Neighbour` (``exact``: as
+        :meth:`similar`).
 
         >>> client.analogy("default", "man", "king", "woman", topn=1)
         [Neighbour(word='queen', score=0.7...)]
         """
         body = _drop_none(
-            {"a": a, "b": b, "c": c, "topn": topn, "method": method, "restrict_vocab": restrict_vocab}
+            {
+                "a": a,
+                "b": b,
+                "c": c,
+                "topn": topn,
+                "method": method,
+                "restrict_vocab": restrict_vocab,
+                "exact": exact,
+            }
         )
         return self._query(name, "analogy", body, version, _neighbours)
 
