@@ -354,3 +354,19 @@ def test_url_and_token_come_from_options_then_the_environment(monkeypatch):
     assert client_for("e", "models") == ("http://emb:9001", "mine")
     # options win, and go before the group or after the command
     assert client_for("--url", "http://x:1", "e", "models", "--token", "t") == ("http://x:1", "t")
+
+
+def test_a_large_import_is_followed_as_a_job(tmp_path):
+    import numpy as np
+
+    from tests.helpers import Server
+
+    vectors = np.random.default_rng(2).standard_normal((300, 8)).astype("<f4")
+    src = tmp_path / "v.bin"
+    src.write_bytes(b"300 8\n" + b"".join(f"w{i} ".encode() + v.tobytes() for i, v in enumerate(vectors)))
+    with Server("embeddings", tmp_path / "data", env={"EMBEDDINGS_IMPORT_JOB_BYTES": "1024"}) as srv:
+        proc = embattn("embeddings", "import", "big", str(src), url=srv.url)
+        assert proc.returncode == 0, proc.stderr
+        assert "vocab_size" in proc.stdout and "300" in proc.stdout, proc.stdout
+        proc = embattn("embeddings", "import", "big", str(src), "--json", url=srv.url)
+        assert proc.returncode == 1 and "model-exists" in proc.stdout + proc.stderr
