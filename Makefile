@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) bench/attention_bench.py
 	$(PY) bench/batching_bench.py
 	$(PY) bench/load_test.py
+	$(PY) bench/million_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
