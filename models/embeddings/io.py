@@ -44,6 +44,7 @@ from gensim.models import FastText, KeyedVectors, Word2Vec
 from gensim.models.fasttext import FastTextKeyedVectors, load_facebook_vectors
 
 from .errors import InvalidModelFileError, NotAPickleSafeFileError
+from .mapped_vocab import MappedKeyIndex, MappedKeys
 
 FORMAT_VERSION = 1
 META_FILE = "meta.json"
@@ -51,7 +52,6 @@ VECTORS_FILE = "vectors.kv"
 MODEL_FILE = "model.gensim"
 NPY_VECTORS_FILE = "vectors.npy"
 NORMS_FILE = "norms.npy"
-WORDS_FILE = "words.txt"
 
 IMPORT_FORMATS: tuple[str, ...] = ("word2vec-text", "word2vec-binary", "fasttext-bin")
 EXPORT_FORMATS: tuple[str, ...] = ("word2vec-text", "word2vec-binary")
@@ -145,19 +145,15 @@ def _load_npy_vectors(directory: str | os.PathLike, mmap: bool) -> KeyedVectors:
     mode = "r" if mmap else None
     vectors = np.load(os.path.join(directory, NPY_VECTORS_FILE), mmap_mode=mode)  # (n, D)
     norms = np.load(os.path.join(directory, NORMS_FILE), mmap_mode=mode)  # (n,)
-    with open(os.path.join(directory, WORDS_FILE), "rb") as f:
-        words = f.read().decode("utf-8").split("\n")
+    keys = MappedKeys(directory)
     n = vectors.shape[0]
-    if len(words) != n + 1 or words[-1] != "" or norms.shape != (n,):
-        raise ValueError(
-            f"{directory}: {len(words) - 1} words, {norms.shape} norms for {vectors.shape} vectors"
-        )
-    words.pop()
+    if len(keys) != n or norms.shape != (n,):
+        raise ValueError(f"{directory}: {len(keys)} words, {norms.shape} norms for {vectors.shape} vectors")
     kv = KeyedVectors(int(vectors.shape[1]), count=0, dtype=np.float32)
     kv.vectors = vectors
     kv.norms = norms
-    kv.index_to_key = words
-    kv.key_to_index = {w: i for i, w in enumerate(words)}
+    kv.index_to_key = keys
+    kv.key_to_index = MappedKeyIndex(keys)
     return kv
 
 

@@ -3,8 +3,8 @@
 A word2vec file (text or binary) is read once, a block of rows at a time; each block is checked
 (UTF-8 words, exactly ``D`` finite numbers per vector, duplicates dropped as gensim drops them: the
 first occurrence wins) and appended to ``vectors.npy``; the rows' L2 norms are kept (``4 n`` bytes)
-and written as ``norms.npy``, the words as ``words.txt`` (the ``npy`` layout of
-:mod:`models.embeddings.io`). What stays in memory is the vocabulary itself (the words and their
+and written as ``norms.npy``, the words as ``words.txt`` with their offsets and sorted order (the
+``npy`` layout of :mod:`models.embeddings.io`; :mod:`models.embeddings.mapped_vocab`). What stays in memory is the vocabulary itself (the words and their
 index), so importing a 1 M x 300 file (1.2 GB of floats) needs a few hundred MB, not the matrix twice.
 The result loads with :func:`models.embeddings.io.load_vectors` into the ``KeyedVectors`` that
 gensim's ``load_word2vec_format(path, binary=..., limit=limit)`` would build: same words, same order,
@@ -41,7 +41,6 @@ from .io import (
     META_FILE,
     NORMS_FILE,
     NPY_VECTORS_FILE,
-    WORDS_FILE,
     _check_fasttext,
     _check_w2v,
     _fasttext_header,
@@ -51,6 +50,7 @@ from .io import (
     save_model,
     sniff_format,
 )
+from .mapped_vocab import write_vocabulary
 
 #: Bytes read from the file at a time.
 CHUNK_BYTES = 8 << 20
@@ -190,9 +190,7 @@ class _RowWriter:
             self.file.write(_npy_header((n, self.dim), len(self.header)))
         self.file.close()
         np.save(os.path.join(self.directory, NORMS_FILE), self.norms[:n])
-        with open(os.path.join(self.directory, WORDS_FILE), "wb") as f:
-            for start in range(0, n, 65536):
-                f.write("".join(w + "\n" for w in self.words[start : start + 65536]).encode("utf-8"))
+        write_vocabulary(self.directory, self.words)
         return n
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from models.embeddings.mapped_vocab import MappedKeys
 from service.embeddings.errors import query_errors, unknown_words
 from service.embeddings.runtime import LoadedVectors, Runtime
 from service.embeddings.schemas import Word
@@ -55,11 +57,13 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 class PrefixIndex:
     """The vocabulary's keys sorted (code-point order) with each key's frequency rank."""
 
-    keys: list[str]  # (V,) sorted
+    keys: Sequence[str]  # (V,) sorted
     ranks: np.ndarray  # (V,) int64: ranks[i] is the index_to_key position of keys[i]
 
     @classmethod
-    def build(cls, index_to_key: list[str]) -> PrefixIndex:
+    def build(cls, index_to_key: Sequence[str]) -> PrefixIndex:
+        if isinstance(index_to_key, MappedKeys):  # sorted on disk already, shared by every process
+            return cls(index_to_key.sorted_view(), index_to_key.order)
         order = sorted(range(len(index_to_key)), key=index_to_key.__getitem__)
         return cls([index_to_key[i] for i in order], np.asarray(order, dtype=np.int64))
 
@@ -83,7 +87,7 @@ def prefix_index(m: LoadedVectors) -> PrefixIndex:
     with _lock:
         index = _indexes.get(kv)
         if index is None:
-            index = _indexes[kv] = PrefixIndex.build(list(kv.index_to_key))
+            index = _indexes[kv] = PrefixIndex.build(kv.index_to_key)
         return index
 
 
