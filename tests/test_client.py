@@ -262,6 +262,11 @@ def test_attention_translate_align_heatmap_evaluate(att, rev):
     assert len(t.links) == len(t.tokens) and isinstance(t.score, float)
     beam = att.translate("rev", ["abc"], decode="beam", beam_size=3, return_attention=False)
     assert beam[0].attention is None and beam.raw["beam_size"] == 3
+    nbest = att.translate("rev", ["abc"], decode="beam", beam_size=3, n_best=3, length_penalty=0.6)
+    hyps = nbest[0].hypotheses
+    assert len(hyps) == 3 and hyps[0].output == nbest[0].output and hyps[0].input == "abc"
+    assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+    assert all(len(h.attention) == len(h.tokens) for h in hyps) and beam[0].hypotheses == []
     aligned = att.align("rev", [("abc", "cba")], gold=["0-2 1-1 2-0"])
     a = aligned[0]
     assert (

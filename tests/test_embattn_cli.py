@@ -316,6 +316,10 @@ def test_attention_train_translate_heatmap_align(tmp_path_factory, tmp_path):
             embattn("--json", "attention", "translate", "rev", "abc", "--beam", "2", **env).stdout
         )
         assert as_json["decode"] == "beam" and as_json["outputs"][0]["attention"]
+        nbest = embattn("attention", "translate", "rev", "abc", "--beam", "3", "--n-best", "2", **env)
+        rows = [line.split("\t") for line in nbest.stdout.splitlines()]
+        assert nbest.returncode == 0 and [r[3] for r in rows] == ["#1", "#2"], nbest.stdout + nbest.stderr
+        assert embattn("attention", "translate", "rev", "abc", "--n-best", "2", **env).returncode == 1  # greedy
         aligned = embattn("attention", "align", "rev", "abc", "cba", "--gold", "0-2 1-1 2-0", **env)
         assert aligned.returncode == 0 and "aer" in aligned.stdout
         bad = embattn("attention", "translate", "nope", "abc", **env)

@@ -58,6 +58,11 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--beam", type=int, metavar="SIZE", help="beam search of this width (default: greedy)"
     )
     translate.add_argument("--max-len", type=int)
+    translate.add_argument(
+        "--n-best", type=int, metavar="N", help="with --beam: the N best outputs of each input"
+    )
+    translate.add_argument("--length-penalty", type=float, metavar="ALPHA", help="with --beam: GNMT's alpha")
+    translate.add_argument("--coverage-penalty", type=float, metavar="BETA", help="with --beam: GNMT's beta")
     translate.add_argument("--links", action="store_true", help="also print the alignment links (Pharaoh)")
     translate.add_argument(
         "--heatmap",
@@ -131,6 +136,9 @@ def _heatmap_paths(path: Path, n: int) -> list[Path]:
 
 def run_translate(client: Any, args: argparse.Namespace) -> int:
     decode = {"decode": "beam", "beam_size": args.beam} if args.beam else {}
+    for option in ("n_best", "length_penalty", "coverage_penalty"):
+        if getattr(args, option) is not None:
+            decode[option] = getattr(args, option)
     outputs = client.translate(
         args.model,
         args.inputs,
@@ -157,10 +165,13 @@ def run_translate(client: Any, args: argparse.Namespace) -> int:
         output.print_json(outputs)
     else:
         for t in outputs:
-            line = f"{t.input}\t{t.output}\t{t.score:.4f}"
-            if args.links:
-                line += f"\t{t.pharaoh}"
-            print(line)
+            for rank, h in enumerate(t.hypotheses or [t], 1):
+                line = f"{t.input}\t{h.output}\t{h.score:.4f}"
+                if t.hypotheses:
+                    line += f"\t#{rank}"
+                if args.links:
+                    line += f"\t{h.pharaoh}"
+                print(line)
     for path in written:
         output.error(f"wrote {path}")
     return EXIT_OK

@@ -120,10 +120,15 @@ class AttentionAPI(ServiceAPI):
         beam_size: int | None = None,
         max_len: int | None = None,
         return_attention: bool = True,
+        n_best: int | None = None,
+        length_penalty: float | None = None,
+        coverage_penalty: float | None = None,
         version: int | None = None,
     ) -> ResultList:
         """Decode each input (``decode="beam"`` with ``beam_size``); a :class:`ResultList` of
-        :class:`Translation` (``raw``: the whole answer, with ``model`` and ``version``).
+        :class:`Translation` (``raw``: the whole answer, with ``model`` and ``version``). Beam search
+        only: ``n_best`` hypotheses per input (``Translation.hypotheses``), GNMT's ``length_penalty``
+        (alpha) and ``coverage_penalty`` (beta).
 
         >>> [t.output for t in client.translate("dates", ["26 november 2026"])]
         ['2026-11-26']
@@ -135,6 +140,9 @@ class AttentionAPI(ServiceAPI):
                 "beam_size": beam_size,
                 "max_len": max_len,
                 "return_attention": return_attention,
+                "n_best": n_best,
+                "length_penalty": length_penalty,
+                "coverage_penalty": coverage_penalty,
             }
         )
         return self._http.request(

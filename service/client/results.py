@@ -217,11 +217,16 @@ class Translation(_Raw):
     links: list[list[int]] = field(default_factory=list)
     pharaoh: str = ""
     unknown_tokens: list[str] = field(default_factory=list)
+    #: With ``n_best > 1``: the n best hypotheses, best first, each a :class:`Translation` of its own
+    #: (its own ``tokens``, ``score``, ``attention``, ``links``); empty otherwise.
+    hypotheses: list[Translation] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Translation:
-        return _build(cls, data, tokens=data.get("output_tokens", []))
+        common = {"input": data.get("input", ""), "source_tokens": data.get("source_tokens", [])}
+        hypotheses = [cls.from_dict({**common, **h}) for h in data.get("hypotheses") or []]
+        return _build(cls, data, tokens=data.get("output_tokens", []), hypotheses=hypotheses)
 
 
 @dataclass
