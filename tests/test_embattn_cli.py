@@ -319,7 +319,8 @@ def test_attention_train_translate_heatmap_align(tmp_path_factory, tmp_path):
         nbest = embattn("attention", "translate", "rev", "abc", "--beam", "3", "--n-best", "2", **env)
         rows = [line.split("\t") for line in nbest.stdout.splitlines()]
         assert nbest.returncode == 0 and [r[3] for r in rows] == ["#1", "#2"], nbest.stdout + nbest.stderr
-        assert embattn("attention", "translate", "rev", "abc", "--n-best", "2", **env).returncode == 1  # greedy
+        greedy = embattn("attention", "translate", "rev", "abc", "--n-best", "2", **env)
+        assert greedy.returncode == 1  # n_best needs --beam: a 422
         aligned = embattn("attention", "align", "rev", "abc", "cba", "--gold", "0-2 1-1 2-0", **env)
         assert aligned.returncode == 0 and "aer" in aligned.stdout
         bad = embattn("attention", "translate", "nope", "abc", **env)
