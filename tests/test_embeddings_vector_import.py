@@ -15,8 +15,8 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from models.embeddings.errors import InvalidModelFileError
-from models.embeddings.io import META_FILE, NPY_VECTORS_FILE, load_vectors
-from models.embeddings.vector_import import BLOCK_ROWS, check_file, import_into, matrix_bytes
+from models.embeddings.io import META_FILE, NPY_VECTORS_FILE, check_file, load_vectors
+from models.embeddings.vector_import import BLOCK_ROWS, import_into, matrix_bytes
 
 
 def write_w2v(path, words, vectors, binary: bool, newline_after: bool = True) -> list[int]:

@@ -321,6 +321,34 @@ def _check_fasttext(path: str, fmt: str) -> None:
         )
 
 
+def check_file(path: str | os.PathLike, format: str = "auto") -> str:  # noqa: A002
+    """The cheap checks of a user file, before any parsing; returns its format (sniffed for ``"auto"``).
+
+    Reads the first kilobytes only: refuses pickles and archives, checks the header and that the file is
+    at least as long as the header's counts need (a file cut in half fails here, at once).
+
+    >>> check_file(datapath("euclidean_vectors.bin"))   # doctest: +SKIP
+    'word2vec-binary'
+
+    Raises :class:`~models.embeddings.errors.NotAPickleSafeFileError`, :class:`InvalidModelFileError`,
+    ``ValueError`` for an unknown ``format``, ``OSError``.
+    """
+    spath = os.fspath(path)
+    if format != "auto" and format not in IMPORT_FORMATS:
+        raise ValueError(f"unknown import format {format!r}; expected 'auto' or one of {IMPORT_FORMATS}")
+    with open(spath, "rb") as f:
+        _refuse_unsafe(f.read(_SNIFF_BYTES), format)
+    fmt = sniff_format(spath) if format == "auto" else format
+    if fmt == "fasttext-bin":
+        _check_fasttext(spath, fmt)
+    else:
+        _check_w2v(spath, fmt)
+        if fmt == "word2vec-binary" and sniff_format(spath) == "word2vec-text":
+            # the binary parser would "succeed" on text, reading digits as float32 bytes
+            raise InvalidModelFileError("file is word2vec-text, not word2vec-binary", format=fmt)
+    return fmt
+
+
 def import_vectors(
     path: str | os.PathLike, format: str = "auto", *, limit: int | None = None
 ) -> KeyedVectors:
@@ -340,22 +368,13 @@ def import_vectors(
     ``.format`` names the format tried), ``ValueError`` for an unknown ``format``, ``OSError`` if unreadable.
     """
     spath = os.fspath(path)
-    if format != "auto" and format not in IMPORT_FORMATS:
-        raise ValueError(f"unknown import format {format!r}; expected 'auto' or one of {IMPORT_FORMATS}")
     if limit is not None and limit < 1:
         raise ValueError("limit must be >= 1")
-    with open(spath, "rb") as f:
-        _refuse_unsafe(f.read(_SNIFF_BYTES), format)
-    fmt = sniff_format(spath) if format == "auto" else format
+    fmt = check_file(spath, format)
     try:
         if fmt == "fasttext-bin":
-            _check_fasttext(spath, fmt)
             kv = load_facebook_vectors(spath)
         else:
-            _check_w2v(spath, fmt)
-            if fmt == "word2vec-binary" and sniff_format(spath) == "word2vec-text":
-                # the binary parser would "succeed" on text, reading digits as float32 bytes
-                raise InvalidModelFileError("file is word2vec-text, not word2vec-binary", format=fmt)
             kv = KeyedVectors.load_word2vec_format(
                 spath, binary=(fmt == "word2vec-binary"), limit=limit, unicode_errors="strict"
             )

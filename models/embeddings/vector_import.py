@@ -37,18 +37,14 @@ from .errors import InvalidModelFileError
 from .io import (
     _FT_NEW,
     FORMAT_VERSION,
-    IMPORT_FORMATS,
     META_FILE,
     NORMS_FILE,
     NPY_VECTORS_FILE,
-    _check_fasttext,
-    _check_w2v,
     _fasttext_header,
     _read_w2v_header,
-    _refuse_unsafe,
+    check_file,
     import_vectors,
     save_model,
-    sniff_format,
 )
 from .mapped_vocab import write_vocabulary
 
@@ -101,33 +97,6 @@ def import_into(
         import_format=fmt, import_bytes=size, limit=limit, import_s=round(time.perf_counter() - t0, 3)
     )
     return meta
-
-
-def check_file(path: str | os.PathLike, format: str = "auto") -> str:  # noqa: A002
-    """The cheap checks of a user file, before any parsing; returns its format (sniffed for ``"auto"``).
-
-    Reads the first kilobytes only: refuses pickles and archives, checks the header and that the file is
-    at least as long as the header's counts need (a file cut in half fails here, at once).
-
-    >>> check_file(datapath("euclidean_vectors.bin"))   # doctest: +SKIP
-    'word2vec-binary'
-
-    Raises :class:`~models.embeddings.errors.NotAPickleSafeFileError`, :class:`InvalidModelFileError`,
-    ``ValueError`` for an unknown ``format``, ``OSError``.
-    """
-    spath = os.fspath(path)
-    if format != "auto" and format not in IMPORT_FORMATS:
-        raise ValueError(f"unknown import format {format!r}; expected 'auto' or one of {IMPORT_FORMATS}")
-    with open(spath, "rb") as f:
-        _refuse_unsafe(f.read(4096), format)
-    fmt = sniff_format(spath) if format == "auto" else format
-    if fmt == "fasttext-bin":
-        _check_fasttext(spath, fmt)
-    else:
-        _check_w2v(spath, fmt)
-        if fmt == "word2vec-binary" and sniff_format(spath) == "word2vec-text":
-            raise InvalidModelFileError("file is word2vec-text, not word2vec-binary", format=fmt)
-    return fmt
 
 
 def matrix_bytes(path: str | os.PathLike, fmt: str, limit: int | None = None) -> int:

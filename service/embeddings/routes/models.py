@@ -14,9 +14,8 @@ from pydantic import ValidationError
 
 from models.embeddings.ann import HnswParams
 from models.embeddings.errors import InvalidModelFileError
-from models.embeddings.io import iter_export
+from models.embeddings.io import check_file, iter_export
 from models.embeddings.training import TrainParams
-from models.embeddings.vector_import import check_file
 from service.embeddings.errors import model_file_error
 from service.embeddings.runtime import EmbeddingsRuntime, Runtime
 from service.embeddings.schemas import (
