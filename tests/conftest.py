@@ -3,7 +3,9 @@
 * ``embeddings_api`` / ``attention_api``: a started TestClient on the service's real app over a
   fresh tmp data dir (``train_default`` off), for a test that needs a service of its own;
 * ``make_embeddings_client`` / ``make_attention_client``: factories of such (unstarted) clients on
-  a tmp data dir, with settings overrides (``with make_embeddings_client(max_topn=5) as c: ...``).
+  a tmp data dir, with settings overrides (``with make_embeddings_client(max_topn=5) as c: ...``);
+* ``one_torch_thread``: torch limited to one thread for the test (modules training tiny models use
+  it for every test: ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``).
 
 Module-scoped clients are built in their modules with :func:`tests.helpers.embeddings_client`
 (or ``attention_client``) on a ``tmp_path_factory`` directory.
@@ -42,3 +44,14 @@ def embeddings_api(make_embeddings_client):
 def attention_api(make_attention_client):
     with make_attention_client() as client:
         yield client
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models gain nothing from a 2nd thread, and OpenMP spin-waits explode under CPU contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -115,6 +115,18 @@ def attention_client(data_dir, **overrides):
     return TestClient(attention_app(data_dir, **overrides))
 
 
+def train(client, body: dict, *, ok: bool = True) -> dict:
+    """``POST /v1/models`` with ``body`` (a training request of either service), check its 202 and
+    ``Location``, and wait for the job; returns its last record (which must have succeeded, when ``ok``)."""
+    r = client.post("/v1/models", json=body)
+    assert r.status_code == 202, r.text
+    assert r.headers["location"] == r.json()["location"]
+    job = wait_job(client, r.json()["job_id"])
+    if ok:
+        assert job["status"] == "succeeded", job
+    return job
+
+
 # --------------------------------------------------------------------------- real server processes
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_problem, attention_client, wait_job
+from tests.helpers import assert_problem, attention_client, train
 
 G2P = {
     "task": {"name": "g2p", "n_train": 300, "n_dev": 20, "n_test": 20, "max_len": 8},
@@ -22,11 +22,7 @@ def client(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(client):
-    resp = client.post("/v1/models", json={"name": "g2p", **G2P})
-    assert resp.status_code == 202, resp.text
-    job = wait_job(client, resp.json()["job_id"])
-    assert job["status"] == "succeeded", job.get("error")
-    return job
+    return train(client, {"name": "g2p", **G2P})
 
 
 def test_job_reports_error_rates_per_epoch(client, trained):

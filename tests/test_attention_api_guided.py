@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from service.attention.worker import split_dev
-from tests.helpers import assert_problem, attention_client, wait_job
+from tests.helpers import assert_problem, attention_client, train
 
 GUIDED = {
     "task": {"name": "dates", "n_train": 300, "n_dev": 40, "n_test": 40},
@@ -23,11 +23,7 @@ def client(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(client):
-    resp = client.post("/v1/models", json={"name": "guided", **GUIDED})
-    assert resp.status_code == 202, resp.text
-    job = wait_job(client, resp.json()["job_id"])
-    assert job["status"] == "succeeded", job.get("error")
-    return job
+    return train(client, {"name": "guided", **GUIDED})
 
 
 def test_job_reports_aer_and_alignment_loss_per_epoch(client, trained):
@@ -60,11 +56,7 @@ def test_evaluate_reports_alignment_error_rate(client, trained):
 
 def test_default_weight_is_zero(client, trained):
     rev = {"task": {"name": "reversal", "n_train": 40, "n_dev": 10, "n_test": 10, "max_len": 4}}
-    resp = client.post(
-        "/v1/models", json={"name": "plain", **rev, "config": {"hidden": 8}, "params": {"epochs": 1}}
-    )
-    job = wait_job(client, resp.json()["job_id"])
-    assert job["status"] == "succeeded", job.get("error")
+    job = train(client, {"name": "plain", **rev, "config": {"hidden": 8}, "params": {"epochs": 1}})
     assert job["train_alignment_loss"] is None and job["dev_alignment_error_rate"] is not None
     assert client.get("/v1/models/plain").json()["params"]["guided_alignment_weight"] == 0.0
 
@@ -102,8 +94,5 @@ def test_weight_without_links_is_a_422(client):
 def test_weight_with_some_linked_pairs_trains(client):
     pairs = [["ab", "ba"], ["cd", "dc", None], ["gh", "hg", "0-1 1-0"], ["ij", "ji", [[0, 1], [1, 0]]]]
     spec = {"name": "some", "pairs": pairs, "dev_fraction": 0.25, "config": {"hidden": 8}}
-    resp = client.post("/v1/models", json=_weight({**spec, "params": {"epochs": 1}}, 2.5))
-    assert resp.status_code == 202, resp.text
-    job = wait_job(client, resp.json()["job_id"])
-    assert job["status"] == "succeeded", job.get("error")
+    train(client, _weight({**spec, "params": {"epochs": 1}}, 2.5))
     assert client.get("/v1/models/some").json()["params"]["guided_alignment_weight"] == 2.5

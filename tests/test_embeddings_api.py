@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from tests.helpers import assert_problem, embeddings_client, wait_job
+from tests.helpers import assert_problem, embeddings_client, train, wait_job
 
 W2V_PARAMS = {"vector_size": 24, "window": 5, "min_count": 2, "epochs": 3, "workers": 1, "seed": 7}
 FT_PARAMS = {
@@ -32,16 +32,6 @@ FT_PARAMS = {
 def lee_lines(n: int) -> list[str]:
     with open(datapath("lee_background.cor"), encoding="utf-8") as f:
         return [next(f) for _ in range(n)]
-
-
-def train(client: TestClient, body: dict, *, ok: bool = True) -> dict:
-    r = client.post("/v1/models", json=body)
-    assert r.status_code == 202, r.text
-    assert r.headers["location"] == r.json()["location"]
-    job = wait_job(client, r.json()["job_id"])
-    if ok:
-        assert job["status"] == "succeeded", job
-    return job
 
 
 def stored_kv(client: TestClient, name: str) -> KeyedVectors:

@@ -19,14 +19,8 @@ from models.seq2seq.guided import (
 from models.seq2seq.tasks import dates_task
 from models.seq2seq.training import TrainParams, train
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models gain nothing from a 2nd thread, and OpenMP spin-waits explode under CPU contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+#: Tiny models gain nothing from a 2nd thread (conftest's ``one_torch_thread``).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------------------------------------ the loss

@@ -6,14 +6,8 @@ from models.seq2seq.schedules import lr_at
 from models.seq2seq.tasks import reversal_task
 from models.seq2seq.training import TrainParams, train
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These tiny models gain nothing from a 2nd thread, and OpenMP spin-waits explode under CPU contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+#: Tiny models gain nothing from a 2nd thread (conftest's ``one_torch_thread``).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 REVERSAL_CONFIG = {"emb_dim": 32, "hidden": 64, "attention": "general", "max_src_len": 16, "max_tgt_len": 16}
