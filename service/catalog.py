@@ -32,6 +32,11 @@ class ServiceSpec:
         module, _, attr = self.settings.partition(":")
         return getattr(importlib.import_module(module), attr)
 
+    def create_app(self, settings: Any = None) -> Any:
+        """Build the service's FastAPI app (``settings``: an instance of :meth:`settings_class`)."""
+        module, _, attr = self.app_factory.partition(":")
+        return getattr(importlib.import_module(module), attr)(settings)
+
 
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec

@@ -38,6 +38,7 @@ from service.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from service.kit.models_routes import Summary, models_router
 from service.kit.names import NAME_DESCRIPTION, is_valid_name
 from service.kit.problems import install_problem_handlers, problem_response
+from service.kit.roles import WriterRouting, writer_routes
 from service.kit.runtime import ServiceRuntime
 from service.kit.schemas import PROBLEM_RESPONSES
 from service.kit.settings import ServiceSettings
@@ -149,6 +150,10 @@ def create_app(
     install_offline_docs(app)
     install_ui(app, settings)
 
+    #: The routes a ``query`` process hands to the writer (service.kit.roles).
+    app.state.writer_routes = writer_routes(all_routers, f"/v1/{type(runtime).uploads_name}")
+    if settings.role == "query":  # innermost: a forwarded write has its request id and size limit
+        app.add_middleware(WriterRouting, fastapi_app=app, routes=app.state.writer_routes)
     # Outermost first: the request context wraps the body limit, so a 413 carries a request id.
     app.add_middleware(
         BodySizeLimitMiddleware,

@@ -110,7 +110,8 @@ class ServiceRuntime(Generic[T]):
         thread by default)."""
         for d in (self.models_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
-        self.jobs.start()
+        if self.runs_jobs:
+            self.jobs.start()
         if background:
             self._loader = threading.Thread(
                 target=self.load_models, name=f"{self.settings.service_name}-load", daemon=True
@@ -118,6 +119,12 @@ class ServiceRuntime(Generic[T]):
             self._loader.start()
         else:
             self.load_models()
+
+    @property
+    def runs_jobs(self) -> bool:
+        """Whether this process takes part in running jobs (role ``all``; a ``query`` process never
+        opens the job store: see :mod:`service.kit.roles`)."""
+        return self.settings.role == "all"
 
     def clean_leftovers(self) -> None:
         """Remove what interrupted writes left (temporaries, half-made uploads).
@@ -135,7 +142,7 @@ class ServiceRuntime(Generic[T]):
         try:
             self.registry.load_all()
             name = self.settings.default_model
-            if self.settings.train_default and not self.store.exists(name):
+            if self.runs_jobs and self.settings.train_default and not self.store.exists(name):
                 spec = self.default_job_spec()
                 if spec is not None:
                     try:
@@ -157,7 +164,8 @@ class ServiceRuntime(Generic[T]):
         """Stop the job runner (running jobs end as interrupted) and the batchers' threads."""
         if self._loader is not None:
             self._loader.join(timeout=30)
-        self.jobs.shutdown()
+        if self.runs_jobs:
+            self.jobs.shutdown()
         for batcher in self._batchers.values():
             batcher.close()
 
@@ -231,6 +239,7 @@ class ServiceRuntime(Generic[T]):
         model is served). A missing or deleted default model is a detail, never a 503.
         """
         details: dict[str, Any] = {
+            "role": self.settings.role,
             "startup_loading": "done" if self.startup_done.is_set() else "in progress",
             "models_loaded": self.registry.loaded(),
             "default_model": self.settings.default_model,

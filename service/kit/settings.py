@@ -12,7 +12,7 @@ Every field below is documented in the README's configuration table.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +53,12 @@ class ServiceSettings(BaseSettings):
         ge=1,
         le=4096,
         description="Micro-batching: most rows (queries, inputs) run as one batch; 1 turns batching off.",
+    )
+    role: Literal["all", "query"] = Field(
+        "all",
+        description="`all`: answer every route and take part in running jobs; `query`: answer queries "
+        "only (no job runner, no default training; writes go to the writer: under Ray Serve they are "
+        "forwarded, alone they are a 503).",
     )
     train_default: bool = Field(True, description="Train the default model at start-up when none exists.")
     default_model: str = Field("default", description="Name of the model trained at first start.")
