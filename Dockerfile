@@ -4,6 +4,8 @@
 #   default                              the CPU wheel index (TORCH_INDEX_URL)
 #   --build-arg TORCH_WHEEL_DIR=wheels   a directory of wheels in the build context, e.g. after
 #                                        `pip download torch==2.13.0 --no-deps -d wheels/`
+#   --build-arg EXTRAS=ray               also the optional dependencies of these extras of pyproject.toml
+#                                        (comma-separated; `ray`: Ray Serve / KubeRay, deploy/kuberay/)
 # Build with BuildKit (docker) or podman/buildah; `podman build --format docker` keeps HEALTHCHECK.
 
 ARG PYTHON_IMAGE=python:3.11-slim
@@ -14,6 +16,7 @@ FROM ${PYTHON_IMAGE} AS builder
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG TORCH_WHEEL_DIR=
+ARG EXTRAS=
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -33,10 +36,11 @@ RUN --mount=type=bind,target=/ctx \
 
 # 2. the dependencies (a layer that only changes with pyproject.toml), with the same torch pin:
 #    the installed CPU build satisfies it, so nothing else is fetched; then the project itself.
+#    EXTRAS (e.g. "ray") adds those extras' optional dependencies; an unknown extra fails the build.
 WORKDIR /src
 COPY pyproject.toml ./
 RUN echo "torch==${TORCH_VERSION}" > /tmp/constraints.txt \
- && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" > /tmp/requirements.txt \
+ && python -c "import sys, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print(*p['dependencies'], *(d for e in filter(None, sys.argv[1].split(',')) for d in p['optional-dependencies'][e.strip()]), sep='\n')" "$EXTRAS" > /tmp/requirements.txt \
  && pip install --constraint /tmp/constraints.txt --requirement /tmp/requirements.txt
 COPY README.md ./
 COPY models ./models

@@ -10,7 +10,7 @@ EMBEDDINGS_PORT ?= 8001
 ATTENTION_PORT ?= 8002
 DATA_DIR ?= data
 
-.PHONY: run test lint install container-test bench clean
+.PHONY: run serve test lint install container-test bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -30,6 +30,13 @@ run: $(STAMP)
 	$(PY) -m service attention --host $(HOST) --port $(ATTENTION_PORT) --data-dir $(DATA_DIR) & att=$$!; \
 	echo "embeddings: http://$(HOST):$(EMBEDDINGS_PORT)/docs   attention: http://$(HOST):$(ATTENTION_PORT)/docs"; \
 	wait -n $$emb $$att; status=$$?; kill -TERM $$emb $$att 2>/dev/null; wait; exit $$status
+
+# Both services on a local Ray cluster with Ray Serve (deploy/serve/serve.yaml; the `ray` extra):
+# http://$(HOST):8000/embeddings/...  http://$(HOST):8000/attention/...  Ctrl-C stops them and the cluster.
+SERVE_CPUS ?= 8
+serve: $(STAMP)
+	$(VENV)/bin/ray start --head --num-cpus $(SERVE_CPUS) --include-dashboard=false --disable-usage-stats
+	@trap '$(VENV)/bin/ray stop' EXIT; $(VENV)/bin/serve run -a auto deploy/serve/serve.yaml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

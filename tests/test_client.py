@@ -345,3 +345,55 @@ def test_large_imports_and_server_side_files_are_jobs_and_exact_is_sent(tmp_path
         assert exact.raw["exact"] is True and approx.raw["exact"] is False
         assert [n.word for n in approx][:3] == [n.word for n in exact][:3]
         assert emb.analogy("srv", "w1", "w2", "w3", topn=3, exact=True).raw["exact"] is True
+
+
+def _flaky_app(failures: list):
+    """A real ASGI app that answers each request with the next of ``failures`` (a status, or
+    ``"problem-500"``) and then 200: what a restarting replica behind a proxy looks like."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    seen = []
+
+    async def endpoint(request):
+        seen.append(request.method)
+        if failures:
+            what = failures.pop(0)
+            if what == "problem-500":
+                return JSONResponse(
+                    {"status": 500, "title": "boom"}, 500, media_type="application/problem+json"
+                )
+            return PlainTextResponse("upstream gone", what, headers={"Retry-After": "0"})
+        return JSONResponse({"results": [], "exact": True, "outputs": []})
+
+    app = Starlette(routes=[Route("/v1/models/m/{op}", endpoint, methods=["GET", "POST"])])
+    return app, seen
+
+
+@pytest.mark.parametrize(
+    ("failures", "tries", "ok"),
+    [([503, 502], 3, True), ([503, 503, 503], 3, False), ([500], 2, True), (["problem-500"], 1, False)],
+)
+def test_queries_are_retried_after_a_proxy_error_and_writes_never(failures, tries, ok):
+    from fastapi.testclient import TestClient
+
+    app, seen = _flaky_app(list(failures))
+    with EmbeddingsClient(client=TestClient(app), retries=2) as c:
+        if ok:
+            c.similar("m", "king")
+        else:
+            with pytest.raises(ProblemError):
+                c.similar("m", "king")
+    assert len(seen) == tries
+    # a write is sent once, whatever the answer
+    app, seen = _flaky_app([503])
+    with EmbeddingsClient(client=TestClient(app), retries=2) as c:
+        with pytest.raises(ProblemError):
+            c._http.request("POST", "/v1/models/m/continue", json={})
+    assert seen == ["POST"]
+    # retries=0 sends a query once
+    app, seen = _flaky_app([503])
+    with EmbeddingsClient(client=TestClient(app), retries=0) as c, pytest.raises(ProblemError):
+        c.similar("m", "king")
+    assert len(seen) == 1

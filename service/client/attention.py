@@ -151,6 +151,7 @@ class AttentionAPI(ServiceAPI):
             params={"version": version},
             json=body,
             parse=lambda d: ResultList([Translation.from_dict(o) for o in d["outputs"]], d),
+            idempotent=True,
         )
 
     def align(
@@ -177,6 +178,7 @@ class AttentionAPI(ServiceAPI):
             params={"version": version},
             json=body,
             parse=lambda d: ResultList([Alignment.from_dict(a) for a in d["alignments"]], d),
+            idempotent=True,
         )
 
     def heatmap(
@@ -235,7 +237,11 @@ class AttentionAPI(ServiceAPI):
             }
         )
         return self._http.request(
-            "POST", f"/v1/models/{seg(name)}/evaluate", params={"version": version}, json=body
+            "POST",
+            f"/v1/models/{seg(name)}/evaluate",
+            params={"version": version},
+            json=body,
+            idempotent=True,
         )
 
 

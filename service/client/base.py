@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from service.client import jobs as job_loop
-from service.client.http import AsyncTransport, Transport
+from service.client.http import DEFAULT_RETRIES, AsyncTransport, Transport
 from service.client.results import Job, ModelInfo, ResultList, Versions
 
 
@@ -127,7 +127,10 @@ class SyncClient(ServiceAPI):
     """Base of the synchronous clients: a :class:`Transport` plus the blocking job waits.
 
     ``base_url`` or ``client`` (an ``httpx.Client``, e.g. a Starlette ``TestClient``); ``token``
-    is sent as a bearer token; ``timeout`` in seconds. Use it as a context manager or ``close()`` it.
+    is sent as a bearer token; ``timeout`` in seconds; ``retries``: how many more tries a request
+    safe to repeat gets (GETs and queries, never writes) after a transport error or a 502/503/504
+    (a restarting replica behind Serve's proxy or a load balancer). Use it as a context manager or
+    ``close()`` it.
     """
 
     default_url = "http://127.0.0.1"
@@ -140,10 +143,13 @@ class SyncClient(ServiceAPI):
         timeout: float | httpx.Timeout | None = None,
         client: httpx.Client | None = None,
         headers: dict[str, str] | None = None,
+        retries: int = DEFAULT_RETRIES,
     ):
         if base_url is None and client is None:
             base_url = self.default_url
-        self._http = Transport(base_url, token=token, timeout=timeout, client=client, headers=headers)
+        self._http = Transport(
+            base_url, token=token, timeout=timeout, client=client, headers=headers, retries=retries
+        )
 
     def close(self) -> None:
         """Close the HTTP client (only one the client created itself)."""
@@ -202,10 +208,13 @@ class AsyncClient(ServiceAPI):
         timeout: float | httpx.Timeout | None = None,
         client: httpx.AsyncClient | None = None,
         headers: dict[str, str] | None = None,
+        retries: int = DEFAULT_RETRIES,
     ):
         if base_url is None and client is None:
             base_url = self.default_url
-        self._http = AsyncTransport(base_url, token=token, timeout=timeout, client=client, headers=headers)
+        self._http = AsyncTransport(
+            base_url, token=token, timeout=timeout, client=client, headers=headers, retries=retries
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client (only one the client created itself)."""

@@ -220,7 +220,12 @@ class EmbeddingsAPI(ServiceAPI):
 
     def _query(self, name: str, op: str, body: dict[str, Any], version: int | None, parse=None) -> Any:
         return self._http.request(
-            "POST", f"/v1/models/{seg(name)}/{op}", params={"version": version}, json=body, parse=parse
+            "POST",
+            f"/v1/models/{seg(name)}/{op}",
+            params={"version": version},
+            json=body,
+            parse=parse,
+            idempotent=True,  # a query: safe to send again
         )
 
     def similar(

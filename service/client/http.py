@@ -18,7 +18,9 @@ with ``httpx.ASGITransport(app=app)``) to talk to an app in-process:
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,36 @@ ProgressCallback = Callable[[int, "int | None"], None]
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 CHUNK_SIZE = 1 << 16
+
+#: Retries of a request that is safe to repeat (GET, HEAD, and the queries): how many, by default.
+DEFAULT_RETRIES = 2
+#: Answers worth another try: a proxy or load balancer that lost its upstream (Serve's proxy while a
+#: replica restarts, nginx), a service still starting (503 + Retry-After).
+RETRY_STATUSES = frozenset({502, 503, 504})
+#: The first wait between tries (doubled at each), and the longest ``Retry-After`` honoured.
+RETRY_BACKOFF_S = 0.25
+MAX_RETRY_AFTER_S = 5.0
+
+
+def _retry_wait(response: httpx.Response | None, attempt: int) -> float | None:
+    """Seconds to wait before another try of a safe request after ``response`` (None: a transport
+    error), or None when the answer stands. A 500 that is not the service's own problem+json (a
+    proxy's plain error page) is retried too; the service's own 500 is not."""
+    if response is not None:
+        proxied_500 = response.status_code == 500 and not response.headers.get("content-type", "").startswith(
+            "application/problem+json"
+        )
+        if response.status_code not in RETRY_STATUSES and not proxied_500:
+            return None
+        after = response.headers.get("retry-after", "")
+        if after.isdigit():
+            return min(float(after), MAX_RETRY_AFTER_S)
+    return RETRY_BACKOFF_S * (2**attempt)
+
+
+def is_safe(method: str, idempotent: bool | None) -> bool:
+    """Whether a request may be sent again: ``idempotent`` when given, else GET/HEAD/OPTIONS."""
+    return idempotent if idempotent is not None else method.upper() in {"GET", "HEAD", "OPTIONS"}
 
 
 @dataclass
@@ -103,7 +135,11 @@ class _Base:
         token: str | None,
         timeout: float | httpx.Timeout | None,
         headers: dict[str, str] | None,
+        retries: int = DEFAULT_RETRIES,
     ):
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        self.retries = retries
         self.token = token
         self._headers = dict(headers or {})
         if token:
@@ -149,8 +185,9 @@ class Transport(_Base):
         timeout: float | httpx.Timeout | None = None,
         client: httpx.Client | None = None,
         headers: dict[str, str] | None = None,
+        retries: int = DEFAULT_RETRIES,
     ):
-        super().__init__(base_url, token=token, timeout=timeout, headers=headers)
+        super().__init__(base_url, token=token, timeout=timeout, headers=headers, retries=retries)
         self.client = self._adopt(client, base_url, httpx.Client)
 
     def close(self) -> None:
@@ -176,9 +213,15 @@ class Transport(_Base):
         headers: dict[str, str] | None = None,
         accept: str = "json",
         parse: Callable[[Any], Any] | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
         """Send one request; returns ``parse(answer)`` (the JSON, or bytes with ``accept="bytes"``,
-        or the ``Path`` written with ``download``). Raises ``ProblemError`` on a 4xx/5xx."""
+        or the ``Path`` written with ``download``). Raises ``ProblemError`` on a 4xx/5xx.
+
+        A request safe to repeat (:func:`is_safe`: GET/HEAD, or ``idempotent=True`` as the queries
+        pass) is tried up to ``retries`` more times after a transport error or a 502/503/504 (or a
+        proxy's 500), waiting 0.25 s, 0.5 s... or the answer's ``Retry-After``. Uploads, downloads
+        and writes are sent once."""
         if upload is not None:
             content = upload.chunks()  # type: ignore[assignment]
             headers = {
@@ -187,12 +230,23 @@ class Transport(_Base):
                 **(headers or {}),
             }
         args = self._request_args(params, json, content, headers)
-        try:
-            if download is not None:
-                return self._download(method, path, args, download, parse)
-            response = self.client.request(method, path, **args)
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
+        tries = 1 + (
+            self.retries if upload is None and download is None and is_safe(method, idempotent) else 0
+        )
+        for attempt in range(tries):
+            response = None
+            try:
+                if download is not None:
+                    return self._download(method, path, args, download, parse)
+                response = self.client.request(method, path, **args)
+            except httpx.TransportError as exc:
+                if attempt == tries - 1:
+                    raise self._unreachable(exc) from exc
+            wait = _retry_wait(response, attempt) if attempt < tries - 1 else None
+            if wait is None:
+                break
+            time.sleep(wait)
+        assert response is not None
         if response.status_code >= 400:
             raise problem_from_response(response)
         value = _decode(response, accept)
@@ -235,8 +289,9 @@ class AsyncTransport(_Base):
         timeout: float | httpx.Timeout | None = None,
         client: httpx.AsyncClient | None = None,
         headers: dict[str, str] | None = None,
+        retries: int = DEFAULT_RETRIES,
     ):
-        super().__init__(base_url, token=token, timeout=timeout, headers=headers)
+        super().__init__(base_url, token=token, timeout=timeout, headers=headers, retries=retries)
         self.client = self._adopt(client, base_url, httpx.AsyncClient)
 
     async def aclose(self) -> None:
@@ -262,8 +317,9 @@ class AsyncTransport(_Base):
         headers: dict[str, str] | None = None,
         accept: str = "json",
         parse: Callable[[Any], Any] | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
-        """Send one request; returns ``parse(answer)`` like :meth:`Transport.request`."""
+        """Send one request; returns ``parse(answer)`` like :meth:`Transport.request` (same retries)."""
         if upload is not None:
             content = upload.achunks()  # type: ignore[assignment]
             headers = {
@@ -272,12 +328,23 @@ class AsyncTransport(_Base):
                 **(headers or {}),
             }
         args = self._request_args(params, json, content, headers)
-        try:
-            if download is not None:
-                return await self._download(method, path, args, download, parse)
-            response = await self.client.request(method, path, **args)
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
+        tries = 1 + (
+            self.retries if upload is None and download is None and is_safe(method, idempotent) else 0
+        )
+        for attempt in range(tries):
+            response = None
+            try:
+                if download is not None:
+                    return await self._download(method, path, args, download, parse)
+                response = await self.client.request(method, path, **args)
+            except httpx.TransportError as exc:
+                if attempt == tries - 1:
+                    raise self._unreachable(exc) from exc
+            wait = _retry_wait(response, attempt) if attempt < tries - 1 else None
+            if wait is None:
+                break
+            await asyncio.sleep(wait)
+        assert response is not None
         if response.status_code >= 400:
             raise problem_from_response(response)
         value = _decode(response, accept)
