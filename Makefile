@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(PY) bench/batching_bench.py
 	$(PY) bench/load_test.py
 	$(PY) bench/million_bench.py
+	$(PY) bench/serve_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -13,7 +13,9 @@ With ``UI_SCREENSHOTS_DIR`` set, each view is also saved as a PNG there (bench/u
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -141,8 +143,20 @@ def servers(tmp_path_factory):
             )
             assert r.status_code == 202, r.text
             att_jobs.append(r.json()["job_id"])
+        # A tiny g2p model: letters in, phonemes (whitespace-separated) out.
+        r = att.post(
+            "/v1/models",
+            json={
+                "name": "g2p",
+                "task": {"name": "g2p", "n_train": 300, "n_dev": 20, "n_test": 20, "max_len": 8},
+                "config": {"emb_dim": 8, "hidden": 16},
+                "params": {"epochs": 1, "batch_size": 32},
+            },
+        )
+        assert r.status_code == 202, r.text
+        g2p_job = r.json()["job_id"]
         wait_job(emb, emb_job)
-        for job in att_jobs:
+        for job in [*att_jobs, g2p_job]:
             wait_job(att, job)
         yield {"urls": urls, "emb": emb, "att": att, "emb_job": emb_job, "att_jobs": att_jobs}
     finally:
@@ -301,6 +315,165 @@ def test_alignment_heatmaps_hover_gold_and_side_by_side(servers, page):
     shot(page, "alignment")
 
 
+def labels(card, axis: str) -> list[str]:
+    """The heatmap's labels as drawn: rows (outputs) or cols (sources); "␣" back to a space."""
+    return [t.replace("␣", " ") for t in card.locator(f"svg text.{axis}-label").all_text_contents()]
+
+
+def numbers(texts: list[str]) -> list[float]:
+    return [float(t) for t in texts]
+
+
+def test_alignment_n_best_hypotheses_switch_the_heatmap(servers, page):
+    att = servers["att"]
+    schema = att.get("/openapi.json").json()["components"]["schemas"]["TranslateRequest"]["properties"]
+    bodies: list[dict] = []
+    page.on(
+        "request",
+        lambda req: bodies.append(json.loads(req.post_data)) if req.url.endswith("/translate") else None,
+    )
+    page.goto(servers["urls"]["attention"] + "/ui/#alignment")
+    page.wait_for_selector("#al-model option[value=rev]", state="attached")
+    page.select_option("#al-model", "rev")
+    # n-best and the penalties: beam only, bounds from the OpenAPI document.
+    for box in ("#al-nbest", "#al-lp", "#al-cp"):
+        assert not page.locator(box).is_visible()
+    page.select_option("#al-decode", "beam")
+    for box in ("#al-nbest", "#al-lp", "#al-cp"):
+        page.locator(box).wait_for()  # shown once the page has read the OpenAPI document
+        assert page.locator(box).is_enabled()
+    assert float(page.locator("#al-nbest").get_attribute("max")) == schema["n_best"]["maximum"]
+    assert float(page.locator("#al-cp").get_attribute("max")) == schema["coverage_penalty"]["maximum"]
+    page.fill("#al-beam", "4")
+    page.fill("#al-nbest", "3")
+    page.fill("#al-inputs", "abc4")
+    page.click("#al-form button[type=submit]")
+    card = page.locator(".column[data-model=rev] .hyp-card").first
+    card.locator("tr.hyp").nth(2).wait_for()
+    assert bodies[-1] == {"inputs": ["abc4"], "decode": "beam", "beam_size": 4, "n_best": 3}
+    want = att.post("/v1/models/rev/translate", json=bodies[-1]).json()["outputs"][0]
+    hyps = want["hypotheses"]
+    assert len(hyps) == 3 and card.locator("tr.hyp").count() == 3
+    assert card.locator("tr.hyp td.hyp-output").all_inner_texts() == [h["output"] or "(empty)" for h in hyps]
+    got = numbers(card.locator("tr.hyp td.hyp-score").all_inner_texts())
+    assert got == pytest.approx([h["score"] for h in hyps], abs=2e-3)
+    got = numbers(card.locator("tr.hyp td.hyp-logp").all_inner_texts())
+    assert got == pytest.approx([h["log_prob"] for h in hyps], abs=2e-3)
+    # The best one is shown first: its tokens label the rows, the source tokens the columns.
+    assert card.get_attribute("data-selected") == "1"
+    assert "selected" in card.locator("tr.hyp").first.get_attribute("class")
+    assert labels(card, "row") == hyps[0]["output_tokens"]
+    assert labels(card, "col") == (want["source_tokens"] if hyps[0]["output_tokens"] else [])  # none if empty
+    # A click on the second shows its own heatmap: tokens, cells, weights, links.
+    card.locator("tr.hyp").nth(1).click()
+    assert card.get_attribute("data-selected") == "2"
+    second = hyps[1]
+    assert second["output_tokens"] != hyps[0]["output_tokens"]
+    assert labels(card, "row") == second["output_tokens"]
+    assert labels(card, "col") == (want["source_tokens"] if second["output_tokens"] else [])
+    assert card.locator("h3").inner_text() == f"abc4 → {second['output']}"
+    assert "hypothesis 2" in card.locator(".meta").inner_text()
+    cells = card.locator("rect.cell")
+    assert cells.count() == len(want["source_tokens"]) * len(second["output_tokens"])
+    if second["output_tokens"]:
+        assert float(cells.first.get_attribute("data-weight")) == pytest.approx(
+            second["attention"][0][0], abs=1e-6
+        )
+    assert card.locator("circle.argmax").count() == len(second["links"])
+    svg = card.locator(".downloads a", has_text="SVG").get_attribute("href")
+    assert "target=" in svg  # a lower hypothesis is drawn by forcing its own output
+    r = page.request.get(servers["urls"]["attention"] + "/ui/" + svg)
+    assert r.status == 200 and r.headers["content-type"].startswith("image/svg"), r.text()
+    # A length penalty goes to the API and its ranking comes back.
+    page.fill("#al-lp", "0.6")
+    page.click("#al-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#al-status').textContent.includes('ms')")
+    assert bodies[-1]["length_penalty"] == 0.6 and "coverage_penalty" not in bodies[-1]
+    want = att.post("/v1/models/rev/translate", json=bodies[-1]).json()["outputs"][0]["hypotheses"]
+    card = page.locator(".column[data-model=rev] .hyp-card").first
+    got = numbers(card.locator("tr.hyp td.hyp-score").all_inner_texts())
+    assert got == pytest.approx([h["score"] for h in want], abs=2e-3)
+    # n-best 1 is the single output as before: no list, no n_best sent.
+    page.fill("#al-lp", "")
+    page.fill("#al-nbest", "1")
+    page.click("#al-form button[type=submit]")
+    page.locator(".column[data-model=rev] .heatmap-card").first.wait_for()
+    assert bodies[-1] == {"inputs": ["abc4"], "decode": "beam", "beam_size": 4}
+    assert page.locator(".hyp-card").count() == 0
+    # n-best above the beam is refused before the request.
+    page.fill("#al-nbest", "5")
+    n = len(bodies)
+    page.click("#al-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#al-status').classList.contains('error')")
+    assert "at most the beam" in page.locator("#al-status").inner_text() and len(bodies) == n
+    page.fill("#al-nbest", "3")
+    page.click("#al-form button[type=submit]")
+    page.locator(".hyp-card tr.hyp").nth(1).click()
+    shot(page, "n-best")
+
+
+def test_alignment_model_metrics_and_g2p_phoneme_axes(servers, page):
+    att = servers["att"]
+    page.goto(servers["urls"]["attention"] + "/ui/#alignment")
+    page.wait_for_selector("#al-model option[value=g2p]", state="attached")
+    page.select_option("#al-model", "rev")
+    info = att.get("/v1/models/rev").json()
+    box = page.locator(".model-info[data-model=rev]")
+    row = box.locator("tr[data-metric=token_error_rate]")
+    row.wait_for()
+    assert row.locator("th").inner_text() == "token error rate (PER/CER)"
+    dev, test = numbers(row.locator("td").all_inner_texts())
+    assert dev == pytest.approx(info["dev_metrics"]["dev_token_error_rate"], abs=1e-3)
+    assert test == pytest.approx(info["test_metrics"]["token_error_rate"], abs=1e-3)
+    names = box.locator("tr[data-metric] th").all_inner_texts()
+    assert {"sequence error rate (WER)", "AER", "exact match", "BLEU"} <= set(names), names
+    aer = numbers(box.locator("tr[data-metric=alignment_error_rate] td").all_inner_texts())
+    assert aer == pytest.approx(
+        [info["dev_metrics"]["dev_alignment_error_rate"], info["test_metrics"]["alignment_error_rate"]],
+        abs=1e-3,
+    )
+    # Only the keys present: one row per key of dev_metrics/test_metrics.
+    present = {**{k.removeprefix("dev_"): v for k, v in info["dev_metrics"].items()}, **info["test_metrics"]}
+    keys = {"alignment_error_rate" if k == "aer" else k for k, v in present.items() if v is not None}
+    assert set(box.locator("tr[data-metric]").evaluate_all("rs => rs.map(r => r.dataset.metric)")) == keys
+    # Evaluate now: a third column with the API's figures.
+    box.locator("select.eval-split").select_option("test")
+    box.locator("button.evaluate").click()
+    box.locator("tr[data-metric=token_error_rate] td").nth(2).wait_for()
+    now = att.post("/v1/models/rev/evaluate", json={"split": "test"}).json()
+    got = float(box.locator("tr[data-metric=token_error_rate] td").nth(2).inner_text())
+    assert got == pytest.approx(now["token_error_rate"], abs=1e-3)
+    # g2p: char -> word tokens; its heatmap has letters across and phonemes down.
+    page.select_option("#al-model", "g2p")
+    box = page.locator(".model-info[data-model=g2p]")
+    box.wait_for()
+    assert "char → word tokens" in box.locator("h2").inner_text()
+    g2p = att.get("/v1/models/g2p").json()
+    per = float(box.locator("tr[data-metric=token_error_rate] td").nth(1).inner_text())
+    assert per == pytest.approx(g2p["test_metrics"]["token_error_rate"], abs=1e-3)
+    page.select_option("#al-mode", "align")
+    page.fill("#al-source", "cat")
+    page.fill("#al-target", "K AE T")
+    page.fill("#al-gold", "")
+    page.click("#al-form button[type=submit]")
+    card = page.locator(".column[data-model=g2p] .heatmap-card").first
+    card.locator("rect.cell").first.wait_for(state="attached")
+    assert labels(card, "row") == ["K", "AE", "T"]
+    assert labels(card, "col") == ["c", "a", "t"]
+    assert card.locator("rect.cell").count() == 9
+    page.select_option("#al-mode", "translate")
+    page.select_option("#al-decode", "greedy")
+    page.fill("#al-inputs", "tomato")
+    page.click("#al-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#al-status').textContent.includes('ms')")
+    out = att.post("/v1/models/g2p/translate", json={"inputs": ["tomato"]}).json()["outputs"][0]
+    card = page.locator(".column[data-model=g2p] .heatmap-card").first
+    assert labels(card, "row") == out["output_tokens"]
+    assert labels(card, "col") == list("tomato") == out["source_tokens"]
+    assert all(t.isupper() and t.isalpha() for t in out["output_tokens"])
+    shot(page, "g2p")
+
+
 def test_jobs_of_both_services_with_curves(servers, page):
     page.goto(servers["urls"]["embeddings"] + "/ui/#jobs")
     own = page.locator(".jobs-panel[data-service=embeddings]")
@@ -315,6 +488,17 @@ def test_jobs_of_both_services_with_curves(servers, page):
     page.locator("#job-charts .chart[data-series='train_loss per step'] path.line").wait_for(state="attached")
     page.locator("#job-charts .chart[data-series='lr per step']").wait_for(state="attached")
     page.locator("#job-charts .chart[data-series='dev_exact_match per epoch']").wait_for(state="attached")
+    page.locator("#job-charts .chart[data-series='dev_token_error_rate per epoch']").wait_for(
+        state="attached"
+    )
+    job = servers["att"].get(f"/v1/jobs/{servers['att_jobs'][0]}?history=false").json()
+    summary = page.locator("#job-summary").inner_text()
+    for label, key in (
+        ("dev token error rate (PER/CER)", "dev_token_error_rate"),
+        ("dev sequence error rate (WER)", "dev_sequence_error_rate"),
+    ):
+        m = re.search(re.escape(label) + r" (\S+)", summary)
+        assert m and float(m.group(1)) == pytest.approx(job[key], abs=1e-4), summary
     shot(page, "jobs")
 
 

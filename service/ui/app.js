@@ -343,6 +343,59 @@ async function analogy() {
 
 // ------------------------------------------------------------------ alignment viewer
 
+// The API's own description of a request body (OpenAPI), so the page offers only what the API takes
+// and with its bounds. Read once; null when the document is unreadable.
+let openapiDoc = null;
+
+async function openapi() {
+  if (openapiDoc === null) {
+    try {
+      openapiDoc = (await api("openapi.json")).data;
+    } catch (_) {
+      openapiDoc = {};
+    }
+  }
+  return openapiDoc;
+}
+
+// the JSON body schema of the operation whose path ends with `suffix` ("{name}/translate")
+function requestSchema(doc, suffix, method = "post") {
+  const schemas = (doc.components || {}).schemas || {};
+  const resolve = (s) => (s && s.$ref ? schemas[s.$ref.split("/").pop()] : s);
+  try {
+    const path = Object.keys(doc.paths || {}).find((p) => p.endsWith(suffix) && doc.paths[p][method]);
+    return resolve(doc.paths[path][method].requestBody.content["application/json"].schema) || null;
+  } catch (_) {
+    return null;
+  }
+}
+
+// {min, max, default} of a numeric property, looking through anyOf (a nullable number)
+function numberBounds(prop) {
+  const out = { default: prop.default };
+  for (const p of [prop, ...(prop.anyOf || [])]) {
+    if (p.minimum !== undefined) out.min = p.minimum;
+    if (p.maximum !== undefined) out.max = p.maximum;
+  }
+  return out;
+}
+
+// beam options the API takes: {beam_size: {min, max}, n_best: …, length_penalty: …, coverage_penalty: …}
+let BEAM_OPTIONS = {};
+const BEAM_INPUTS = { beam_size: "al-beam", n_best: "al-nbest", length_penalty: "al-lp", coverage_penalty: "al-cp" };
+
+async function readBeamOptions() {
+  const schema = requestSchema(await openapi(), "{name}/translate");
+  const props = (schema && schema.properties) || {};
+  BEAM_OPTIONS = {};
+  for (const [key, id] of Object.entries(BEAM_INPUTS)) {
+    if (!props[key]) continue;
+    const b = (BEAM_OPTIONS[key] = numberBounds(props[key]));
+    if (b.min !== undefined) $(id).min = String(b.min);
+    if (b.max !== undefined) $(id).max = String(b.max);
+  }
+}
+
 function parsePharaoh(text) {
   const links = [];
   for (const item of (text || "").trim().split(/\s+/).filter(Boolean)) {
@@ -355,13 +408,29 @@ function parsePharaoh(text) {
 
 async function initAlignment() {
   const mode = $("al-mode");
+  const decode = $("al-decode");
   const sync = () => {
     const align = mode.value === "align";
+    const beam = decode.value === "beam";
     for (const e of document.querySelectorAll(".translate-only")) e.hidden = align;
     for (const e of document.querySelectorAll(".align-only")) e.hidden = !align;
+    // n-best and the penalties: only with a beam, and only the options the API has
+    for (const [key, id] of Object.entries(BEAM_INPUTS)) {
+      if (key === "beam_size") continue;
+      const on = !align && beam && !!BEAM_OPTIONS[key];
+      $(`${id}-label`).hidden = !on;
+      $(id).disabled = !on;
+    }
+    $("al-beam").disabled = !beam;
   };
   mode.addEventListener("change", sync);
+  decode.addEventListener("change", sync);
+  $("al-form").addEventListener("submit", (evt) => {
+    evt.preventDefault();
+    runAlignment();
+  });
   sync();
+  const options = readBeamOptions().then(sync);
   try {
     const models = await fillModels($("al-model"));
     await fillModels($("al-model2"), { allowNone: true });
@@ -369,10 +438,184 @@ async function initAlignment() {
   } catch (e) {
     setStatus("al-status", errorText(e), true);
   }
-  $("al-form").addEventListener("submit", (evt) => {
-    evt.preventDefault();
-    runAlignment();
+  $("al-model").addEventListener("change", showModelInfo);
+  $("al-model2").addEventListener("change", showModelInfo);
+  showModelInfo();
+  await options;
+}
+
+// ------------------------------------------------ model info: dev/test metrics
+
+const METRICS = [
+  ["n", "examples"],
+  ["loss", "loss"],
+  ["exact_match", "exact match"],
+  ["token_accuracy", "token accuracy"],
+  ["token_error_rate", "token error rate (PER/CER)"],
+  ["sequence_error_rate", "sequence error rate (WER)"],
+  ["bleu", "BLEU"],
+  ["alignment_accuracy", "alignment accuracy"],
+  ["alignment_error_rate", "AER"],
+  ["precision", "alignment precision"],
+  ["recall", "alignment recall"],
+  ["best_epoch", "best epoch"],
+];
+const METRIC_NAMES = Object.fromEntries(METRICS);
+const METRIC_HINTS = {
+  token_error_rate: "edit distance / reference tokens: PER for phoneme targets, CER for characters",
+  sequence_error_rate: "share of outputs matching no reference (WER for g2p)",
+  alignment_error_rate: "alignment error rate (Och & Ney) of the argmax links against the gold links",
+  alignment_accuracy: "share of gold links that are their attention row's argmax",
+  bleu: "corpus BLEU, 0-100",
+};
+
+function metricName(key) {
+  return METRIC_NAMES[key] || key.replace(/_/g, " ");
+}
+
+function metricValue(key, v) {
+  if (typeof v !== "number") return v === null || v === undefined ? "–" : String(v);
+  if (key === "n" || key === "best_epoch" || (Number.isInteger(v) && Math.abs(v) > 1)) return String(v);
+  return fmt(v, key === "bleu" ? 2 : 3);
+}
+
+// dev_metrics keys are "dev_…" (and best_epoch); test_metrics and /evaluate answers are bare
+function bareMetrics(metrics, prefix) {
+  const out = {};
+  for (const [k, v] of Object.entries(metrics || {})) {
+    if (v === null || v === undefined || typeof v === "object") continue;
+    const key = prefix && k.startsWith(prefix) ? k.slice(prefix.length) : k;
+    if (key === "aer" && "alignment_error_rate" in (metrics || {})) continue; // the same figure twice
+    out[key === "aer" ? "alignment_error_rate" : key] = v;
+  }
+  return out;
+}
+
+function tokenizationText(config) {
+  const t = (config || {}).tokenization;
+  if (!t) return "";
+  if (typeof t === "string") return `${t} tokens`;
+  return `${t.source} → ${t.target} tokens`;
+}
+
+function metricsTable(columns) {
+  const keys = new Set(columns.flatMap(([, m]) => Object.keys(m)));
+  const order = [...METRICS.map(([k]) => k).filter((k) => keys.has(k)), ...[...keys].filter((k) => !(k in METRIC_NAMES)).sort()];
+  return el(
+    "table",
+    { class: "metrics" },
+    el("tr", {}, el("th", { text: "" }), ...columns.map(([label]) => el("th", { class: "col", text: label }))),
+    ...order.map((k) =>
+      el(
+        "tr",
+        { "data-metric": k },
+        el("th", { class: "name", text: metricName(k), title: METRIC_HINTS[k] || k }),
+        ...columns.map(([label, m]) => el("td", { class: "num", "data-split": label, text: k in m ? metricValue(k, m[k]) : "–" })),
+      ),
+    ),
+  );
+}
+
+function metricsCard(m) {
+  const columns = [];
+  const dev = bareMetrics(m.dev_metrics, "dev_");
+  if (Object.keys(dev).length) columns.push(["dev", dev]);
+  const test = bareMetrics(m.test_metrics, "");
+  if (Object.keys(test).length) columns.push(["test", test]);
+  const tableBox = el("div", { class: "metrics-box" });
+  const status = el("span", { class: "status" });
+  const render = () =>
+    tableBox.replaceChildren(columns.length ? metricsTable(columns) : el("p", { class: "status", text: "no metrics stored" }));
+  render();
+  const task = (m.source || {}).task;
+  const split = el(
+    "select",
+    { class: "eval-split", "aria-label": "split" },
+    el("option", { value: "dev", text: "dev" }),
+    task ? el("option", { value: "test", text: "test" }) : null,
+  );
+  const button = el("button", {
+    type: "button", class: "secondary evaluate", text: "Evaluate",
+    onclick: async () => {
+      const body = { split: split.value, decode: $("al-decode").value };
+      if (body.decode === "beam") body.beam_size = Number($("al-beam").value) || 4;
+      const label = `${body.split} now (${body.decode === "beam" ? `beam ${body.beam_size}` : "greedy"})`;
+      button.disabled = true;
+      status.textContent = "…";
+      status.classList.remove("error");
+      try {
+        const { data, ms } = await api(`v1/models/${encodeURIComponent(m.name)}/evaluate`, { method: "POST", json: body });
+        const i = columns.findIndex(([l]) => l.endsWith(")"));
+        if (i >= 0) columns.splice(i, 1);
+        columns.push([label, bareMetrics(data, "")]);
+        render();
+        status.textContent = `${data.n} examples in ${(ms / 1000).toFixed(1)} s`;
+      } catch (e) {
+        status.textContent = errorText(e);
+        status.classList.add("error");
+      } finally {
+        button.disabled = false;
+      }
+    },
   });
+  const about = [`v${m.version}`, tokenizationText(m.config), task ? `task ${task.name}` : null].filter(Boolean).join(" · ");
+  return el(
+    "div",
+    { class: "card model-info", "data-model": m.name },
+    el("h2", {}, m.name, " ", el("span", { class: "hint", text: about })),
+    tableBox,
+    el("div", { class: "row eval" }, split, button, status),
+  );
+}
+
+let infoSeq = 0;
+
+async function showModelInfo() {
+  const names = [...new Set([$("al-model").value, $("al-model2").value].filter(Boolean))];
+  const mine = ++infoSeq;
+  const cards = [];
+  for (const name of names) {
+    try {
+      const { data } = await api(`v1/models/${encodeURIComponent(name)}`);
+      cards.push(metricsCard(data));
+    } catch (e) {
+      cards.push(el("div", { class: "card model-info", "data-model": name }, el("h2", { text: name }), el("p", { class: "status error", text: errorText(e) })));
+    }
+  }
+  if (mine === infoSeq) $("al-metrics").replaceChildren(...cards);
+}
+
+// ------------------------------------------------ decode / align
+
+// the translate request of the form; throws on an input the API would refuse anyway
+function translateBody(inputs) {
+  const body = { inputs, decode: $("al-decode").value };
+  if (body.decode !== "beam") return body;
+  body.beam_size = Number($("al-beam").value) || 4;
+  const number = (key, id) => {
+    if (!BEAM_OPTIONS[key]) return undefined;
+    const raw = $(id).value.trim();
+    if (raw === "") {
+      if ($(id).validity && $(id).validity.badInput) throw new Error(`${key.replace("_", " ")}: not a number`);
+      return undefined;
+    }
+    const v = Number(raw);
+    const b = BEAM_OPTIONS[key];
+    if (!Number.isFinite(v) || (b.min !== undefined && v < b.min) || (b.max !== undefined && v > b.max))
+      throw new Error(`${key.replace("_", " ")} must be a number in ${b.min ?? "…"}..${b.max ?? "…"}`);
+    return v;
+  };
+  const nBest = number("n_best", "al-nbest");
+  if (nBest !== undefined && nBest !== 1) {
+    if (!Number.isInteger(nBest)) throw new Error("n-best must be a whole number");
+    if (nBest > body.beam_size) throw new Error(`n-best (${nBest}) must be at most the beam (${body.beam_size})`);
+    body.n_best = nBest;
+  }
+  const lp = number("length_penalty", "al-lp");
+  if (lp !== undefined) body.length_penalty = lp;
+  const cp = number("coverage_penalty", "al-cp");
+  if (cp !== undefined && cp !== 0) body.coverage_penalty = cp;
+  return body;
 }
 
 async function runAlignment() {
@@ -382,8 +625,14 @@ async function runAlignment() {
   setStatus("al-status", "…");
   const align = $("al-mode").value === "align";
   let gold = null;
+  let body = null;
   try {
     if (align && $("al-gold").value.trim()) gold = parsePharaoh($("al-gold").value);
+    if (!align) {
+      const inputs = $("al-inputs").value.split("\n").map((s) => s.trim()).filter(Boolean);
+      if (!inputs.length) throw new Error("type an input");
+      body = translateBody(inputs);
+    }
   } catch (e) {
     setStatus("al-status", e.message, true);
     return;
@@ -395,33 +644,24 @@ async function runAlignment() {
     try {
       if (align) {
         const pair = [$("al-source").value, $("al-target").value];
-        const body = { pairs: [pair] };
-        if (gold) body.gold = [$("al-gold").value.trim()];
-        const { data, ms } = await api(`v1/models/${encodeURIComponent(model)}/align`, { method: "POST", json: body });
+        const req = { pairs: [pair] };
+        if (gold) req.gold = [$("al-gold").value.trim()];
+        const { data, ms } = await api(`v1/models/${encodeURIComponent(model)}/align`, { method: "POST", json: req });
         times.push(`${model} ${ms.toFixed(0)} ms`);
         for (const a of data.alignments) {
           col.append(heatmapCard(model, {
             source: a.source, target: a.target, src: a.source_tokens, out: a.target_tokens,
             attention: a.attention, links: a.links, pharaoh: a.pharaoh, scores: a.scores, gold,
+            alignmentAccuracy: data.alignments.length === 1 ? data.alignment_accuracy : null,
             meta: `log p ${fmt(a.log_prob)}`, raw: a, query: { input: a.source, target: a.target },
           }));
         }
       } else {
-        const inputs = $("al-inputs").value.split("\n").map((s) => s.trim()).filter(Boolean);
-        if (!inputs.length) throw new Error("type an input");
-        const body = { inputs, decode: $("al-decode").value };
-        if (body.decode === "beam") body.beam_size = Number($("al-beam").value) || 4;
         const { data, ms } = await api(`v1/models/${encodeURIComponent(model)}/translate`, { method: "POST", json: body });
         times.push(`${model} ${ms.toFixed(0)} ms`);
         for (const o of data.outputs) {
-          const query = { input: o.input, decode: body.decode };
-          if (body.decode === "beam") query.beam_size = body.beam_size;
-          col.append(heatmapCard(model, {
-            source: o.input, target: o.output, src: o.source_tokens, out: o.output_tokens,
-            attention: o.attention, links: o.links, pharaoh: o.pharaoh, scores: null, gold: null,
-            meta: `score ${fmt(o.score)} · ${o.finished ? "finished" : "max_len reached"}${o.unknown_tokens.length ? ` · unknown: ${o.unknown_tokens.join(" ")}` : ""}`,
-            raw: o, query,
-          }));
+          if (o.hypotheses && o.hypotheses.length) col.append(hypothesesCard(model, o, body));
+          else col.append(heatmapCard(model, translationView(o, o, body, 0)));
         }
       }
     } catch (e) {
@@ -429,6 +669,77 @@ async function runAlignment() {
     }
   }
   setStatus("al-status", times.join(" · "));
+}
+
+// what heatmapCard draws for output o, or for one of its hypotheses h (rank k, 0 = best);
+// the labels are the API's own tokens: source_tokens across, the hypothesis's output_tokens down
+function translationView(o, h, body, k) {
+  const unknown = o.unknown_tokens && o.unknown_tokens.length ? ` · unknown: ${o.unknown_tokens.join(" ")}` : "";
+  const status = h.finished ? "finished" : "max_len reached";
+  const hyp = h !== o;
+  // the image endpoints decode without n-best/penalties: a lower hypothesis, or the best one
+  // under a penalty, is drawn by teacher-forcing its own output instead
+  const penalised = body.length_penalty !== undefined || body.coverage_penalty !== undefined;
+  let query;
+  if (hyp && (k > 0 || penalised)) query = { input: o.input, target: h.output };
+  else if (!hyp && penalised) query = { input: o.input, target: o.output };
+  else {
+    query = { input: o.input, decode: body.decode };
+    if (body.decode === "beam") query.beam_size = body.beam_size;
+  }
+  const raw = hyp ? { input: o.input, source_tokens: o.source_tokens, rank: k + 1, ...h } : o;
+  return {
+    source: o.input, target: h.output, src: o.source_tokens, out: h.output_tokens,
+    attention: h.attention, links: h.links, pharaoh: h.pharaoh, scores: null, gold: null,
+    meta: hyp
+      ? `hypothesis ${k + 1} · score ${fmt(h.score)} · log p ${fmt(h.log_prob)} · ${status}${unknown}`
+      : `score ${fmt(o.score)} · ${status}${unknown}`,
+    raw, query, rank: hyp ? k + 1 : null,
+  };
+}
+
+// n-best: the list of hypotheses (rank, output, score, log p); a click shows that one's heatmap
+function hypothesesCard(model, o, body) {
+  const hyps = o.hypotheses;
+  const card = el("div", { class: "card heatmap-card hyp-card", "data-input": o.input });
+  let rows = [];
+  const select = (k) => {
+    rows.forEach((r, i) => r.classList.toggle("selected", i === k));
+    card.dataset.selected = String(k + 1);
+    card.replaceChildren(...heatmapParts(model, translationView(o, hyps[k], body, k), table));
+  };
+  rows = hyps.map((h, k) =>
+    el(
+      "tr",
+      {
+        class: "hyp", "data-rank": k + 1, tabindex: 0, title: "show this hypothesis's attention",
+        onclick: () => select(k),
+        onkeydown: (evt) => {
+          if (evt.key === "Enter" || evt.key === " ") {
+            evt.preventDefault();
+            select(k);
+          } else if (evt.key === "ArrowDown" || evt.key === "ArrowUp") {
+            evt.preventDefault();
+            const j = Math.min(hyps.length - 1, Math.max(0, k + (evt.key === "ArrowDown" ? 1 : -1)));
+            select(j);
+            rows[j].focus();
+          }
+        },
+      },
+      el("td", { class: "rank", text: String(k + 1) }),
+      el("td", { class: "word hyp-output", text: h.output === "" ? "(empty)" : h.output }),
+      el("td", { class: "num hyp-score", text: fmt(h.score) }),
+      el("td", { class: "num hyp-logp", text: fmt(h.log_prob) }),
+    ),
+  );
+  const table = el(
+    "table",
+    { class: "hypotheses", "aria-label": `${hyps.length} best hypotheses of ${o.input}` },
+    el("tr", {}, ...["#", "output", "score", "log p"].map((t) => el("th", { text: t }))),
+    ...rows,
+  );
+  select(0);
+  return card;
 }
 
 function alignmentScores(pred, gold) {
@@ -441,6 +752,11 @@ function alignmentScores(pred, gold) {
 }
 
 function heatmapCard(model, a) {
+  return el("div", { class: "card heatmap-card" }, ...heatmapParts(model, a));
+}
+
+// the contents of a heatmap card: title, meta line, [extra, e.g. the hypotheses], scores, heatmap, downloads
+function heatmapParts(model, a, extra = null) {
   const cell = 26, left = 14 + 9 * Math.max(1, ...a.out.map((t) => t.length)), top = 14 + 9 * Math.max(1, ...a.src.map((t) => t.length));
   const W = left + cell * a.src.length + 8, H = top + cell * a.out.length + 8;
   const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `attention of ${model}` });
@@ -490,15 +806,16 @@ function heatmapCard(model, a) {
   }
   const q = new URLSearchParams(a.query).toString();
   const img = (ext) => `${API}v1/models/${encodeURIComponent(model)}/attention.${ext}?${q}`;
-  const base = `${model}-attention`;
-  return el(
-    "div",
-    { class: "card heatmap-card" },
+  const base = a.rank ? `${model}-hypothesis${a.rank}-attention` : `${model}-attention`;
+  const scoreText = scores
+    ? `precision ${fmt(scores.precision)} · recall ${fmt(scores.recall)} · AER ${fmt(scores.aer)}` +
+      (typeof a.alignmentAccuracy === "number" ? ` · alignment accuracy ${fmt(a.alignmentAccuracy)}` : "")
+    : "";
+  return [
     el("h3", { text: `${a.source} → ${a.target}` }),
     el("div", { class: "meta", text: a.meta }),
-    scores
-      ? el("div", { class: "scores", text: `precision ${fmt(scores.precision)} · recall ${fmt(scores.recall)} · AER ${fmt(scores.aer)}` })
-      : null,
+    extra,
+    scores ? el("div", { class: "scores", text: scoreText }) : null,
     a.out.length ? el("div", { class: "heatmap" }, svg) : el("p", { class: "status", text: "(empty output: nothing to show)" }),
     el("div", { class: "legend" }, "○ argmax link", a.gold ? el("span", { class: "g", text: "  □ gold link" }) : null),
     el(
@@ -509,7 +826,7 @@ function heatmapCard(model, a) {
       el("a", { href: "#", text: "JSON", onclick: (e) => { e.preventDefault(); download(`${base}.json`, JSON.stringify(a.raw, null, 2), "application/json"); } }),
       el("a", { href: "#", text: "Pharaoh", onclick: (e) => { e.preventDefault(); download(`${base}.txt`, `${a.pharaoh}\n`, "text/plain"); } }),
     ),
-  );
+  ].filter((x) => x !== null);
 }
 
 // ------------------------------------------------------------------ jobs
@@ -524,6 +841,17 @@ function initJobs() {
   } else {
     const sel = el("select", { id: "train-task" }, ...["reversal", "copy", "dates"].map((t) => el("option", { value: t, text: t })));
     fields.append(el("label", {}, "task ", sel));
+    // the built-in tasks the API knows (g2p too, where it has it), from its OpenAPI document
+    openapi().then((doc) => {
+      const task = (((doc.components || {}).schemas || {}).TaskSpec || {}).properties;
+      const names = task && task.name && task.name.enum;
+      if (Array.isArray(names) && names.length) {
+        const previous = sel.value;
+        const order = [...["reversal", "copy", "dates"].filter((t) => names.includes(t)), ...names.filter((t) => !["reversal", "copy", "dates"].includes(t))];
+        sel.replaceChildren(...order.map((t) => el("option", { value: t, text: t })));
+        if (names.includes(previous)) sel.value = previous;
+      }
+    });
   }
   $("train-form").addEventListener("submit", async (evt) => {
     evt.preventDefault();
@@ -656,6 +984,17 @@ function lineChart(title, points) {
   return el("div", { class: "chart", "data-series": title }, el("h4", { text: title }), svg);
 }
 
+const JOB_FIGURES = [
+  "loss", "train_loss", "dev_loss", "dev_exact_match", "dev_token_error_rate", "dev_sequence_error_rate",
+  "dev_alignment_accuracy", "dev_alignment_error_rate", "lr", "learning_rate",
+];
+const JOB_LABELS = {
+  dev_token_error_rate: "dev token error rate (PER/CER)",
+  dev_sequence_error_rate: "dev sequence error rate (WER)",
+  dev_alignment_accuracy: "dev alignment accuracy",
+  dev_alignment_error_rate: "dev AER",
+};
+
 async function showJob(sel) {
   const box = $("job-detail");
   try {
@@ -664,7 +1003,7 @@ async function showJob(sel) {
     $("job-title").textContent = `Job ${j.id.slice(0, 8)} · ${j.model || ""} · ${j.status}`;
     const parts = [`progress ${Math.round(100 * (j.progress || 0))}%`];
     if (j.epoch !== null && j.epoch !== undefined) parts.push(`epoch ${j.epoch}${j.epochs ? `/${j.epochs}` : ""}`);
-    for (const k of ["loss", "train_loss", "dev_loss", "dev_exact_match", "lr", "learning_rate"]) if (typeof j[k] === "number") parts.push(`${k} ${fmt(j[k], 4)}`);
+    for (const k of JOB_FIGURES) if (typeof j[k] === "number") parts.push(`${JOB_LABELS[k] || k} ${fmt(j[k], 4)}`);
     if (j.loss_note) parts.push(j.loss_note);
     if (j.error) parts.push(`error: ${j.error}`);
     $("job-summary").textContent = parts.join(" · ");
