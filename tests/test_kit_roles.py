@@ -140,3 +140,41 @@ def test_writer_routes_are_the_token_guarded_ones_plus_jobs_and_uploads(service,
     assert expected_writes <= routes
     queries = {"/v1/models/{name}/similar", "/v1/models/{name}/translate", "/v1/models/{name}/evaluate"}
     assert not {p for _, p in routes} & queries
+
+
+def test_the_upload_limit_holds_below_a_route_prefix():
+    """Under Serve the app is mounted at ``/embeddings``: an upload path keeps its larger limit."""
+    from service.kit.middleware import BodySizeLimitMiddleware
+
+    async def ok(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = BodySizeLimitMiddleware(
+        ok, max_body_bytes=1024, max_upload_bytes=1 << 20, upload_paths=[r"/v1/corpora"]
+    )
+
+    def status(path, root, size):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"x" * size, "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": path,
+            "root_path": root,
+            "headers": [(b"content-length", str(size).encode())],
+        }
+        asyncio.run(app(scope, receive, send))
+        return sent[0]["status"]
+
+    assert status("/embeddings/v1/corpora", "/embeddings", 4096) == 204
+    assert status("/v1/corpora", "", 4096) == 204
+    assert status("/embeddings/v1/models", "/embeddings", 4096) == 413

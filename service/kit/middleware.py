@@ -116,7 +116,7 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self._limit(scope.get("path", ""))
+        limit = self._limit(_route_path(scope))
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -152,3 +152,10 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below its mount point: without ``root_path`` (Serve's ``route_prefix``,
+    a proxy's prefix), as the routes see it."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
