@@ -43,6 +43,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # also in deep-phonemizer's venv: the scoring below is the project's own
+
+from models.seq2seq.metrics import edit_distance  # noqa: E402  (stdlib only: imports in either venv)
+
 DP_VERSION = "0.0.19"
 TORCH_PIN = "torch==2.13.0"  # the CPU build from the local wheel; never a looser pin (multi-GB CUDA builds)
 LANG = "en_us"
@@ -55,17 +59,6 @@ HEATMAP_WORDS = ("cellphone", "lightning", "geometric", "fifteenth", "lipstick",
 
 
 # ------------------------------------------------------------------------------------------ scoring
-
-
-def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
-    """Levenshtein distance between two token sequences (insertions, deletions, substitutions)."""
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, start=1):
-        cur = [i]
-        for j, y in enumerate(b, start=1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
 
 
 def score(
@@ -142,7 +135,6 @@ def choose_epochs(
 
 
 def task_split(n_train: int | None, n_dev: int, n_test: int) -> Any:
-    sys.path.insert(0, str(ROOT))
     from models.seq2seq.tasks import g2p_task
 
     return g2p_task(n_train=n_train, n_dev=n_dev, n_test=n_test)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sacrebleu
-
 
 def exact_match(
     hypotheses: Sequence[Sequence[str]] | Sequence[str], references: Sequence[Sequence[str]] | Sequence[str]
@@ -33,6 +31,8 @@ def token_accuracy(hypotheses: Sequence[Sequence[str]], references: Sequence[Seq
 
 def bleu(hypotheses: Sequence[str], references: Sequence[str], tokenize: str = "13a") -> float:
     """Return corpus BLEU (0-100) of detokenized strings via ``sacrebleu.corpus_bleu``."""
+    import sacrebleu  # here, so the edit-distance metrics import with the standard library alone
+
     _check_lengths(hypotheses, references)
     if not references:
         return 0.0
