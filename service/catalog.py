@@ -29,13 +29,17 @@ class ServiceSpec:
 
     def settings_class(self) -> Any:
         """Import and return the service's settings class."""
-        module, _, attr = self.settings.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return _import(self.settings)
 
     def create_app(self, settings: Any = None) -> Any:
         """Build the service's FastAPI app (``settings``: an instance of :meth:`settings_class`)."""
-        module, _, attr = self.app_factory.partition(":")
-        return getattr(importlib.import_module(module), attr)(settings)
+        return _import(self.app_factory)(settings)
+
+
+def _import(target: str) -> Any:
+    """The object named by ``"module:attribute"``."""
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 SERVICES: dict[str, ServiceSpec] = {

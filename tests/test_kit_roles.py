@@ -25,10 +25,8 @@ def writer_and_query(tmp_path):
     writer_app = embeddings_app(data, api_token="s3cret-token")
     query_app = embeddings_app(data, api_token="s3cret-token", role="query")
     with TestClient(writer_app) as writer, TestClient(query_app) as query:
-        forwarder = LocalForwarder(writer_app)
-        query_app.state.forward_write = forwarder
+        query_app.state.forward_write = LocalForwarder(writer_app)
         yield writer, query
-        asyncio.run(forwarder.aclose())
 
 
 AUTH = {"Authorization": "Bearer s3cret-token"}

@@ -269,11 +269,7 @@ def test_alignment_heatmaps_hover_gold_and_side_by_side(servers, page):
     assert card.locator("circle.argmax").count() == len(out["links"])
     # A given pair with gold links: overlay and precision/recall/AER from /align.
     page.select_option("#al-model2", "")
-    page.select_option("#al-mode", "align")
-    page.fill("#al-source", "abc")
-    page.fill("#al-target", "cba")
-    page.fill("#al-gold", "0-2 1-1 2-0")
-    page.click("#al-form button[type=submit]")
+    align_in_page(page, "abc", "cba", "0-2 1-1 2-0")
     card = page.locator(".heatmap-card").first
     card.locator("rect.gold").first.wait_for(state="attached")
     assert card.locator("rect.gold").count() == 3
@@ -305,14 +301,19 @@ def test_alignment_heatmaps_hover_gold_and_side_by_side(servers, page):
     page.fill("#al-inputs", "abc4")
     page.click("#al-form button[type=submit]")
     page.locator(".column[data-model=rev2] .heatmap-card").first.wait_for()
-    page.select_option("#al-mode", "align")
-    page.fill("#al-source", "abc4")
-    page.fill("#al-target", "4cba")
-    page.fill("#al-gold", "0-3 1-2 2-1 3-0")
-    page.click("#al-form button[type=submit]")
+    align_in_page(page, "abc4", "4cba", "0-3 1-2 2-1 3-0")
     page.locator(".column[data-model=rev2] rect.gold").first.wait_for(state="attached")
     page.locator(".column[data-model=rev] rect.cell").nth(5).hover()
     shot(page, "alignment")
+
+
+def align_in_page(page, source: str, target: str, gold: str) -> None:
+    """Align one pair in the viewer's form (``gold``: Pharaoh links, "" for none) and submit it."""
+    page.select_option("#al-mode", "align")
+    page.fill("#al-source", source)
+    page.fill("#al-target", target)
+    page.fill("#al-gold", gold)
+    page.click("#al-form button[type=submit]")
 
 
 def labels(card, axis: str) -> list[str]:
@@ -451,11 +452,7 @@ def test_alignment_model_metrics_and_g2p_phoneme_axes(servers, page):
     g2p = att.get("/v1/models/g2p").json()
     per = float(box.locator("tr[data-metric=token_error_rate] td").nth(1).inner_text())
     assert per == pytest.approx(g2p["test_metrics"]["token_error_rate"], abs=1e-3)
-    page.select_option("#al-mode", "align")
-    page.fill("#al-source", "cat")
-    page.fill("#al-target", "K AE T")
-    page.fill("#al-gold", "")
-    page.click("#al-form button[type=submit]")
+    align_in_page(page, "cat", "K AE T", "")
     card = page.locator(".column[data-model=g2p] .heatmap-card").first
     card.locator("rect.cell").first.wait_for(state="attached")
     assert labels(card, "row") == ["K", "AE", "T"]

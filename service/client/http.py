@@ -164,6 +164,12 @@ class _Base:
         self.base_url = str(base_url or client.base_url).rstrip("/")
         return client
 
+    def _tries(self, method: str, idempotent: bool | None, upload: Any, download: Any) -> int:
+        """How many times a request is sent at most: ``1 + retries`` when it is safe to repeat
+        (:func:`is_safe`, and neither an upload nor a download), else once."""
+        safe = upload is None and download is None and is_safe(method, idempotent)
+        return 1 + (self.retries if safe else 0)
+
     def _unreachable(self, exc: httpx.TransportError) -> ServiceUnreachableError:
         reason = str(exc) or type(exc).__name__
         return ServiceUnreachableError(self.base_url, reason)
@@ -230,9 +236,7 @@ class Transport(_Base):
                 **(headers or {}),
             }
         args = self._request_args(params, json, content, headers)
-        tries = 1 + (
-            self.retries if upload is None and download is None and is_safe(method, idempotent) else 0
-        )
+        tries = self._tries(method, idempotent, upload, download)
         for attempt in range(tries):
             response = None
             try:
@@ -328,9 +332,7 @@ class AsyncTransport(_Base):
                 **(headers or {}),
             }
         args = self._request_args(params, json, content, headers)
-        tries = 1 + (
-            self.retries if upload is None and download is None and is_safe(method, idempotent) else 0
-        )
+        tries = self._tries(method, idempotent, upload, download)
         for attempt in range(tries):
             response = None
             try:

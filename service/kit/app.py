@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import unquote
@@ -38,7 +38,7 @@ from service.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from service.kit.models_routes import Summary, models_router
 from service.kit.names import NAME_DESCRIPTION, is_valid_name
 from service.kit.problems import install_problem_handlers, problem_response
-from service.kit.roles import WriterRouting, writer_routes
+from service.kit.roles import WriterRouting, depends_on, writer_routes
 from service.kit.runtime import ServiceRuntime
 from service.kit.schemas import PROBLEM_RESPONSES
 from service.kit.settings import ServiceSettings
@@ -169,16 +169,10 @@ def create_app(
 def _query_operations(routers: Sequence[APIRouter]) -> set[tuple[str, str]]:
     """``(path, method)`` of the routes guarded by :func:`require_query_token` (not by ``require_token``)."""
 
-    def calls(dependant: Any) -> Iterator[Any]:
-        for dep in dependant.dependencies:
-            yield dep.call
-            yield from calls(dep)
-
     out = set()
     for router in routers:
         for route in router.routes:
-            dependant = getattr(route, "dependant", None)
-            if dependant is not None and require_query_token in set(calls(dependant)):
+            if depends_on(route, require_query_token):
                 out |= {(route.path, m.lower()) for m in getattr(route, "methods", ())}
     return out
 

@@ -79,7 +79,9 @@ class ForwardedResponse:
 Forward = Callable[[ForwardedRequest], Awaitable[ForwardedResponse]]
 
 
-def _depends_on(route: BaseRoute, call: Callable[..., Any]) -> bool:
+def depends_on(route: BaseRoute, call: Callable[..., Any]) -> bool:
+    """Whether ``route`` (an API route) depends on ``call``, directly or through other dependencies."""
+
     def calls(dependant: Any) -> Iterable[Any]:
         for dep in dependant.dependencies:
             yield dep.call
@@ -94,7 +96,7 @@ def is_writer_route(route: BaseRoute, upload_collection: str) -> bool:
     route of the upload collection ``upload_collection`` (``/v1/corpora``, ``/v1/datasets``)."""
     path = getattr(route, "path", "")
     return (
-        _depends_on(route, require_token)
+        depends_on(route, require_token)
         or path == "/v1/jobs"
         or path.startswith("/v1/jobs/")
         or path == upload_collection
@@ -235,15 +237,13 @@ class LocalForwarder:
         answer.body = b"".join(chunks)
         return answer
 
-    async def aclose(self) -> None:
-        """Nothing to release (kept so a forwarder over a network client has the same shape)."""
-
 
 __all__ = [
     "Forward",
     "ForwardedRequest",
     "ForwardedResponse",
     "LocalForwarder",
+    "depends_on",
     "WriterRouting",
     "is_writer_route",
     "writer_routes",

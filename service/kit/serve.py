@@ -97,7 +97,6 @@ class Writer:
             raise RuntimeError("this writer does not hold the job runner's role")
 
     async def __del__(self) -> None:
-        await self._local.aclose()
         await self._lifespan.__aexit__(None, None, None)
 
 
