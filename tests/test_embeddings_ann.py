@@ -18,8 +18,9 @@ from models.embeddings.ann import (
     save_index,
     search,
 )
-from models.embeddings.batch import CosAddQuery, most_similar_cosadd
+from models.embeddings.batch import most_similar_cosadd
 from models.embeddings.corpus import LineCorpus, Tokenizer
+from models.embeddings.neighbours import NeighbourQuery
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +64,10 @@ def test_answers_keep_gensim_semantics(lee):
     index = build_index(lee, HnswParams(m=16, ef_construction=100, ef_search=64))
     words = lee.index_to_key
     queries = [
-        CosAddQuery(positive=[words[5]], topn=10),
-        CosAddQuery(positive=[words[10], words[20]], negative=[words[30]], topn=7),
-        CosAddQuery(vector=np.asarray(lee[words[3]]), topn=5),  # a raw vector: nothing excluded
-        CosAddQuery(positive=[words[1]], topn=len(words) - 1),  # everything but the query word
+        NeighbourQuery(positive=[words[5]], topn=10),
+        NeighbourQuery(positive=[words[10], words[20]], negative=[words[30]], topn=7),
+        NeighbourQuery(vector=np.asarray(lee[words[3]]), topn=5),  # a raw vector: nothing excluded
+        NeighbourQuery(positive=[words[1]], topn=len(words) - 1),  # everything but the query word
     ]
     answers = search(lee, index, queries, ef_search=64)
     lee.fill_norms()
@@ -91,9 +92,9 @@ def test_answers_keep_gensim_semantics(lee):
 def test_restrict_vocab_and_a_foreign_index_are_refused(lee, clustered_index):
     index = build_index(lee, HnswParams(m=8, ef_construction=40, ef_search=32))
     with pytest.raises(ValueError, match="restrict_vocab"):
-        search(lee, index, [CosAddQuery(positive=[lee.index_to_key[0]], restrict_vocab=100)])
+        search(lee, index, [NeighbourQuery(positive=[lee.index_to_key[0]], restrict_vocab=100)])
     with pytest.raises(ValueError, match="holds"):
-        search(lee, clustered_index, [CosAddQuery(positive=[lee.index_to_key[0]])])
+        search(lee, clustered_index, [NeighbourQuery(positive=[lee.index_to_key[0]])])
 
 
 def test_save_and_memory_mapped_load(tmp_path, clustered, clustered_index):
@@ -106,7 +107,7 @@ def test_save_and_memory_mapped_load(tmp_path, clustered, clustered_index):
         with open("/proc/self/maps") as fh:
             assert str(path) in fh.read()
     copy = load_index(path, mmap=False)
-    queries = [CosAddQuery(positive=[f"w{i}"], topn=10) for i in range(0, 2000, 97)]
+    queries = [NeighbourQuery(positive=[f"w{i}"], topn=10) for i in range(0, 2000, 97)]
     a = search(clustered, mapped, queries, ef_search=64)
     assert (
         a

@@ -517,4 +517,4 @@ def test_openapi_documents_every_route(client):
               "/v1/models/{name}/evaluate", "/v1/jobs/{job_id}", "/v1/models/{name}/continue"]:  # fmt: skip
         assert p in paths
     assert paths["/v1/models/{name}/similar"]["post"]["summary"]
-    assert "examples" in spec["components"]["schemas"]["SimilarQuery"]
+    assert "examples" in spec["components"]["schemas"]["SimilarRequest"]

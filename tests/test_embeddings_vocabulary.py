@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.embeddings.routes.vocabulary import PrefixIndex, pca_2d
+from models.embeddings.projection import pca_2d
+from models.embeddings.vocabulary import PrefixIndex
 from tests.helpers import assert_problem, embeddings_client, wait_job
 
 PARAMS = {"vector_size": 12, "min_count": 1, "epochs": 2, "workers": 1, "seed": 3}

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from service.kit.app import create_app
 from service.kit.auth import require_query_token, require_token
+from service.kit.errors import NotFoundError
 from service.kit.names import ModelName
-from service.kit.problems import ProblemError
 from service.kit.runtime import ServiceRuntime
 from service.kit.settings import ServiceSettings
 from service.kit.storage import stream_request_to_file
@@ -31,7 +31,7 @@ def build(tmp_path, **overrides):
     @router.post("/models/{name}/similar", dependencies=[Depends(require_query_token)])
     def similar(name: ModelName, item: Item):
         if name == "missing":
-            raise ProblemError(404, "Model not found", "no model named 'missing'", type="model-not-found")
+            raise NotFoundError("model", "missing")
         return {"name": name, "n": len(item.words)}
 
     @router.delete("/models/{name}", dependencies=[Depends(require_token)])

@@ -18,7 +18,7 @@ from service.kit.errors import (
     UnsupportedInputError,
 )
 from service.kit.metrics import METRICS_RESPONSES, PROMETHEUS_MEDIA_TYPE, PrometheusResponse, metrics_endpoint
-from service.kit.problems import PROBLEM_BASE, ProblemError, install_problem_handlers
+from service.kit.problems import PROBLEM_BASE, install_problem_handlers
 
 RAISED = {
     "missing": NotFoundError("model", "m1"),
@@ -67,7 +67,10 @@ def client():
 
     @router.get("/echo-bad")
     def echo_bad():  # a detail echoing a client's lone surrogate must not turn into a 500
-        raise ProblemError(404, "Unknown words", "not in the vocabulary: 'x\ud800'", words=["x\ud800"])
+        raise NotFoundError(
+            "words", ["x\ud800"], detail="not in the vocabulary: 'x\ud800'", code="unknown-words",
+            title="Unknown words", words=["x\ud800"],
+        )  # fmt: skip
 
     app.include_router(router)
     app.add_api_route(

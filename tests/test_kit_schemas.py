@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,6 +17,8 @@ from models.seq2seq.limits import MAX_BEAM_SIZE
 from service.attention import schemas as att
 from service.attention.settings import Settings as AttentionSettings
 from service.embeddings import schemas as emb
+from service.embeddings.schemas import models as emb_models
+from service.embeddings.schemas import queries as emb_queries
 from service.embeddings.settings import Settings as EmbeddingsSettings
 from service.kit.problems import install_problem_handlers
 from service.kit.schemas import (
@@ -178,11 +182,18 @@ def test_a_lax_field_cannot_be_declared_on_a_request_model():
         Explicit.model_validate({"n": "1"})
 
 
-def _request_classes(module) -> list[type[BaseModel]]:
+def _schema_modules(package) -> list[Any]:
+    """A service's schema modules: the package and each module in it."""
+    names = [info.name for info in pkgutil.iter_modules(package.__path__, package.__name__ + ".")]
+    return [package, *(importlib.import_module(name) for name in names)]
+
+
+def _request_classes(package) -> list[type[BaseModel]]:
     """The request bodies of a service: models a route takes as input (their names say so)."""
     suffixes = ("Request", "Query", "Spec", "In", "Options", "Batch", "Section", "Source")
     return [
         obj
+        for module in _schema_modules(package)
         for name, obj in vars(module).items()
         if inspect.isclass(obj)
         and issubclass(obj, BaseModel)
@@ -191,24 +202,24 @@ def _request_classes(module) -> list[type[BaseModel]]:
     ]
 
 
-@pytest.mark.parametrize("module", [emb, att], ids=["embeddings", "attention"])
-def test_every_request_body_of_both_services_is_a_request_model(module):
-    classes = _request_classes(module)
+@pytest.mark.parametrize("package", [emb, att], ids=["embeddings", "attention"])
+def test_every_request_body_of_both_services_is_a_request_model(package):
+    classes = _request_classes(package)
     assert len(classes) >= 8
     assert [c.__name__ for c in classes if not issubclass(c, RequestModel)] == []
     # and responses stay plain (lax) models
-    assert not issubclass(module.JobAccepted, RequestModel)
+    responses = [c for m in _schema_modules(package) for n, c in vars(m).items() if n.endswith("Response")]
+    assert responses and not any(issubclass(c, RequestModel) for c in responses)
+    assert not issubclass(JobAccepted, RequestModel)
 
 
 def test_service_requests_refuse_strings_for_numbers_and_surrogates():
     with pytest.raises(ValidationError):
-        emb.SimilarQuery.model_validate({"positive": ["a"], "topn": "5"})
+        emb_queries.SimilarRequest.model_validate({"positive": ["a"], "topn": "5"})
     with pytest.raises(ValidationError):
-        emb.TrainRequest.model_validate({"name": "m", "sentences": ["a b"], "overwrite": 1})
+        emb_models.TrainRequest.model_validate({"name": "m", "sentences": ["a b"], "overwrite": 1})
     with pytest.raises(ValidationError):
-        emb.batch_models("Similar", emb.SimilarQuery, emb.SimilarResult, {})[0].model_validate(
-            {"queries": [{"positive": ["a"], "unknown": 1}]}
-        )
+        emb_queries.SimilarBatchRequest.model_validate({"queries": [{"positive": ["a"], "unknown": 1}]})
     with pytest.raises(ValidationError) as e:
         att.TranslateRequest.model_validate({"inputs": ["ok", "\ud800"], "return_attention": 0})
     assert {err["loc"] for err in e.value.errors()} == {("inputs", 1), ("return_attention",)}
@@ -282,9 +293,11 @@ def test_vector_options_without_vectors_and_emb_dim_with_them_are_refused():
 
 def test_embeddings_tokenizer_only_where_it_applies():
     with pytest.raises(ValidationError, match="an uploaded corpus is tokenized as it was uploaded"):
-        emb.TrainRequest.model_validate({"name": "m", "corpus_id": "c", "tokenizer": {"kind": "whitespace"}})
+        emb_models.TrainRequest.model_validate(
+            {"name": "m", "corpus_id": "c", "tokenizer": {"kind": "whitespace"}}
+        )
     with pytest.raises(ValidationError, match="every sentence is a token list"):
-        emb.TrainRequest.model_validate({"name": "m", "sentences": [["a", "b"]], "tokenizer": {}})
+        emb_models.TrainRequest.model_validate({"name": "m", "sentences": [["a", "b"]], "tokenizer": {}})
     with pytest.raises(ValidationError, match="every sentence is a token list"):
         emb.SentenceVectorsQuery.model_validate({"sentences": [["a"]], "tokenizer": {"lowercase": False}})
     assert emb.TrainRequest.model_validate({"name": "m", "corpus_id": "c"}).tokenizer.kind == "simple"

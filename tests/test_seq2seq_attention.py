@@ -17,7 +17,7 @@ def _inputs(seed=0):
 
 def _build(kind):
     torch.manual_seed(0)
-    h_enc = H_DEC if kind == "dot" else H_ENC
+    h_enc = H_DEC if kind == "luong-dot" else H_ENC
     return build_attention(kind, H_DEC, h_enc), h_enc
 
 
@@ -68,4 +68,4 @@ def test_unknown_type_and_dot_dim_mismatch():
     with pytest.raises(ValueError):
         build_attention("multihead", 4, 4)
     with pytest.raises(ValueError):
-        build_attention("dot", 4, 8)
+        build_attention("luong-dot", 4, 8)

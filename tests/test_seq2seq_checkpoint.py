@@ -24,7 +24,7 @@ class Evil:
 
 def _model(seed=0):
     torch.manual_seed(seed)
-    cfg = Seq2SeqConfig(emb_dim=8, hidden=10, attention="concat", max_tgt_len=6)
+    cfg = Seq2SeqConfig(emb_dim=8, hidden=10, attention="luong-concat", max_tgt_len=6)
     return Seq2Seq(cfg, Vocabulary(list("abc")), Vocabulary(list("xyz"))).eval()
 
 

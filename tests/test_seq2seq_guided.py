@@ -133,7 +133,7 @@ def test_alignment_error_rate_by_hand():
 
 # ------------------------------------------------------------------------------------------ training
 
-CONFIG = {"emb_dim": 16, "hidden": 32, "attention": "general", "max_src_len": 40, "max_tgt_len": 12}
+CONFIG = {"emb_dim": 16, "hidden": 32, "attention": "luong-general", "max_src_len": 40, "max_tgt_len": 12}
 PARAMS = {"epochs": 4, "batch_size": 32, "lr": 0.01, "schedule": "linear", "warmup_steps": 10, "seed": 0}
 
 

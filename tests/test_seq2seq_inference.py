@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from models.seq2seq.evaluation import evaluate
-from models.seq2seq.inference import SourceError, align, translate
+from models.seq2seq.inference import InvalidInputs, align, translate
 from models.seq2seq.model import Seq2Seq, Seq2SeqConfig
 from models.seq2seq.tasks import reversal_task
 from models.vocab import Vocabulary
@@ -35,10 +35,10 @@ def test_translate_is_batching_invariant(beam_size):
 
 def test_translate_rejects_bad_sources():
     model = _model()
-    with pytest.raises(SourceError) as err:
+    with pytest.raises(InvalidInputs) as err:
         translate(model, ["ab", ""])
-    assert err.value.index == 1
-    with pytest.raises(SourceError):
+    assert [p.index for p in err.value.problems] == [1]
+    with pytest.raises(InvalidInputs):
         translate(model, ["a" * 13])
 
 

@@ -13,12 +13,12 @@ def _model(**kw):
 
 
 def test_config_round_trip_and_validation():
-    cfg = Seq2SeqConfig(attention="concat", layer_norm=True, tokenization="word", layers=2)
+    cfg = Seq2SeqConfig(attention="luong-concat", layer_norm=True, tokenization="word", layers=2)
     assert Seq2SeqConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError):
         Seq2SeqConfig.from_dict({**cfg.to_dict(), "colour": "red"})
     with pytest.raises(ValueError):
-        Seq2SeqConfig(attention="dot", bidirectional=True)
+        Seq2SeqConfig(attention="luong-dot", bidirectional=True)
     with pytest.raises(ValueError):
         Seq2SeqConfig(tokenization="bpe")
 

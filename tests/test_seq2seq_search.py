@@ -12,13 +12,13 @@ TGT_VOCAB = Vocabulary(list("klmnopq"))
 LENGTHS = [5, 1, 7, 3]
 
 
-def _model(attention="general", layer_norm=False, layers=1, seed=0):
+def _model(attention="luong-general", layer_norm=False, layers=1, seed=0):
     torch.manual_seed(seed)
     cfg = Seq2SeqConfig(
         emb_dim=8,
         hidden=12,
         layers=layers,
-        bidirectional=attention != "dot",
+        bidirectional=attention != "luong-dot",
         dropout=0.3,
         attention=attention,
         layer_norm=layer_norm,
@@ -57,7 +57,9 @@ def _same(h1, h2):
 @pytest.mark.parametrize("attention", ATTENTION_TYPES)
 @pytest.mark.parametrize("search,kw", [(greedy_search, {}), (beam_search, {"beam_size": 3})])
 def test_batch_invariance_and_pad_contents(attention, search, kw):
-    model = _model(attention, layer_norm=attention == "concat", layers=2 if attention == "bahdanau" else 1)
+    model = _model(
+        attention, layer_norm=attention == "luong-concat", layers=2 if attention == "bahdanau" else 1
+    )
     src, lengths = _batch()
     batched = search(model, src, lengths, **kw)
     noisy = search(model, *_batch(pad_noise=True), **kw)
@@ -99,7 +101,7 @@ def test_beam_attention_rows_and_no_pad_columns():
 
 
 def test_beam_finds_at_least_the_greedy_normalised_score():
-    model = _model("general", seed=7)
+    model = _model("luong-general", seed=7)
     src, lengths = _batch(seed=7)
     greedy = greedy_search(model, src, lengths)
     beam = beam_search(model, src, lengths, beam_size=8)
@@ -170,7 +172,7 @@ def test_n_best_and_penalties_are_batch_invariant(kw):
 def test_n_best_are_ranked_and_each_has_its_own_attention():
     from models.seq2seq.search import coverage_penalty_of, length_penalty_of
 
-    model = _model("general", seed=13)
+    model = _model("luong-general", seed=13)
     src, lengths = _batch(seed=13)
     for h, n in zip(beam_search(model, src, lengths, beam_size=5, n_best=5), LENGTHS, strict=True):
         assert h.n_best[0] is h and len(h.n_best) == 5

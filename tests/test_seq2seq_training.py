@@ -10,7 +10,13 @@ from models.seq2seq.training import TrainParams, train
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-REVERSAL_CONFIG = {"emb_dim": 32, "hidden": 64, "attention": "general", "max_src_len": 16, "max_tgt_len": 16}
+REVERSAL_CONFIG = {
+    "emb_dim": 32,
+    "hidden": 64,
+    "attention": "luong-general",
+    "max_src_len": 16,
+    "max_tgt_len": 16,
+}
 
 
 def test_short_reversal_run_learns_alignment():
@@ -101,7 +107,7 @@ def test_word_level_with_pretrained_source_vectors(tmp_path):
     path = tmp_path / "vec.txt"
     path.write_text("3 4\nthe 1 0 0 0\ncat 0 1 0 0\nsat 0 0 1 0\n")
     pairs = [("the cat sat", "sat cat the"), ("cat sat", "sat cat"), ("the dog", "dog the")] * 4
-    cfg = {"emb_dim": 4, "hidden": 8, "tokenization": "word", "attention": "concat"}
+    cfg = {"emb_dim": 4, "hidden": 8, "tokenization": "word", "attention": "luong-concat"}
     result = train(cfg, pairs, pairs[:3], {"epochs": 2, "batch_size": 4}, src_vectors=load_word_vectors(path))
     assert result.metrics["src_vector_coverage"] == pytest.approx(3 / 4)
     out = translate(result.model, ["the cat sat"], beam_size=2)[0]

@@ -4,7 +4,7 @@ The index holds row ``i`` = ``kv.index_to_key[i]``, L2-normalised (float32), in 
 ``IndexHNSWFlat`` with inner-product metric, so its inner products are cosines. It answers cosadd
 ``most_similar`` queries (words or a raw vector) with gensim's semantics:
 
-* the query is the mean vector gensim builds (:func:`models.embeddings.batch._mean`);
+* the query is the mean vector gensim builds (:func:`models.embeddings.neighbours.query_mean`);
 * the index is asked for ``topn + len(query words)`` candidates (more when too few came back), the
   query words are dropped, ``topn`` is honoured after the filtering;
 * each returned word's score is recomputed from the vectors as gensim computes it
@@ -18,7 +18,7 @@ every process serving the model shares them); where that flag is missing, ``IO_F
 
 >>> index = build_index(kv, HnswParams(m=16))               # doctest: +SKIP
 >>> save_index(index, version_dir / INDEX_FILE)             # doctest: +SKIP
->>> search(kv, load_index(version_dir / INDEX_FILE), [CosAddQuery(positive=["king"])], ef_search=128)  # doctest: +SKIP
+>>> search(kv, load_index(version_dir / INDEX_FILE), [NeighbourQuery(positive=["king"])], ef_search=128)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from models.atomic import fsync_dir, tmp_sibling
-from models.embeddings.batch import CosAddQuery, _mean, most_similar_cosadd
+from models.embeddings.batch import most_similar_cosadd
+from models.embeddings.neighbours import Neighbour, NeighbourQuery, query_mean
 
 INDEX_FILE = "index.faiss"
 #: Queries per faiss search call and per exact-recall batch (bounds the (B, k) and (B, V) buffers).
@@ -104,9 +105,10 @@ def _candidates(index: faiss.Index, means: np.ndarray, k: int, ef_search: int) -
 
 
 def search(
-    kv: KeyedVectors, index: faiss.Index, queries: list[CosAddQuery], *, ef_search: int = 128
-) -> list[list[tuple[str, float]]]:
-    """Answer cosadd queries from the index like ``kv.most_similar`` (words must be known).
+    kv: KeyedVectors, index: faiss.Index, queries: list[NeighbourQuery], *, ef_search: int = 128
+) -> list[list[Neighbour]]:
+    """Answer cosadd queries from the index like ``kv.most_similar`` (words must be known): each
+    query's ``topn`` neighbours, best first.
 
     Raises ValueError for a query with ``restrict_vocab`` (answer those exactly) or when the index
     does not match the vectors (another vocabulary size).
@@ -117,10 +119,10 @@ def search(
     if any(q.restrict_vocab is not None for q in queries):
         raise ValueError("restrict_vocab is answered by exact search, not the index")
     kv.fill_norms()
-    out: list[list[tuple[str, float]]] = []
+    out: list[list[Neighbour]] = []
     for start in range(0, len(queries), CHUNK):
         chunk = queries[start : start + CHUNK]
-        prepared = [_mean(kv, q) for q in chunk]
+        prepared = [query_mean(kv, q) for q in chunk]
         means = np.stack([m for m, _ in prepared]).astype(np.float32)  # (B, D)
         k = min(max(q.topn + len(ex) for q, (_, ex) in zip(chunk, prepared, strict=True)), n)
         labels = _candidates(index, means, k, ef_search)  # (B, k)
@@ -136,14 +138,14 @@ def search(
     return out
 
 
-def _scored(kv: KeyedVectors, mean: np.ndarray, cand: list[int], topn: int) -> list[tuple[str, float]]:
+def _scored(kv: KeyedVectors, mean: np.ndarray, cand: list[int], topn: int) -> list[Neighbour]:
     """The candidates with gensim's scores (``dot(vectors, mean) / norms``), best first, ``topn`` of them."""
     if not cand:
         return []
     idx = np.asarray(cand, dtype=np.int64)  # (C,)
     scores = np.dot(kv.vectors[idx], mean) / kv.norms[idx]  # (C,)
     order = np.argsort(-scores, kind="stable")[:topn]  # (<= topn,)
-    return [(kv.index_to_key[int(idx[o])], float(scores[o])) for o in order]
+    return [Neighbour(kv.index_to_key[int(idx[o])], float(scores[o])) for o in order]
 
 
 def recall_at_10(
@@ -154,7 +156,7 @@ def recall_at_10(
     n = len(kv.index_to_key)
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(n, size=min(sample, n), replace=False))  # (S,)
-    queries = [CosAddQuery(positive=[kv.index_to_key[int(r)]], topn=10) for r in rows]
+    queries = [NeighbourQuery(positive=[kv.index_to_key[int(r)]], topn=10) for r in rows]
     found = total = 0
     for start in range(0, len(queries), CHUNK):
         part = queries[start : start + CHUNK]

@@ -11,39 +11,14 @@ query words, the same order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from gensim.models import KeyedVectors
+
+from models.embeddings.neighbours import Neighbour, NeighbourQuery, query_mean
 
 CHUNK = 64
 BLOCK = 128
 TILE = 8192
-
-
-@dataclass
-class CosAddQuery:
-    """One validated query: known words (or a raw vector), ``topn`` and ``restrict_vocab``."""
-
-    positive: list[str] = field(default_factory=list)
-    negative: list[str] = field(default_factory=list)
-    vector: np.ndarray | None = None  # (D,)
-    topn: int = 10
-    restrict_vocab: int | None = None
-
-
-def _mean(kv: KeyedVectors, q: CosAddQuery) -> tuple[np.ndarray, list[int]]:
-    if q.vector is not None:
-        keys: list = [np.asarray(q.vector, dtype=np.float32)]
-        weight = np.ones(1)
-    else:
-        keys = list(q.positive) + list(q.negative)
-        weight = np.concatenate((np.ones(len(q.positive)), -1.0 * np.ones(len(q.negative))))
-    mean = kv.get_mean_vector(
-        keys, weight, pre_normalize=True, post_normalize=True, ignore_missing=False
-    )  # (D,)
-    exclude = [kv.get_index(k) for k in keys if isinstance(k, str) and kv.has_index_for(k)]
-    return mean, exclude
 
 
 def _scores_and_block_max(
@@ -97,11 +72,15 @@ def _top_sorted(scores: np.ndarray, bmax: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
-def most_similar_cosadd(kv: KeyedVectors, queries: list[CosAddQuery]) -> list[list[tuple[str, float]]]:
-    """Answer every query like ``kv.most_similar`` (cosadd); words must be known (checked by the caller)."""
+def most_similar_cosadd(kv: KeyedVectors, queries: list[NeighbourQuery]) -> list[list[Neighbour]]:
+    """Answer every cosadd query like ``kv.most_similar``: its ``topn`` neighbours, best first.
+
+    The words must be known and vectors valid (checked by the caller,
+    :meth:`~models.embeddings.queries.VectorQueries.nearest`); ``method`` and ``exact`` are not read.
+    """
     kv.fill_norms()
-    out: list[list[tuple[str, float]] | None] = [None] * len(queries)
-    prepared = [(i, q, *_mean(kv, q)) for i, q in enumerate(queries)]
+    out: list[list[Neighbour] | None] = [None] * len(queries)
+    prepared = [(i, q, *query_mean(kv, q)) for i, q in enumerate(queries)]
     n_all = len(kv.vectors)
     groups: dict[int, list] = {}
     for item in prepared:
@@ -120,7 +99,9 @@ def most_similar_cosadd(kv: KeyedVectors, queries: list[CosAddQuery]) -> list[li
                 k = q.topn + len(exclude)
                 ex = set(exclude)
                 res = [
-                    (kv.index_to_key[j], float(scores[row, j])) for j in best[row, :k].tolist() if j not in ex
+                    Neighbour(kv.index_to_key[j], float(scores[row, j]))
+                    for j in best[row, :k].tolist()
+                    if j not in ex
                 ]
                 out[i] = res[: q.topn]
     return out  # type: ignore[return-value]

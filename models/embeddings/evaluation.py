@@ -1,6 +1,7 @@
 """Intrinsic evaluation of word vectors (gensim ``evaluate_word_pairs`` / ``evaluate_word_analogies``).
 
-Datasets are a builtin name (gensim's test data) or the path of an uploaded file, validated line by line
+Datasets are a builtin name (gensim's test data), the path of an uploaded file, or the items
+themselves (written to a temporary file for gensim, removed afterwards), validated line by line
 first (:class:`~models.embeddings.errors.DatasetFormatError`, a ``ValueError`` naming the line).
 
 * word pairs: ``wordsim353``, ``simlex999`` or a TSV ``word1<TAB>word2<TAB>score`` (``#`` comments,
@@ -19,6 +20,9 @@ from __future__ import annotations
 import copy
 import math
 import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,6 +44,24 @@ def _resolve(dataset: str | os.PathLike, builtin: dict[str, str]) -> str:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no builtin dataset or file named {path!r} (builtin: {sorted(builtin)})")
     return path
+
+
+#: Word pairs given inline: ``(word1, word2, human score)``.
+PairItems = Sequence[tuple[str, str, float]]
+#: Analogy sections given inline: ``(section name, [(a, b, c, d), ...])``.
+AnalogySections = Sequence[tuple[str, Sequence[Sequence[str]]]]
+
+
+@contextmanager
+def _inline_file(lines: list[str]) -> Iterator[str]:
+    """The path of a temporary file holding ``lines`` (gensim reads datasets from files only)."""
+    fd, path = tempfile.mkstemp(prefix=".tmp-eval-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(lines)
+        yield path
+    finally:
+        os.unlink(path)
 
 
 def _lines(path: str):
@@ -109,14 +131,15 @@ def validate_pairs_file(path: str | os.PathLike) -> int:
 
 def evaluate_word_pairs(
     kv: KeyedVectors,
-    dataset: str | os.PathLike,
+    dataset: str | os.PathLike | PairItems,
     *,
     restrict_vocab: int = DEFAULT_RESTRICT_VOCAB,
     case_insensitive: bool = True,
 ) -> PairsEvaluation:
     """Correlate the model's similarities with human judgements; return a :class:`PairsEvaluation`.
 
-    ``dataset``: ``"wordsim353"``, ``"simlex999"`` or a file path (see :func:`validate_pairs_file`).
+    ``dataset``: ``"wordsim353"``, ``"simlex999"``, a file path (see :func:`validate_pairs_file`) or
+    the pairs themselves, ``[(word1, word2, score), ...]`` (the result's ``dataset`` is ``"inline"``).
 
     >>> evaluate_word_pairs(kv, "wordsim353")     # doctest: +SKIP
     PairsEvaluation(dataset='wordsim353', pearson_r=0.21, ..., oov_ratio=0.83, pairs_total=353, pairs_used=60)
@@ -126,6 +149,13 @@ def evaluate_word_pairs(
     """
     if restrict_vocab < 1:
         raise ValueError("restrict_vocab must be >= 1")
+    if not isinstance(dataset, str | os.PathLike):
+        with _inline_file([f"{a}\t{b}\t{score!r}\n" for a, b, score in dataset]) as path:
+            found = evaluate_word_pairs(
+                kv, path, restrict_vocab=restrict_vocab, case_insensitive=case_insensitive
+            )
+        found.dataset = "inline"
+        return found
     path = _resolve(dataset, BUILTIN_PAIR_DATASETS)
     total = validate_pairs_file(path)
     view = copy.copy(kv)  # gensim swaps key_to_index during evaluation: never on the shared object
@@ -229,7 +259,7 @@ def validate_analogies_file(path: str | os.PathLike) -> int:
 
 def evaluate_word_analogies(
     kv: KeyedVectors,
-    dataset: str | os.PathLike = "questions-words",
+    dataset: str | os.PathLike | AnalogySections = "questions-words",
     *,
     restrict_vocab: int = DEFAULT_RESTRICT_VOCAB,
     max_questions: int = DEFAULT_MAX_QUESTIONS,
@@ -239,7 +269,9 @@ def evaluate_word_analogies(
 
     Cost: each evaluated question is one ``most_similar`` over the first ``restrict_vocab`` words
     (``O(restrict_vocab * vector_size)``); files with more than ``max_questions`` questions are refused.
-    A question counts as correct when the best candidate (excluding a, b, c) is d.
+    A question counts as correct when the best candidate (excluding a, b, c) is d. ``dataset``:
+    ``"questions-words"``, a file path or the sections themselves, ``[(name, [(a, b, c, d), ...]),
+    ...]`` (the result's ``dataset`` is ``"inline"``).
 
     >>> evaluate_word_analogies(kv, "questions-words", restrict_vocab=30000).accuracy   # doctest: +SKIP
     0.03
@@ -248,6 +280,18 @@ def evaluate_word_analogies(
     """
     if restrict_vocab < 1 or max_questions < 1:
         raise ValueError("restrict_vocab and max_questions must be >= 1")
+    if not isinstance(dataset, str | os.PathLike):
+        lines = []
+        for name, questions in dataset:
+            lines.append(f": {name}\n")
+            lines.extend(" ".join(question) + "\n" for question in questions)
+        with _inline_file(lines) as path:
+            found = evaluate_word_analogies(
+                kv, path, restrict_vocab=restrict_vocab, max_questions=max_questions,
+                case_insensitive=case_insensitive,
+            )  # fmt: skip
+        found.dataset = "inline"
+        return found
     path = _resolve(dataset, BUILTIN_ANALOGY_DATASETS)
     total = validate_analogies_file(path)
     if total > max_questions:

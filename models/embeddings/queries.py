@@ -1,9 +1,13 @@
-"""Similarity queries over a gensim ``KeyedVectors``, returning exactly gensim's results.
+"""Similarity queries over a gensim ``KeyedVectors`` (and its ANN index), returning exactly gensim's results.
 
 >>> q = VectorQueries(kv)                         # doctest: +SKIP
 >>> q.warm()  # precompute norms once, before serving threads   # doctest: +SKIP
 >>> q.most_similar(["king"], topn=2)            # doctest: +SKIP
-[('queen', 0.71), ('prince', 0.68)]
+[Neighbour(word='queen', score=0.71), Neighbour(word='prince', score=0.68)]
+
+:meth:`VectorQueries.nearest` answers many nearest-neighbour queries at once and is the one place
+that chooses how each is searched: gensim (cosmul), one matrix product for all
+(:mod:`models.embeddings.batch`), or the model's faiss index (:mod:`models.embeddings.ann`).
 
 Unknown words: for a Word2Vec-style ``KeyedVectors`` every query checks its words first and raises
 :class:`UnknownWordsError` listing ALL unknown words (gensim would stop at the first). For
@@ -21,17 +25,22 @@ changed here (the service bounds them with threadpoolctl).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 from gensim.models import KeyedVectors
 from gensim.models.fasttext import FastTextKeyedVectors, ft_ngram_hashes
 
 from ..padding import lengths_to_mask, masked_pool, pad_sequences
+from . import ann
+from .batch import most_similar_cosadd
 from .corpus import DEFAULT_TOKENIZER, Tokenizer
 from .errors import UnknownWordsError
+from .neighbours import SIMILARITY_METHODS, Neighbour, NeighbourQuery, Neighbours
+from .vocabulary import PrefixIndex
 
-SIMILARITY_METHODS: tuple[str, ...] = ("cosadd", "cosmul")
 POOL_MODES: tuple[str, ...] = ("mean", "max", "sum")
 # Most floats in one padded (b, T, D) batch of :meth:`VectorQueries.sentence_vectors` (64 MiB): one long
 # sentence must not pad every other sentence of the request to its length.
@@ -89,15 +98,27 @@ class SentenceVector:
 
 
 class VectorQueries:
-    """Read-only query wrapper over ``kv`` (``KeyedVectors`` or ``FastTextKeyedVectors``)."""
+    """Read-only queries over ``kv`` (``KeyedVectors`` or ``FastTextKeyedVectors``).
 
-    def __init__(self, kv: KeyedVectors):
+    ``index``: the vectors' ANN index (:func:`models.embeddings.ann.build_index`), searched with
+    ``ef_search``, or None: cosadd neighbour queries that allow it are answered from it.
+    """
+
+    def __init__(self, kv: KeyedVectors, index: Any = None, ef_search: int = 128):
         if not isinstance(kv, KeyedVectors):
             raise TypeError(f"expected gensim KeyedVectors, got {type(kv).__name__}")
         self.kv = kv
         self.is_fasttext = isinstance(kv, FastTextKeyedVectors) and kv.bucket > 0
+        self.index = index
+        self.ef_search = ef_search
 
     # ------------------------------------------------------------------ helpers
+
+    @cached_property
+    def prefixes(self) -> PrefixIndex:
+        """The vocabulary's :class:`~models.embeddings.vocabulary.PrefixIndex` (built on first use:
+        one sort of the keys, none for a memory-mapped vocabulary)."""
+        return PrefixIndex.build(self.kv.index_to_key)
 
     @property
     def vector_size(self) -> int:
@@ -124,7 +145,8 @@ class VectorQueries:
         """Return the words (unique, in order) that have no vector."""
         return list(dict.fromkeys(w for w in words if not self.is_known(w)))
 
-    def _require(self, words: Iterable[str]) -> None:
+    def require(self, words: Iterable[str]) -> None:
+        """Raise :class:`UnknownWordsError` listing every word of ``words`` that has no vector."""
         words = list(words)
         for w in words:
             if not isinstance(w, str):
@@ -144,6 +166,72 @@ class VectorQueries:
 
     # ------------------------------------------------------------------ neighbours
 
+    def nearest(self, queries: Sequence[NeighbourQuery]) -> list[Neighbours | Exception]:
+        """Answer many nearest-neighbour queries at once: one :class:`Neighbours` per query, in order,
+        or the exception that query raises alone (:class:`UnknownWordsError` listing all its unknown
+        words, ``ValueError`` for a bad vector, method, ``topn`` or ``restrict_vocab``).
+
+        How each query is searched (the answer's ``exact`` says which answered):
+
+        * ``cosmul``: gensim's ``most_similar_cosmul``, exact;
+        * ``cosadd`` on a model with an index, unless ``exact`` or ``restrict_vocab``: the index, every
+          such query in one faiss search (:func:`models.embeddings.ann.search`; scores are exact);
+        * other ``cosadd``: every such query in one matrix product
+          (:func:`models.embeddings.batch.most_similar_cosadd`, gensim's words, order and scores).
+
+        >>> [answer] = q.nearest([NeighbourQuery(positive=["king"], topn=2)])   # doctest: +SKIP
+        >>> answer.neighbours, answer.exact                                    # doctest: +SKIP
+        ([Neighbour(word='queen', score=0.71), Neighbour(word='prince', score=0.68)], True)
+        """
+        out: list[Neighbours | Exception | None] = [None] * len(queries)
+        product: list[tuple[int, NeighbourQuery]] = []  # (position, checked query)
+        indexed: list[tuple[int, NeighbourQuery]] = []
+        for i, q in enumerate(queries):
+            try:
+                q = self._checked(q)
+            except (UnknownWordsError, ValueError) as exc:
+                out[i] = exc
+                continue
+            if q.method == "cosmul":
+                found = self.kv.most_similar_cosmul(positive=q.positive, negative=q.negative, topn=q.topn)
+                out[i] = Neighbours([Neighbour(w, float(sc)) for w, sc in found])
+            elif self.index is not None and not q.exact and q.restrict_vocab is None:
+                indexed.append((i, q))
+            else:
+                product.append((i, q))
+        if product:
+            answers = most_similar_cosadd(self.kv, [q for _, q in product])
+            for (i, _), found in zip(product, answers, strict=True):
+                out[i] = Neighbours(found)
+        if indexed:
+            answers = ann.search(self.kv, self.index, [q for _, q in indexed], ef_search=self.ef_search)
+            for (i, _), found in zip(indexed, answers, strict=True):
+                out[i] = Neighbours(found, exact=False)
+        return out  # type: ignore[return-value]
+
+    def _checked(self, q: NeighbourQuery) -> NeighbourQuery:
+        """``q`` with its vector as float32, once it is known to be answerable on these vectors."""
+        if q.method not in SIMILARITY_METHODS:
+            raise ValueError(f"unknown method {q.method!r}; expected one of {SIMILARITY_METHODS}")
+        self._check_topn(q.topn)
+        self._check_restrict(q.restrict_vocab)
+        if q.vector is None:
+            if not q.positive:
+                raise ValueError("need at least one positive word")
+            if q.method == "cosmul" and q.restrict_vocab is not None:
+                raise ValueError("restrict_vocab is not supported with method='cosmul' (gensim ignores it)")
+            self.require(q.words)
+            return q
+        if q.positive or q.negative or q.method != "cosadd":
+            raise ValueError("a vector query has no words and uses method 'cosadd'")
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: refused below, no warning
+            vec = np.asarray(q.vector, dtype=np.float32)  # (D,)
+        if vec.ndim != 1 or vec.shape[0] != self.vector_size:
+            raise ValueError(f"vector must have shape ({self.vector_size},), got {vec.shape}")
+        if not np.all(np.isfinite(vec)) or not np.any(vec):
+            raise ValueError("vector must be finite and not all zeros")
+        return replace(q, vector=vec)
+
     def most_similar(
         self,
         positive: Sequence[str],
@@ -151,8 +239,9 @@ class VectorQueries:
         topn: int = 10,
         method: str = "cosadd",
         restrict_vocab: int | None = None,
-    ) -> list[tuple[str, float]]:
-        """Return the ``topn`` nearest words as ``[(word, cosine-or-cosmul score), ...]``, best first.
+    ) -> list[Neighbour]:
+        """Return the ``topn`` nearest words as ``[Neighbour(word, cosine-or-cosmul score), ...]``, best
+        first: gensim's own ``most_similar`` / ``most_similar_cosmul``, exact.
 
         ``method="cosadd"`` is gensim ``most_similar`` (mean of unit vectors, +positive -negative);
         ``"cosmul"`` is ``most_similar_cosmul`` (Levy & Goldberg 3CosMul, scores in ``[0, ~1/eps]``).
@@ -161,49 +250,31 @@ class VectorQueries:
         accepts but IGNORES it, so it is refused here rather than silently ignored.
 
         >>> q.most_similar(["woman", "king"], ["man"], topn=1)      # doctest: +SKIP
-        [('queen', 0.7118)]
+        [Neighbour(word='queen', score=0.7118)]
 
         Raises :class:`UnknownWordsError` (all unknown words), ``ValueError`` (no positive word, bad
         topn/method/restrict_vocab).
         """
-        positive, negative = list(positive), list(negative)
-        if method not in SIMILARITY_METHODS:
-            raise ValueError(f"unknown method {method!r}; expected one of {SIMILARITY_METHODS}")
-        if not positive:
-            raise ValueError("need at least one positive word")
-        self._check_topn(topn)
-        self._check_restrict(restrict_vocab)
-        self._require(positive + negative)
-        if method == "cosmul":
-            if restrict_vocab is not None:
-                raise ValueError("restrict_vocab is not supported with method='cosmul' (gensim ignores it)")
-            res = self.kv.most_similar_cosmul(positive=positive, negative=negative, topn=topn)
+        q = self._checked(NeighbourQuery(list(positive), list(negative), None, topn, method, restrict_vocab))
+        if q.method == "cosmul":
+            res = self.kv.most_similar_cosmul(positive=q.positive, negative=q.negative, topn=topn)
         else:
             res = self.kv.most_similar(
-                positive=positive, negative=negative, topn=topn, restrict_vocab=restrict_vocab
+                positive=q.positive, negative=q.negative, topn=topn, restrict_vocab=restrict_vocab
             )
-        return [(w, float(s)) for w, s in res]
+        return [Neighbour(w, float(sc)) for w, sc in res]
 
     def similar_by_vector(
         self, vector: Sequence[float] | np.ndarray, topn: int = 10, restrict_vocab: int | None = None
-    ) -> list[tuple[str, float]]:
-        """Return the ``topn`` words closest (cosine) to a raw ``vector`` ``(D,)``.
-
-        Same as gensim ``similar_by_vector``; returns ``[(word, cosine), ...]``, best first.
+    ) -> list[Neighbour]:
+        """Return the ``topn`` words closest (cosine) to a raw ``vector`` ``(D,)``, best first:
+        gensim's ``similar_by_vector``.
 
         Raises ``ValueError`` if the vector is not 1-D of length ``vector_size``, not finite, or all zeros.
         """
-        with np.errstate(over="ignore"):  # values beyond float32 become inf: refused below, no warning
-            vec = np.asarray(vector, dtype=np.float32)  # (D,)
-        if vec.ndim != 1 or vec.shape[0] != self.vector_size:
-            raise ValueError(f"vector must have shape ({self.vector_size},), got {vec.shape}")
-        if not np.all(np.isfinite(vec)) or not np.any(vec):
-            raise ValueError("vector must be finite and not all zeros")
-        self._check_topn(topn)
-        self._check_restrict(restrict_vocab)
-        return [
-            (w, float(s)) for w, s in self.kv.similar_by_vector(vec, topn=topn, restrict_vocab=restrict_vocab)
-        ]
+        q = self._checked(NeighbourQuery(vector=np.asarray(vector), topn=topn, restrict_vocab=restrict_vocab))
+        found = self.kv.similar_by_vector(q.vector, topn=topn, restrict_vocab=restrict_vocab)
+        return [Neighbour(w, float(sc)) for w, sc in found]
 
     def analogy(
         self,
@@ -213,12 +284,12 @@ class VectorQueries:
         topn: int = 10,
         method: str = "cosadd",
         restrict_vocab: int | None = None,
-    ) -> list[tuple[str, float]]:
+    ) -> list[Neighbour]:
         """Solve ``a : b :: c : ?`` -- gensim with positive ``[b, c]``, negative ``[a]``; returns like
         :meth:`most_similar`. ``man : king :: woman : ?`` -> ``queen``. Unknown words are listed in
         ``a, b, c`` order.
         """
-        self._require([a, b, c])
+        self.require([a, b, c])
         return self.most_similar([b, c], [a], topn=topn, method=method, restrict_vocab=restrict_vocab)
 
     # ------------------------------------------------------------------ pairwise
@@ -235,7 +306,7 @@ class VectorQueries:
         for p in pairs:
             if len(p) != 2:
                 raise ValueError(f"each pair must have exactly 2 words, got {list(p)!r}")
-        self._require(w for p in pairs for w in p)
+        self.require(w for p in pairs for w in p)
         return [float(self.kv.similarity(w1, w2)) for w1, w2 in pairs]
 
     def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
@@ -247,7 +318,7 @@ class VectorQueries:
         ws1, ws2 = list(ws1), list(ws2)
         if not ws1 or not ws2:
             raise ValueError("both word sets must be non-empty")
-        self._require(ws1 + ws2)
+        self.require(ws1 + ws2)
         return float(self.kv.n_similarity(ws1, ws2))
 
     def doesnt_match(self, words: Sequence[str]) -> str:
@@ -259,7 +330,7 @@ class VectorQueries:
         words = list(words)
         if len(words) < 2:
             raise ValueError("need at least 2 words")
-        self._require(words)
+        self.require(words)
         return str(self.kv.doesnt_match(words))
 
     # ------------------------------------------------------------------ vectors

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from models.padding import masked_softmax
 
-ATTENTION_TYPES = ("bahdanau", "dot", "general", "concat")
+ATTENTION_TYPES = ("bahdanau", "luong-dot", "luong-general", "luong-concat")
 
 
 class Attention(nn.Module):
@@ -113,10 +113,10 @@ def build_attention(kind: str, query_dim: int, key_dim: int) -> Attention:
     """Return the attention module named ``kind`` (one of :data:`ATTENTION_TYPES`)."""
     if kind == "bahdanau":
         return BahdanauAttention(query_dim, key_dim)
-    if kind == "dot":
+    if kind == "luong-dot":
         return DotAttention(query_dim, key_dim)
-    if kind == "general":
+    if kind == "luong-general":
         return GeneralAttention(query_dim, key_dim)
-    if kind == "concat":
+    if kind == "luong-concat":
         return ConcatAttention(query_dim, key_dim)
     raise ValueError(f"unknown attention type {kind!r}; expected one of {ATTENTION_TYPES}")

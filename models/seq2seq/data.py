@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -95,6 +96,24 @@ def examples_from_pairs(items: Iterable[Any]) -> list[Example]:
 
 # The line boundaries of str.splitlines().
 _LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def split_dev(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """``(train, dev)``: ``fraction`` of the examples held out for dev (at least one when there are two
+    or more), drawn with ``seed``; both keep the examples' order.
+
+    >>> train, dev = split_dev(examples_from_pairs([["a", "x"], ["b", "y"], ["c", "z"]]), 0.3, seed=0)
+    >>> len(train), len(dev)
+    (2, 1)
+    """
+    if len(examples) < 2:
+        return examples, []
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_dev = min(len(examples) - 1, max(1, round(len(examples) * fraction)))
+    dev = sorted(order[:n_dev])
+    train = sorted(order[n_dev:])
+    return [examples[i] for i in train], [examples[i] for i in dev]
 
 
 def _lines(text: str) -> Iterator[str]:

@@ -73,6 +73,8 @@ def evaluate(
     beam_size: int = 1,
     batch_size: int = 128,
     with_bleu: bool = True,
+    *,
+    max_src_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Return ``{"n", "loss", "exact_match", "token_accuracy", "bleu", "token_error_rate",
     "sequence_error_rate", "alignment_accuracy", "alignment_error_rate"}``.
@@ -85,12 +87,19 @@ def evaluate(
     teacher-forced: ``alignment_accuracy`` is the share of gold links that are their row's argmax,
     ``alignment_error_rate`` the corpus AER of the rows' argmax links against the gold links
     (:func:`~models.seq2seq.alignment.alignment_error_rate`, sure = possible = gold); both are None
-    when no example has gold links. ``bleu`` is None when ``with_bleu`` is False.
+    when no example has gold links. ``bleu`` is None when ``with_bleu`` is False. Raises
+    :class:`~models.seq2seq.inference.InvalidInputs` for empty or too-long sources (``max_src_tokens``).
     """
     examples = list(examples)
     if not examples:
         raise ValueError("no examples to evaluate")
-    outputs = translate(model, [e.source for e in examples], beam_size=beam_size, batch_size=batch_size)
+    outputs = translate(
+        model,
+        [e.source for e in examples],
+        beam_size=beam_size,
+        batch_size=batch_size,
+        max_src_tokens=max_src_tokens,
+    )
     hyp_tokens = [o.tokens for o in outputs]
     tokenize = model.tgt_tokenizer.tokenize
     all_refs = [[tokenize(r) for r in e.references] for e in examples]

@@ -39,8 +39,8 @@ class Seq2SeqConfig:
         for name in ("emb_dim", "hidden", "layers", "max_src_len", "max_tgt_len"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        if self.attention == "dot" and self.bidirectional:
-            raise ValueError("dot attention needs bidirectional=False (query and key sizes must match)")
+        if self.attention == "luong-dot" and self.bidirectional:
+            raise ValueError("luong-dot attention needs bidirectional=False (query and key sizes must match)")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError("dropout must be in [0, 1)")
 
@@ -60,12 +60,29 @@ class Seq2SeqConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Seq2SeqConfig:
-        """Build from a dict; unknown keys raise ValueError."""
+        """Build from a dict; unknown keys raise ValueError. Checkpoints written before the attention
+        names were the API's (``dot``, ``general``, ``concat``) load under their current names."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        if "attention" in data:
+            data = {**data, "attention": attention_name(data["attention"])}
         return cls(**data)
+
+
+#: Attention names of checkpoints written by earlier releases -> the current ones.
+_EARLIER_ATTENTION_NAMES = {"dot": "luong-dot", "general": "luong-general", "concat": "luong-concat"}
+
+
+def attention_name(name: str) -> str:
+    """The current name of an attention type: checkpoints of earlier releases say ``dot``,
+    ``general``, ``concat``.
+
+    >>> attention_name("general"), attention_name("bahdanau")
+    ('luong-general', 'bahdanau')
+    """
+    return _EARLIER_ATTENTION_NAMES.get(name, name)
 
 
 class Seq2Seq(nn.Module):

@@ -21,7 +21,7 @@ DEFAULT_DATES_RECIPE: dict[str, Any] = {
         "layers": 1,
         "bidirectional": True,
         "dropout": 0.0,
-        "attention": "general",
+        "attention": "luong-general",
         "layer_norm": False,
         "tokenization": "char",
         "max_src_len": 40,

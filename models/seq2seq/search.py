@@ -18,7 +18,7 @@ from torch import Tensor
 from .limits import MAX_BEAM_SIZE
 from .model import Seq2Seq
 
-__all__ = ["MAX_BEAM_SIZE", "Hypothesis", "beam_search", "decode", "greedy_search"]
+__all__ = ["MAX_BEAM_SIZE", "Hypothesis", "beam_search", "greedy_search", "search"]
 
 
 @dataclass
@@ -238,7 +238,7 @@ def beam_search(
         model.train(was_training)
 
 
-def decode(
+def search(
     model: Seq2Seq,
     src: Tensor,
     src_lengths: Tensor,

@@ -10,10 +10,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from models.seq2seq.model import attention_name
 from service.attention.jobs import JOB_DESCRIPTION, job_view
 from service.attention.routes import datasets, inference, models
-from service.attention.runtime import ATTENTION_FROM_CORE, AttentionRuntime
-from service.attention.schemas import JobOut
+from service.attention.runtime import AttentionRuntime
+from service.attention.schemas.jobs import JobInfo
 from service.attention.settings import Settings
 from service.kit.app import create_app as create_kit_app
 
@@ -36,7 +37,7 @@ def version_summary(meta: dict[str, Any]) -> dict[str, Any]:
     """What ``GET /v1/models/{name}/versions`` shows of each version."""
     config = dict(meta.get("config") or {})
     if "attention" in config:
-        config["attention"] = ATTENTION_FROM_CORE.get(config["attention"], config["attention"])
+        config["attention"] = attention_name(config["attention"])
     keys = ("dev_metrics", "test_metrics", "training_time_s", "params", "source")
     return {"config": config, **{k: meta.get(k) for k in keys}}
 
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         routers=[inference.router, models.router, datasets.router, datasets.shared],
         job_view=job_view,
-        job_model=JobOut,
+        job_model=JobInfo,
         job_description=JOB_DESCRIPTION,
         version_summary=version_summary,
         upload_paths=[r"^/v1/datasets$"],

@@ -14,6 +14,8 @@ from models.seq2seq.checkpoint import load_checkpoint, save_checkpoint
 from models.seq2seq.model import Seq2Seq
 
 CHECKPOINT_DIR = "checkpoint"
+#: The dev pairs of a model trained on uploaded or inline data (JSON lines), for ``evaluate``'s dev split.
+DEV_FILE = "dev.jsonl"
 
 
 def save(model: Seq2Seq, version_dir: Path, metrics: dict[str, Any] | None = None) -> None:

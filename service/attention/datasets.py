@@ -16,7 +16,6 @@ from typing import Any
 
 from models.seq2seq.data import DataError, Example, parse_jsonl, parse_tsv, read_jsonl, read_tsv
 from service.kit.errors import InvalidInputError
-from service.kit.problems import line_problem
 
 FILES = {"tsv": "data.tsv", "jsonl": "data.jsonl", "word2vec": "vectors.bin"}
 
@@ -67,14 +66,16 @@ def _parse_upload(path: Path, fmt: str, max_pairs: int | None = None) -> list[Ex
     try:
         examples = read_pairs(path, fmt, max_pairs)
     except DataError as exc:
-        raise line_problem(
+        raise InvalidInputError.at_line(
             "Invalid dataset", "invalid-dataset", exc.line, exc.reason, "invalid-line"
         ) from None
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         bad = exc.object[exc.start : exc.start + 1].hex()
         reason = f"not UTF-8 text: byte 0x{bad} at offset {exc.start} ({exc.reason})"
-        raise line_problem("Invalid dataset", "invalid-dataset", line, reason, "invalid-encoding") from None
+        raise InvalidInputError.at_line(
+            "Invalid dataset", "invalid-dataset", line, reason, "invalid-encoding"
+        ) from None
     if not examples:
         raise InvalidInputError(
             "the upload contains no pairs", code="invalid-dataset", title="Invalid dataset"

@@ -3,7 +3,7 @@ lifted to the top level, every step's lr and every epoch's dev metrics in ``hist
 
 from __future__ import annotations
 
-from service.attention.schemas import JobOut
+from service.attention.schemas.jobs import JobInfo
 from service.kit.jobs import JobRecord
 from service.kit.jobs_routes import job_fields
 
@@ -22,9 +22,9 @@ LIFTED = (
 )
 
 
-def job_view(rec: JobRecord) -> JobOut:
+def job_view(rec: JobRecord) -> JobInfo:
     """The API view of a kit job record."""
-    return JobOut(
+    return JobInfo(
         **job_fields(rec, LIFTED), metrics=rec.metrics, history=rec.history, spec=rec.spec.get("request")
     )
 

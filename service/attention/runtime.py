@@ -2,8 +2,7 @@
 
 * the loader: a stored version becomes a :class:`~models.seq2seq.model.Seq2Seq` in eval mode
   (:mod:`service.attention.checkpoints`, weights loaded with ``weights_only=True``);
-* the default model: the core's dates recipe (:data:`models.seq2seq.recipes.DEFAULT_DATES_RECIPE`);
-* the API's attention names and the core's.
+* the default model: the core's dates recipe (:data:`models.seq2seq.recipes.DEFAULT_DATES_RECIPE`).
 """
 
 from __future__ import annotations
@@ -21,15 +20,6 @@ from service.attention.settings import Settings
 from service.kit.model_store import ModelVersion
 from service.kit.registry import LoadedModel
 from service.kit.runtime import ServiceRuntime, get_runtime
-
-#: API attention names -> the core's (:data:`models.seq2seq.attention.ATTENTION_TYPES`).
-ATTENTION_TO_CORE = {
-    "bahdanau": "bahdanau",
-    "luong-dot": "dot",
-    "luong-general": "general",
-    "luong-concat": "concat",
-}
-ATTENTION_FROM_CORE = {v: k for k, v in ATTENTION_TO_CORE.items()}
 
 #: A model version in memory, as the registry returns it.
 LoadedSeq2Seq = LoadedModel[Seq2Seq]

@@ -15,7 +15,6 @@ version through :meth:`ModelStore.new_version`.
 
 from __future__ import annotations
 
-import random
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -26,28 +25,15 @@ import torch
 
 from models.seq2seq import training
 from models.seq2seq.checkpoint import init_embedding_from_vectors
-from models.seq2seq.data import Example, examples_from_pairs
+from models.seq2seq.data import Example, examples_from_pairs, split_dev
 from models.seq2seq.evaluation import evaluate
 from models.seq2seq.tasks import make_task
 from models.seq2seq.tokenizers import get_tokenizer, tokenization_sides
 from service.attention import checkpoints
+from service.attention.checkpoints import DEV_FILE
 from service.attention.datasets import read_pairs
 from service.kit.model_store import ModelStore
 from service.kit.storage import atomic_write_bytes
-
-DEV_FILE = "dev.jsonl"
-
-
-def split_dev(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Hold out ``fraction`` of the examples (at least one when there are two or more), seeded."""
-    if len(examples) < 2:
-        return examples, []
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    n_dev = min(len(examples) - 1, max(1, round(len(examples) * fraction)))
-    dev = sorted(order[:n_dev])
-    train = sorted(order[n_dev:])
-    return [examples[i] for i in train], [examples[i] for i in dev]
 
 
 def load_data(spec: dict[str, Any]) -> tuple[list[Example], list[Example], dict[str, Any]]:

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from service.embeddings.jobs import JOB_DESCRIPTION, job_view
 from service.embeddings.routes import corpora, models, queries, vocabulary
 from service.embeddings.runtime import EmbeddingsRuntime
-from service.embeddings.schemas import JobInfo
+from service.embeddings.schemas.jobs import JobInfo
 from service.embeddings.settings import Settings
 from service.kit.app import create_app as kit_create_app
 

@@ -1,11 +1,10 @@
 """The embeddings service's runtime: what it adds to the kit's (:class:`~service.kit.runtime.ServiceRuntime`).
 
-* the loader: a stored version becomes :class:`Vectors` — gensim ``KeyedVectors`` (memory-mapped
-  when ``EMBEDDINGS_MMAP``) and their :class:`~models.embeddings.queries.VectorQueries`, whose norms
-  are computed at load time (gensim fills them lazily, and concurrent threads would race);
-* the ANN index of a version (faiss HNSW, ``index.faiss`` beside it, memory-mapped), loaded with
-  the vectors when the version's metadata names one; built by an ``index`` job
-  (:meth:`EmbeddingsRuntime.submit_index`);
+* the loader: a stored version becomes :class:`~models.embeddings.queries.VectorQueries` over its
+  gensim ``KeyedVectors`` (memory-mapped when ``EMBEDDINGS_MMAP``), whose norms are computed at
+  load time (gensim fills them lazily, and concurrent threads would race), and over its ANN index
+  (faiss HNSW, ``index.faiss`` beside it, memory-mapped) when the version's metadata names one;
+  the index is built by an ``index`` job (:meth:`EmbeddingsRuntime.submit_index`);
 * imports of vector files (:meth:`EmbeddingsRuntime.submit_import`): from the import directory
   (``EMBEDDINGS_IMPORT_DIR``, :meth:`EmbeddingsRuntime.import_path`) or from an upload kept in
   ``staged/`` until its job ends;
@@ -20,13 +19,10 @@ import logging
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import faiss
 from fastapi import Depends
-from gensim.models import KeyedVectors
 
 from models.embeddings.ann import INDEX_FILE, HnswParams, load_index
 from models.embeddings.builtin import DEFAULT_ALGORITHM, DEFAULT_PARAMS, default_corpus_path
@@ -44,20 +40,8 @@ from service.kit.runtime import ServiceRuntime, get_runtime
 log = logging.getLogger("service.embeddings")
 
 
-@dataclass(frozen=True)
-class Vectors:
-    """A served model version: its vectors and the query engine over them."""
-
-    kv: KeyedVectors
-    queries: VectorQueries
-    #: The version's ANN index (faiss HNSW over unit vectors), None when it has none.
-    index: faiss.Index | None = None
-    #: efSearch of the index (its metadata's ``ef_search``).
-    ef_search: int = 128
-
-
 #: A model version in memory, as the registry returns it.
-LoadedVectors = LoadedModel[Vectors]
+LoadedVectors = LoadedModel[VectorQueries]
 
 
 def tokenizer_for(kind: str, lowercase: bool) -> Tokenizer:
@@ -65,7 +49,7 @@ def tokenizer_for(kind: str, lowercase: bool) -> Tokenizer:
     return Tokenizer(kind=kind, keep_case=not lowercase)
 
 
-class EmbeddingsRuntime(ServiceRuntime[Vectors]):
+class EmbeddingsRuntime(ServiceRuntime[VectorQueries]):
     """Stores, registry and jobs of the embeddings service."""
 
     uploads_name = "corpora"
@@ -80,10 +64,8 @@ class EmbeddingsRuntime(ServiceRuntime[Vectors]):
     def staged_dir(self) -> Path:
         return self.settings.service_dir / "staged"
 
-    def load_model(self, version: ModelVersion) -> Vectors:
+    def load_model(self, version: ModelVersion) -> VectorQueries:
         kv = load_vectors(version.path, mmap=self.settings.mmap)
-        queries = VectorQueries(kv)
-        queries.warm()
         info = version.meta.get("index") or {}
         path = version.path / INDEX_FILE
         index = None
@@ -95,8 +77,9 @@ class EmbeddingsRuntime(ServiceRuntime[Vectors]):
             if index is not None and index.ntotal != len(kv.index_to_key):
                 log.warning("index of %s v%s does not match its vectors", version.name, version.version)
                 index = None
-        ef_search = int(info.get("ef_search", HnswParams.ef_search))
-        return Vectors(kv, queries, index, ef_search)
+        queries = VectorQueries(kv, index, int(info.get("ef_search", HnswParams.ef_search)))
+        queries.warm()
+        return queries
 
     def default_job_spec(self) -> dict[str, Any]:
         corpus = {

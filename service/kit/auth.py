@@ -13,7 +13,7 @@ import hmac
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.kit.problems import ProblemError
+from service.kit.errors import ForbiddenError, UnauthenticatedError
 
 _bearer = HTTPBearer(
     auto_error=False, description="`Authorization: Bearer <token>` (when a token is configured)"
@@ -25,18 +25,12 @@ def _check(request: Request, credentials: HTTPAuthorizationCredentials | None) -
     if token is None:
         return
     if credentials is None:
-        raise ProblemError(
-            401,
-            "Authentication required",
-            "this route needs an 'Authorization: Bearer <token>' header",
-            type="unauthenticated",
-            headers={"WWW-Authenticate": 'Bearer realm="embattn"'},
-        )
+        raise UnauthenticatedError("this route needs an 'Authorization: Bearer <token>' header")
     expected = token.get_secret_value().encode()
     if credentials.scheme.lower() != "bearer" or not hmac.compare_digest(
         credentials.credentials.encode(), expected
     ):
-        raise ProblemError(403, "Forbidden", "the bearer token is not valid", type="forbidden")
+        raise ForbiddenError("the bearer token is not valid")
 
 
 async def require_token(

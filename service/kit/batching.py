@@ -17,6 +17,12 @@ last batch had company): a lone client, one request at a time, never waits.
 * Items carry their own grouping: a batch function that can combine only alike items (one model,
   one decoding mode) groups them itself (:func:`group_by`).
 
+A service's queries come through :class:`Batching`, the process's batchers over its model registry:
+an *answer* function ``answer(runtime, model, queries) -> outcomes`` says how queries of one kind
+are answered together on one loaded model; ``Batching.answer`` sends one request's query through
+that answer's micro-batcher (its items grouped by model version), ``Batching.answer_all`` answers a
+batch request's queries at once.
+
 >>> import asyncio
 >>> batcher = MicroBatcher(lambda xs: [x * 2 for x in xs], max_batch_size=8, wait_ms=2, name="demo")
 >>> async def main():
@@ -36,9 +42,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
 from service.kit.errors import ServiceError
 from service.kit.metrics import BATCH_DROPPED, BATCH_ROWS
-from service.kit.problems import ProblemError
+from service.kit.registry import LoadedModel, ModelRegistry
 
 log = logging.getLogger("service.batching")
 
@@ -46,6 +55,20 @@ I = TypeVar("I")  # noqa: E741 - an item
 R = TypeVar("R")  # its result
 
 Outcome = Any  # R | BaseException
+Q = TypeVar("Q")  # a query
+
+#: How queries of one kind are answered together on one model version: ``answer(runtime, model,
+#: queries)`` -> one outcome per query, in order (its answer, or the :class:`ServiceError` it is).
+Answer = Callable[[Any, LoadedModel[Any], list[Q]], list[Outcome]]
+
+
+@dataclass(frozen=True)
+class ModelQuery(Generic[Q]):
+    """One request's query of a model (``version`` None: the current one): a micro-batch item."""
+
+    name: str
+    version: int | None
+    query: Q
 
 
 @dataclass(eq=False)
@@ -190,12 +213,106 @@ class MicroBatcher(Generic[I, R]):
         return singles
 
 
-def attempt(fn: Callable[..., R], *args: Any) -> R | Exception:
-    """``fn(*args)``, or the problem (:class:`~service.kit.problems.ProblemError`,
-    :class:`~service.kit.errors.ServiceError`) it raised: one item's outcome in a batch function."""
+class Batching:
+    """The micro-batchers of one process, one per answer function, over its model registry.
+
+    ``runtime`` is handed to every answer (its settings, stores); ``max_batch_size`` 1 turns
+    micro-batching off: a query is then answered alone in the threadpool, as a plain ``def`` route
+    would be. Either way the model work never runs on the event loop.
+    """
+
+    def __init__(
+        self, registry: ModelRegistry[Any], runtime: Any, *, max_batch_size: int, wait_ms: float, service: str
+    ) -> None:
+        self.registry = registry
+        self.runtime = runtime
+        self.max_batch_size = max_batch_size
+        self.wait_ms = wait_ms
+        self.service = service
+        self._batchers: dict[str, MicroBatcher[Any, Any]] = {}
+
+    @property
+    def on(self) -> bool:
+        """Whether concurrent queries are micro-batched (``MAX_BATCH_SIZE`` above 1)."""
+        return self.max_batch_size > 1
+
+    async def answer(
+        self,
+        answer: Answer[Q],
+        name: str,
+        version: int | None,
+        query: Q,
+        *,
+        request: Request | None = None,
+        rows: Callable[[Q], int] | None = None,
+    ) -> Any:
+        """Answer one request's ``query`` of model ``name`` with ``answer``, in a micro-batch with the
+        queries other requests send meanwhile (``rows(query)``: the rows it brings, default 1).
+
+        The query leaves its batch when the client of ``request`` disconnects first. Returns the
+        answer, or raises the :class:`ServiceError` it is (404 when the model or version is missing).
+        """
+        item = ModelQuery(name, version, query)
+        if self.on:
+            disconnected = request.is_disconnected if request is not None else None
+            outcome = await self._batcher(answer, rows)(item, disconnected=disconnected)
+        else:
+            outcome = (await run_in_threadpool(self._run, answer, [item]))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def answer_all(
+        self, answer: Answer[Q], name: str, version: int | None, queries: list[Q]
+    ) -> list[Outcome]:
+        """Answer every query of a batch request on model ``name`` at once: one outcome per query
+        (its answer or its :class:`ServiceError`); raises the model's 404 when it is missing."""
+        return answer(self.runtime, self.registry.get(name, version), queries)
+
+    def close(self) -> None:
+        """Stop the batchers' worker threads."""
+        for batcher in self._batchers.values():
+            batcher.close()
+
+    def _batcher(self, answer: Answer[Any], rows: Callable[[Any], int] | None) -> MicroBatcher[Any, Any]:
+        name = answer.__name__
+        batcher = self._batchers.get(name)
+        if batcher is None:
+            count = (lambda item: rows(item.query)) if rows is not None else (lambda _item: 1)
+            batcher = self._batchers[name] = MicroBatcher(
+                lambda items: self._run(answer, items),
+                max_batch_size=self.max_batch_size,
+                wait_ms=self.wait_ms,
+                name=name,
+                service=self.service,
+                rows=count,
+            )
+        return batcher
+
+    def _run(self, answer: Answer[Any], items: list[ModelQuery[Any]]) -> list[Outcome]:
+        """The batch function: items grouped by model version, each group answered by one call;
+        the items of a model that cannot be had get its error."""
+        outcomes: list[Outcome] = [None] * len(items)
+        for (name, version), indices in group_by(items, lambda it: (it.name, it.version)).items():
+            try:
+                model = self.registry.get(name, version)
+            except ServiceError as exc:
+                for i in indices:
+                    outcomes[i] = exc
+                continue
+            for i, outcome in zip(
+                indices, answer(self.runtime, model, [items[i].query for i in indices]), strict=True
+            ):
+                outcomes[i] = outcome
+        return outcomes
+
+
+def attempt(fn: Callable[..., R], *args: Any) -> R | ServiceError:
+    """``fn(*args)``, or the :class:`~service.kit.errors.ServiceError` it raised: one item's outcome
+    in a batch function."""
     try:
         return fn(*args)
-    except (ProblemError, ServiceError) as exc:
+    except ServiceError as exc:
         return exc
 
 

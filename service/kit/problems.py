@@ -7,9 +7,10 @@ Every error either service returns is ``application/problem+json``::
      "instance": "/v1/models/default/similar", "request_id": "…"}
 
 Validation failures add ``errors``: a list of ``{"loc": [...], "msg": ..., "type": ...}``.
-Route code raises :class:`ProblemError` or a domain error of :mod:`service.kit.errors` (mapped in one
-place: not found 404, conflict 409, invalid input 422, too large 413, unsupported input 415,
-unavailable 503 with ``Retry-After``); FastAPI's own errors (422, 404, 405 with a complete ``Allow``
+Service code raises the errors of :mod:`service.kit.errors`, rendered here in one place
+(:func:`problem_members`: not found 404, conflict 409, invalid input 422, too large 413,
+unsupported input 415, unauthenticated 401, forbidden 403, unavailable 503 with ``Retry-After``);
+FastAPI's own errors (422, 404, 405 with a complete ``Allow``
 header) and unexpected exceptions (500, no stack trace in the body) are converted by
 :func:`install_problem_handlers`. The schema is :class:`service.kit.schemas.Problem`.
 """
@@ -28,23 +29,36 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from service.kit import errors as domain
-from service.kit.errors import ServiceError, UnavailableError
+from service.kit.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceError,
+    TooLargeError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnsupportedInputError,
+    UpstreamError,
+)
 from service.kit.logging import request_id_var
+from service.kit.schemas import PROBLEM_MEDIA_TYPE
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://embattn.dev/problems/"
 
 log = logging.getLogger("service.errors")
 
-#: Domain error -> (status, default title); the first class in ``type(exc).__mro__`` listed wins.
-DOMAIN_STATUS: dict[type[ServiceError], tuple[int, str]] = {
-    domain.NotFoundError: (404, "Not found"),
-    domain.ConflictError: (409, "Conflict"),
-    domain.InvalidInputError: (422, "Unprocessable request"),
-    domain.TooLargeError: (413, "Content Too Large"),
-    domain.UnsupportedInputError: (415, "Unsupported Media Type"),
-    domain.UnavailableError: (503, "Service Unavailable"),
+#: Error class -> (status, default title); the first class in ``type(exc).__mro__`` listed wins.
+STATUS: dict[type[ServiceError], tuple[int, str]] = {
+    NotFoundError: (404, "Not found"),
+    ConflictError: (409, "Conflict"),
+    InvalidInputError: (422, "Unprocessable request"),
+    TooLargeError: (413, "Content Too Large"),
+    UnsupportedInputError: (415, "Unsupported Media Type"),
+    UnauthenticatedError: (401, "Authentication required"),
+    ForbiddenError: (403, "Forbidden"),
+    UpstreamError: (502, "Bad Gateway"),
+    UnavailableError: (503, "Service Unavailable"),
     ServiceError: (400, "Bad Request"),
 }
 
@@ -66,56 +80,6 @@ class ProblemJSONResponse(JSONResponse):
                 content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
             )
             return text.encode("utf-8", "backslashreplace")
-
-
-class ProblemError(Exception):
-    """An error answered as a problem+json response.
-
-    >>> raise ProblemError(404, "Model not found", "no model named 'x'", type="model-not-found")
-    Traceback (most recent call last):
-    ...
-    service.kit.problems.ProblemError: 404 Model not found: no model named 'x'
-    """
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str | None = None,
-        *,
-        type: str | None = None,  # noqa: A002 - the RFC's member name
-        errors: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-        **extensions: Any,
-    ) -> None:
-        super().__init__(f"{status} {title}: {detail}" if detail else f"{status} {title}")
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.type = type
-        self.errors = errors
-        self.headers = headers
-        self.extensions = extensions
-
-
-def invalid(
-    detail: str, *, loc: list[str | int] | None = None, type: str = "invalid-request"
-) -> ProblemError:  # noqa: A002
-    """A 422 for a request that is well-formed JSON but cannot be processed."""
-    errors = [{"loc": loc, "msg": detail, "type": type}] if loc else None
-    return ProblemError(422, "Unprocessable request", detail, type=type, errors=errors)
-
-
-def line_problem(title: str, type: str, line: int, reason: str, error_type: str) -> ProblemError:  # noqa: A002
-    """A 422 naming the offending line of an upload (``errors[0].loc == ["body", "line", line]``)."""
-    return ProblemError(
-        422,
-        title,
-        f"line {line}: {reason}",
-        type=type,
-        errors=[{"loc": ["body", "line", line], "msg": reason, "type": error_type}],
-        line=line,
-    )
 
 
 def problem_response(
@@ -149,29 +113,48 @@ def problem_response(
     return ProblemJSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def domain_status(exc: ServiceError) -> tuple[int, str]:
-    """``(status, default title)`` of a domain error: the first class of its MRO in :data:`DOMAIN_STATUS`."""
-    return next(
-        (DOMAIN_STATUS[c] for c in type(exc).__mro__ if c in DOMAIN_STATUS), DOMAIN_STATUS[ServiceError]
-    )
+def problem_status(exc: ServiceError) -> tuple[int, str]:
+    """``(status, default title)`` of an error: the first class of its MRO in :data:`STATUS`."""
+    return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), STATUS[ServiceError])
 
 
-def domain_problem(request: Request | None, exc: ServiceError) -> JSONResponse:
-    """The problem response of a domain error (:mod:`service.kit.errors`): status from its class,
-    ``type`` = ``exc.code``, ``title`` = ``exc.title`` or the class default, ``errors`` from ``exc.loc``,
-    ``exc.extensions`` as extra members; an :class:`UnavailableError` sends ``Retry-After``."""
-    status, default_title = domain_status(exc)
-    errors = [{"loc": list(exc.loc), "msg": exc.detail, "type": exc.code}] if exc.loc else None
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, UnavailableError) else None
+def problem_members(exc: ServiceError) -> dict[str, Any]:
+    """The problem members of an error (without ``instance`` and ``request_id``): ``type`` (a slug
+    under :data:`PROBLEM_BASE`), ``title`` (``exc.title`` or the class default), ``status``,
+    ``detail``, ``errors`` and ``exc.extensions`` as extra members. The one rendering of every error,
+    whether it is a response of its own or one item of a batch."""
+    status, default_title = problem_status(exc)
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + exc.code,
+        "title": exc.title or default_title,
+        "status": status,
+    }
+    if exc.detail:
+        body["detail"] = exc.detail
+    if exc.errors:
+        body["errors"] = exc.errors
+    body.update({k: v for k, v in exc.extensions.items() if k not in body})
+    return body
+
+
+def error_response(request: Request | None, exc: ServiceError) -> JSONResponse:
+    """The problem response of an error (:func:`problem_members`); an :class:`UnavailableError`
+    sends ``Retry-After``, an :class:`UnauthenticatedError` ``WWW-Authenticate``."""
+    members = problem_members(exc)
+    headers = None
+    if isinstance(exc, UnavailableError):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, UnauthenticatedError):
+        headers = {"WWW-Authenticate": 'Bearer realm="embattn"'}
     return problem_response(
         request,
-        status,
-        exc.title or default_title,
-        exc.detail,
-        type=exc.code,
-        errors=errors,
+        members.pop("status"),
+        members.pop("title"),
+        members.pop("detail", None),
+        type=members.pop("type").removeprefix(PROBLEM_BASE),
+        errors=members.pop("errors", None),
         headers=headers,
-        extensions=exc.extensions,
+        extensions=members,
     )
 
 
@@ -226,22 +209,9 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error through :func:`problem_response`."""
 
-    @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            request,
-            exc.status,
-            exc.title,
-            exc.detail,
-            type=exc.type,
-            errors=exc.errors,
-            headers=exc.headers,
-            extensions=exc.extensions,
-        )
-
     @app.exception_handler(ServiceError)
-    async def _domain(request: Request, exc: ServiceError) -> JSONResponse:
-        return domain_problem(request, exc)
+    async def _error(request: Request, exc: ServiceError) -> JSONResponse:
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
-from service.kit.batching import MicroBatcher, group_by
-from service.kit.errors import ConflictError, NotFoundError, ServiceError
+from service.kit.batching import Batching
+from service.kit.errors import ConflictError, NotFoundError
 from service.kit.jobs import ACTIVE, JobManager, JobRecord
 from service.kit.locks import FileLock
 from service.kit.model_store import ModelStore, ModelVersion
@@ -87,7 +86,14 @@ class ServiceRuntime(Generic[T]):
         self.startup_error: str | None = None
         self.default_job_id: str | None = None
         self._loader: threading.Thread | None = None
-        self._batchers: dict[str, MicroBatcher[Any, Any]] = {}
+        #: The process's micro-batchers: how queries reach the models (:mod:`service.kit.batching`).
+        self.batching = Batching(
+            self.registry,
+            self,
+            max_batch_size=settings.max_batch_size,
+            wait_ms=settings.batch_wait_ms,
+            service=settings.service_name,
+        )
 
     # -- what a service brings -------------------------------------------------------------------
 
@@ -166,70 +172,7 @@ class ServiceRuntime(Generic[T]):
             self._loader.join(timeout=30)
         if self.runs_jobs:
             self.jobs.shutdown()
-        for batcher in self._batchers.values():
-            batcher.close()
-
-    # -- micro-batching --------------------------------------------------------------------------
-
-    @property
-    def batching(self) -> bool:
-        """Whether concurrent queries are micro-batched (``MAX_BATCH_SIZE`` above 1)."""
-        return self.settings.max_batch_size > 1
-
-    def batcher(
-        self, name: str, run: Callable[[list[Any]], Any], rows: Callable[[Any], int] | None = None
-    ) -> MicroBatcher[Any, Any]:
-        """The process's :class:`~service.kit.batching.MicroBatcher` called ``name`` (made on first use)."""
-        batcher = self._batchers.get(name)
-        if batcher is None:
-            batcher = self._batchers[name] = MicroBatcher(
-                run,
-                max_batch_size=self.settings.max_batch_size,
-                wait_ms=self.settings.batch_wait_ms,
-                name=name,
-                service=self.settings.service_name,
-                **({"rows": rows} if rows is not None else {}),
-            )
-        return batcher
-
-    def models_of(
-        self, items: Sequence[Any], key: Callable[[Any], tuple[str, int | None]], outcomes: list[Any]
-    ) -> Iterator[tuple[LoadedModel[T], list[int]]]:
-        """Group a batch's items by the model ``key(item) -> (name, version)`` each asks for; yield
-        ``(model, indices)``. Items whose model cannot be had get that problem in ``outcomes``."""
-        for (name, version), indices in group_by(items, key).items():
-            try:
-                model = self.registry.get(name, version)
-            except ServiceError as exc:
-                for i in indices:
-                    outcomes[i] = exc
-                continue
-            yield model, indices
-
-    async def run_batched(
-        self,
-        name: str,
-        run: Callable[[list[Any]], list[Any]],
-        item: Any,
-        *,
-        request: Request | None = None,
-        rows: Callable[[Any], int] | None = None,
-    ) -> Any:
-        """Answer ``item`` with the batch function ``run`` (outcomes: results or exceptions).
-
-        With batching on, ``item`` joins the micro-batcher ``name`` (and leaves it when the client
-        of ``request`` disconnects first); with it off, ``run([item])`` runs alone in the threadpool,
-        as a plain ``def`` route would. Either way the model work never runs on the event loop.
-        Returns the item's result, or raises its exception.
-        """
-        if self.batching:
-            disconnected = request.is_disconnected if request is not None else None
-            outcome = await self.batcher(name, run, rows)(item, disconnected=disconnected)
-        else:
-            outcome = (await run_in_threadpool(run, [item]))[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        self.batching.close()
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """``(ready, details)`` for ``/readyz``.

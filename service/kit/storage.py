@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 # The file primitives live in models/atomic.py, so that models/ savers share them without importing
 # service/; they are re-exported here for the services.
 from models.atomic import TMP_PREFIX, atomic_write_bytes, atomic_write_json, fsync_dir, tmp_sibling
-from service.kit.problems import ProblemError
+from service.kit.errors import InvalidInputError, TooLargeError
 
 __all__ = [
     "TMP_PREFIX",
@@ -127,12 +127,7 @@ async def stream_request_to_file(request: Request, dest: Path, max_bytes: int) -
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise ProblemError(
-                        413,
-                        "Content Too Large",
-                        f"the upload exceeds the limit of {max_bytes} bytes",
-                        type="body-too-large",
-                    )
+                    raise TooLargeError(f"the upload exceeds the limit of {max_bytes} bytes")
                 pending.append(chunk)
                 pending_bytes += len(chunk)
                 if pending_bytes >= _WRITE_BATCH:
@@ -140,7 +135,7 @@ async def stream_request_to_file(request: Request, dest: Path, max_bytes: int) -
                     pending, pending_bytes = [], 0
             await run_in_threadpool(_write_and_sync, fh, pending)
         if size == 0:
-            raise ProblemError(422, "Empty upload", "the request body is empty", type="empty-upload")
+            raise InvalidInputError("the request body is empty", code="empty-upload", title="Empty upload")
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
     finally:

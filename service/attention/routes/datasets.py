@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from service.attention.datasets import FILES, sample, sniff_format, validate
 from service.attention.runtime import Runtime
-from service.attention.schemas import DatasetList, DatasetOut
+from service.attention.schemas.datasets import DatasetInfo, DatasetList
 from service.kit.auth import require_token
 from service.kit.storage import stream_request_to_file
 from service.kit.uploads_routes import uploads_router
@@ -36,7 +36,7 @@ A bad line is a 422 naming the line (`errors[0].loc = ["body", "line", 3]`); not
     status_code=201,
     summary="Upload a dataset (TSV / JSON lines pairs, or word2vec vectors)",
     description=UPLOAD_DOC,
-    response_model=DatasetOut,
+    response_model=DatasetInfo,
     response_model_exclude_none=True,
     dependencies=[Depends(require_token)],
     openapi_extra={
@@ -73,7 +73,7 @@ async def upload_dataset(
         meta = await run_in_threadpool(store.commit, dataset_id, incoming, FILES[fmt], meta)
     finally:
         incoming.unlink(missing_ok=True)
-    body = DatasetOut.model_validate(meta).model_dump(mode="json", exclude_none=True)
+    body = DatasetInfo.model_validate(meta).model_dump(mode="json", exclude_none=True)
     return JSONResponse(body, status_code=201, headers={"Location": f"/v1/datasets/{dataset_id}"})
 
 
@@ -89,6 +89,6 @@ def _with_sample(runtime: Any, name: str, meta: dict[str, Any]) -> dict[str, Any
 
 #: ``GET /v1/datasets``, ``GET`` and ``DELETE /v1/datasets/{name}``: the kit's, as for every upload collection.
 shared = uploads_router(
-    "/v1/datasets", item=DatasetOut, listing=DatasetList, show=_with_sample,
+    "/v1/datasets", item=DatasetInfo, listing=DatasetList, show=_with_sample,
     show_summary="One dataset, with its first pairs", exclude_none=True,
 )  # fmt: skip

@@ -2,199 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from models.seq2seq.data import DataError, examples_from_pairs
-from models.seq2seq.model import Seq2SeqConfig
-from models.seq2seq.tasks import TASKS_WITH_LINKS
-from models.seq2seq.tokenizers import get_tokenizer
-from service.attention import limits
-from service.attention.runtime import ATTENTION_FROM_CORE, ATTENTION_TO_CORE, AttentionRuntime, Runtime
-from service.attention.schemas import ModelList, ModelOut, TrainRequest
-from service.attention.worker import split_dev
+from models.seq2seq.model import attention_name
+from service.attention.runtime import Runtime
+from service.attention.schemas.models import ModelInfo, ModelList, TrainRequest
+from service.attention.training import training_spec
 from service.kit.auth import require_query_token, require_token
-from service.kit.errors import InvalidInputError, NotFoundError, UnavailableError
+from service.kit.errors import NotFoundError
 from service.kit.jobs_routes import accepted
 from service.kit.model_store import ModelVersion
 from service.kit.names import ModelName
-from service.kit.problems import ProblemError, invalid
 from service.kit.schemas import JobAccepted
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
-
-
-def _dataset(state: AttentionRuntime, dataset_id: str, field: str, kind: str) -> dict[str, Any]:
-    try:
-        meta = state.uploads.get(dataset_id)
-        path = state.uploads.path(dataset_id)
-    except NotFoundError:
-        raise InvalidInputError(
-            f"no dataset named {dataset_id!r}", loc=["body", field], code="unknown-dataset"
-        ) from None
-    if meta.get("kind") != kind:
-        raise invalid(f"dataset {dataset_id!r} holds {meta.get('kind')}, not {kind}", loc=["body", field])
-    return {"id": dataset_id, "path": str(path), "format": meta["format"], "meta": meta}
-
-
-def check_embeddings_model(url: str, model: str, url_given: bool, settings: Any) -> None:
-    """Ask the embeddings service for ``model`` before a job is queued, so that a missing model or an
-    unreachable service is answered now (naming it) rather than as a failed job.
-
-    Unreachable: 422 on ``embeddings.url`` when the request named the URL, else 503 (the service's
-    own ATTENTION_EMBEDDINGS_URL is down: not the client's fault). No such model: 422 on
-    ``embeddings.model``. Any other answer: 502.
-    """
-    import httpx
-
-    endpoint = f"{url.rstrip('/')}/v1/models/{model}"
-    try:
-        resp = httpx.get(endpoint, timeout=min(10.0, settings.embeddings_timeout_s))
-    except httpx.HTTPError as exc:
-        detail = f"cannot reach the embeddings service at {url}: {type(exc).__name__}: {exc}"
-        if url_given:
-            raise invalid(detail, loc=["body", "embeddings", "url"], type="embeddings-unreachable") from None
-        raise UnavailableError(
-            detail + " (ATTENTION_EMBEDDINGS_URL)",
-            code="embeddings-unavailable",
-            title="Embeddings service unavailable",
-            retry_after=10,
-        ) from None
-    if resp.status_code == 404:
-        raise invalid(
-            f"the embeddings service at {url} has no model {model!r}",
-            loc=["body", "embeddings", "model"],
-            type="unknown-embeddings-model",
-        )
-    if resp.status_code != 200:
-        raise ProblemError(
-            502,
-            "Embeddings service error",
-            f"the embeddings service at {url} answered {resp.status_code} for {endpoint}: {resp.text[:300]}",
-            type="embeddings-error",
-        )
-
-
-GUIDED_NEEDS_LINKS = "guided_alignment_weight needs training pairs with links"
-
-
-def _no_links(why: str) -> ProblemError:
-    return invalid(
-        f'{GUIDED_NEEDS_LINKS}: {why}; add gold links (a third item / column, e.g. "0-0 1-1") or set '
-        "guided_alignment_weight to 0",
-        loc=["body", "params", "guided_alignment_weight"],
-        type="needs-links",
-    )
-
-
-def check_guided_links(
-    body: TrainRequest, dataset_meta: dict[str, Any] | None, examples: list[Any] | None
-) -> None:
-    """422 when ``params.guided_alignment_weight`` > 0 and no training pair can carry gold links.
-
-    Built-in tasks: by name (``g2p`` has none). Uploaded datasets: their ``linked`` count (a dataset
-    stored before that count existed is left to the job). Inline pairs: the pairs left for training
-    once the dev share is held out (the same seeded split as the job's).
-    """
-    if body.params.guided_alignment_weight <= 0:
-        return
-    if body.task is not None:
-        if body.task.name not in TASKS_WITH_LINKS:
-            raise _no_links(f"the {body.task.name} task has no gold links")
-    elif dataset_meta is not None:
-        if dataset_meta.get("linked") == 0:
-            raise _no_links(f"dataset {body.dataset_id!r} has no pair with links")
-    elif examples is not None:
-        train = examples
-        if body.dev_dataset_id is None:
-            fraction = body.dev_fraction if body.dev_fraction is not None else 0.1
-            train, _ = split_dev(examples, fraction, body.params.seed)
-        if not any(e.links for e in train):
-            held = " (those with links are all in the dev share)" if any(e.links for e in examples) else ""
-            raise _no_links(f"no inline training pair has links{held}")
-
-
-def build_spec(body: TrainRequest, state: AttentionRuntime) -> dict[str, Any]:
-    """Validate the data sources against the stores and settings; return the job's JSON spec."""
-    settings = state.settings
-    source: dict[str, Any]
-    if body.task is not None:
-        if body.task.n_train > settings.max_train_pairs:
-            raise invalid(
-                f"n_train > the limit of {settings.max_train_pairs}", loc=["body", "task", "n_train"]
-            )
-        source = {"task": {"name": body.task.name, "kwargs": body.task.generator_kwargs()}}
-        check_guided_links(body, None, None)
-    elif body.dataset_id is not None:
-        ds = _dataset(state, body.dataset_id, "dataset_id", "pairs")
-        if ds["meta"]["pairs"] > settings.max_train_pairs:
-            raise invalid(
-                f"the dataset has more than {settings.max_train_pairs} pairs", loc=["body", "dataset_id"]
-            )
-        source = {"dataset": {k: ds[k] for k in ("id", "path", "format")}}
-        check_guided_links(body, ds["meta"], None)
-    else:
-        pairs = body.pairs or []
-        if len(pairs) > settings.max_inline_pairs:
-            raise invalid(
-                f"{len(pairs)} inline pairs > the limit of {settings.max_inline_pairs}; upload a dataset",
-                loc=["body", "pairs"],
-            )
-        try:
-            examples = examples_from_pairs([list(p) for p in pairs])
-        except DataError as exc:
-            raise invalid(f"pair {exc.line - 1}: {exc.reason}", loc=["body", "pairs", exc.line - 1]) from None
-        if not pairs:
-            raise invalid("no pairs", loc=["body", "pairs"])
-        src_kind, tgt_kind = body.config.src_tokenization, body.config.tgt_tokenization
-        units = src_kind if src_kind == tgt_kind else f"{src_kind} source / {tgt_kind} target"
-        limits.check_example_links(
-            examples,
-            get_tokenizer(src_kind).tokenize,
-            lambda i, why: f"pair {i}: {why} ({units} tokens)",
-            get_tokenizer(tgt_kind).tokenize,
-        )
-        check_guided_links(body, None, examples)
-        source = {"pairs": [list(p) for p in pairs]}
-    dev: dict[str, Any] | None = None
-    if body.dev_dataset_id is not None:
-        ds = _dataset(state, body.dev_dataset_id, "dev_dataset_id", "pairs")
-        dev = {"dataset": {k: ds[k] for k in ("id", "path", "format")}}
-    elif body.task is None:
-        dev = {"fraction": body.dev_fraction if body.dev_fraction is not None else 0.1}
-    embeddings: dict[str, Any] | None = None
-    if body.embeddings is not None:
-        url = body.embeddings.url or settings.embeddings_url
-        check_embeddings_model(url, body.embeddings.model, body.embeddings.url is not None, settings)
-        embeddings = {
-            "model": body.embeddings.model,
-            "url": url,
-            "freeze": body.freeze_embeddings,
-            "timeout": settings.embeddings_timeout_s,
-        }
-    elif body.embeddings_file is not None:
-        ds = _dataset(state, body.embeddings_file, "embeddings_file", "vectors")
-        embeddings = {"file": ds["path"], "id": body.embeddings_file, "freeze": body.freeze_embeddings}
-    config = body.config.model_dump()
-    config["attention"] = ATTENTION_TO_CORE[config["attention"]]
-    try:  # the core's own checks, so that a job never fails on a configuration known to be invalid
-        Seq2SeqConfig.from_dict(config)
-    except ValueError as exc:
-        raise invalid(f"config: {exc}", loc=["body", "config"], type="invalid-config") from None
-    request_summary = body.model_dump(exclude={"pairs"}, exclude_none=True)
-    if body.pairs is not None:
-        request_summary["pairs"] = len(body.pairs)
-    return {
-        **state.job_spec_base(body.name),
-        "config": config,
-        "params": body.params.model_dump(),
-        "source": source,
-        "dev": dev,
-        "embeddings": embeddings,
-        "request": request_summary,
-    }
 
 
 @router.post(
@@ -212,16 +34,16 @@ def build_spec(body: TrainRequest, state: AttentionRuntime) -> dict[str, Any]:
 )
 def train_model(body: TrainRequest, state: Runtime) -> JSONResponse:
     state.check_name_free(body.name, body.overwrite)  # before the checks that may call the embeddings service
-    spec = build_spec(body, state)
+    spec = training_spec(body, state)
     return accepted(state.submit_job("train", body.name, spec, overwrite=body.overwrite))
 
 
-def model_out(version: ModelVersion, loaded: bool) -> ModelOut:
+def model_info(version: ModelVersion, loaded: bool) -> ModelInfo:
     meta = version.meta
     config = dict(meta.get("config", {}))
     if "attention" in config:
-        config["attention"] = ATTENTION_FROM_CORE.get(config["attention"], config["attention"])
-    return ModelOut(
+        config["attention"] = attention_name(config["attention"])
+    return ModelInfo(
         name=version.name,
         version=version.version,
         loaded=loaded,
@@ -244,18 +66,18 @@ def list_models(state: Runtime) -> ModelList:
     for name in state.store.names():
         current = state.store.current(name)
         if current is not None:
-            out.append(model_out(current, state.registry.is_loaded(name, current.version)))
+            out.append(model_info(current, state.registry.is_loaded(name, current.version)))
     return ModelList(models=out)
 
 
 @router.get(
     "/{name}",
     summary="A model: config, vocabulary sizes, dev metrics, training time, version",
-    response_model=ModelOut,
+    response_model=ModelInfo,
     dependencies=[Depends(require_query_token)],
 )
-def get_model(name: ModelName, state: Runtime) -> ModelOut:
+def get_model(name: ModelName, state: Runtime) -> ModelInfo:
     current = state.store.current(name)
     if current is None:
         raise NotFoundError("model", name)
-    return model_out(current, state.registry.is_loaded(name, current.version))
+    return model_info(current, state.registry.is_loaded(name, current.version))

@@ -14,7 +14,7 @@ from models.embeddings.errors import CorpusFormatError, CorpusTooLargeError
 from service.embeddings import corpora
 from service.embeddings.errors import corpus_error
 from service.embeddings.runtime import Runtime, tokenizer_for
-from service.embeddings.schemas import CorpusInfo, CorpusList
+from service.embeddings.schemas.corpora import CorpusInfo, CorpusList
 from service.kit.auth import require_token
 from service.kit.errors import ConflictError, InvalidInputError, TooLargeError
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN

@@ -18,7 +18,7 @@ from models.embeddings.io import check_file, iter_export
 from models.embeddings.training import TrainParams
 from service.embeddings.errors import model_file_error
 from service.embeddings.runtime import EmbeddingsRuntime, Runtime
-from service.embeddings.schemas import (
+from service.embeddings.schemas.models import (
     ContinueRequest,
     ImportFormat,
     ImportRequest,
