@@ -1,6 +1,6 @@
 """Assertions and waits shared by the API tests (plain functions; the fixtures are in conftest.py).
 
->>> from tests.helpers import assert_problem, wait_job, wait_ready
+>>> from tests.helpers import assert_problem, wait_for_job, wait_job, wait_ready
 """
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from service.kit.job_record import ACTIVE
+
 PROBLEM = "application/problem+json"
 PROBLEM_BASE = "https://embattn.dev/problems/"
-ACTIVE = ("queued", "running")
 
 
 def assert_problem(resp, status: int, type_: str | None = None) -> dict:
@@ -68,6 +69,18 @@ def wait_job(client, job_id: str, timeout: float = 120.0, *, loaded: bool = True
                 break
             time.sleep(0.02)
     return job
+
+
+def wait_for_job(manager, job_id: str, timeout: float = 60.0):
+    """Block until the job ``job_id`` of a :class:`~service.kit.job_manager.JobManager` has ended;
+    returns its record (a :class:`TimeoutError` when it is still queued or running after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = manager.get(job_id)
+        if rec.status not in ACTIVE:
+            return rec
+        time.sleep(0.05)
+    raise TimeoutError(f"job {job_id} still {manager.get(job_id).status} after {timeout}s")
 
 
 def wait_ready(client, timeout: float = 60.0) -> dict:

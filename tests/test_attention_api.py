@@ -392,16 +392,6 @@ def test_dataset_with_more_pairs_than_a_job_accepts_is_refused_and_keeps_nothing
     assert not [p for p in root.iterdir() if p.name.startswith(".")]
 
 
-def test_an_upload_left_by_a_crash_is_removed_at_start(tmp_path):
-    from service.kit.uploads import UploadStore
-
-    store = UploadStore(tmp_path / "datasets", kind="dataset")
-    leftover = store.incoming()  # streamed, then the process died before commit
-    leftover.write_bytes(b"ab\tba\n" * 1000)
-    UploadStore(tmp_path / "datasets", kind="dataset").clean()  # the next start
-    assert not leftover.exists()
-
-
 def test_train_from_dataset_and_inline_pairs(client):
     rows = [f"{w}\t{w[::-1]}" for w in ("abc", "bcd", "cde", "def", "efg", "fgh", "ghi", "hij", "ijk", "jkl")]
     ds = client.post("/v1/datasets", content="\n".join(rows).encode()).json()

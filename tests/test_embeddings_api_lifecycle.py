@@ -18,6 +18,8 @@ from gensim.test.utils import datapath
 
 from service.embeddings.app import create_app
 from service.embeddings.settings import Settings
+from service.kit.job_record import JobRecord
+from service.kit.job_store import JobStore
 from tests.helpers import assert_problem, embeddings_client, wait_job, wait_ready
 from tests.test_embeddings_api import assert_neighbours, train
 
@@ -48,15 +50,15 @@ def test_models_versions_and_jobs_survive_a_restart(tmp_path):
 
 
 def test_a_job_interrupted_by_a_crash_shows_failed_after_restart(tmp_path):
-    jobs_dir = tmp_path / "embeddings" / "jobs"
-    jobs_dir.mkdir(parents=True)
     job_id = uuid.uuid4().hex
-    record = {
-        "id": job_id, "kind": "train", "model": "lost", "status": "running",
-        "created": datetime.now(UTC).isoformat(), "started": datetime.now(UTC).isoformat(),
-        "progress": 0.4, "epoch": 2, "spec": {"name": "lost"}, "target": "service.embeddings.worker:train",
-    }  # fmt: skip
-    (jobs_dir / f"{job_id}.json").write_text(json.dumps(record))
+    record = JobRecord(
+        id=job_id, kind="train", model="lost", status="running", started=datetime.now(UTC),
+        progress=0.4, epoch=2, spec={"name": "lost"}, target="service.embeddings.worker:train",
+    )  # fmt: skip
+    store = JobStore(tmp_path / "embeddings" / "jobs" / "jobs.sqlite3")  # as the crashed runner left it
+    with store.transaction() as tx:
+        tx.insert(record)
+    store.close()
     with make_client(tmp_path) as c:
         job = c.get(f"/v1/jobs/{job_id}").json()
         assert job["status"] == "failed" and "interrupted" in job["error"]

@@ -58,29 +58,6 @@ def test_model_store_versions_and_crash(tmp_path):
     assert store.delete("m") and store.names() == [] and not store.delete("m")
 
 
-def test_update_meta_changes_a_version_in_place_and_the_registry_follows(tmp_path):
-    from service.kit.errors import NotFoundError
-    from service.kit.registry import ModelRegistry
-
-    store = ModelStore(tmp_path)
-    for text in ("one", "two"):
-        with store.new_version("m", {"algorithm": "x"}) as d:
-            (d / "w.txt").write_text(text)
-    loads: list[dict] = []
-    registry = ModelRegistry(store, lambda v: loads.append(dict(v.meta)) or v.meta, service="t")
-    assert "extra" not in registry.get("m").meta and len(loads) == 1
-    assert registry.get("m") is registry.get("m") and len(loads) == 1  # same stamp: no reload
-    store.update_meta("m", 2, {"extra": {"a": 1}})
-    assert store.current("m").meta["extra"] == {"a": 1} and store.current("m").version == 2
-    assert registry.get("m").model["extra"] == {"a": 1} and len(loads) == 2  # reloaded in place
-    store.update_meta("m", 1, {"old": True})  # not the current one: CURRENT.json is left alone
-    assert store.get("m", 1).meta["old"] and registry.get("m").model["extra"] and len(loads) == 2
-    store.update_meta("m", 2, {}, remove=("extra",))
-    assert "extra" not in registry.get("m").model and len(loads) == 3
-    with pytest.raises(NotFoundError):
-        store.update_meta("m", 9, {"x": 1})
-
-
 def test_run_while_connected_tells_the_work_when_the_client_has_gone(tmp_path):
     """A long validation of an upload (here: a real corpus scan) stops once the client disconnects."""
     import asyncio

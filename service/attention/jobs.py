@@ -4,7 +4,7 @@ lifted to the top level, every step's lr and every epoch's dev metrics in ``hist
 from __future__ import annotations
 
 from service.attention.schemas.jobs import JobInfo
-from service.kit.jobs import JobRecord
+from service.kit.job_record import JobRecord
 from service.kit.jobs_routes import job_fields
 
 LIFTED = (

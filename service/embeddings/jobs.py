@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.embeddings.schemas.jobs import EpochReport, JobInfo
-from service.kit.jobs import JobRecord
+from service.kit.job_record import JobRecord
 from service.kit.jobs_routes import job_fields
 
 

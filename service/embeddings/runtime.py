@@ -32,7 +32,7 @@ from models.embeddings.queries import VectorQueries
 from models.embeddings.training import TrainParams
 from service.embeddings.settings import Settings
 from service.kit.errors import InvalidInputError, NotFoundError
-from service.kit.jobs import JobRecord
+from service.kit.job_record import JobRecord
 from service.kit.model_store import ModelVersion
 from service.kit.registry import LoadedModel
 from service.kit.runtime import ServiceRuntime, get_runtime

@@ -7,7 +7,7 @@ the current state — submit a job unless one is active for its model, claim the
 cancel — is one ``BEGIN IMMEDIATE`` transaction, so two processes can never both win.
 
 >>> import tempfile, pathlib
->>> from service.kit.jobs import JobRecord
+>>> from service.kit.job_record import JobRecord
 >>> store = JobStore(pathlib.Path(tempfile.mkdtemp()) / "jobs.sqlite3")
 >>> with store.transaction() as tx:
 ...     tx.insert(JobRecord(id="a" * 32, kind="train", model="m"))
@@ -23,10 +23,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from service.kit.jobs import JobRecord
+from service.kit.job_record import ACTIVE, JobRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -43,8 +42,6 @@ CREATE INDEX IF NOT EXISTS jobs_model_status ON jobs (model, status);
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created);
 """
 
-ACTIVE = ("queued", "running")
-
 
 def _record(rec: JobRecord) -> tuple[str, str]:
     data = rec.model_dump(mode="json", exclude={"history"})
@@ -53,8 +50,6 @@ def _record(rec: JobRecord) -> tuple[str, str]:
 
 
 def _parse(record: str, history: str | None) -> JobRecord:
-    from service.kit.jobs import JobRecord
-
     data = json.loads(record)
     target = data.pop("target", "")
     rec = JobRecord.model_validate({**data, "history": json.loads(history) if history else []})
@@ -74,9 +69,8 @@ class Transaction:
 
     def active_for(self, model: str) -> list[JobRecord]:
         rows = self.conn.execute(
-            "SELECT record, history FROM jobs WHERE model = ? AND status IN ('queued', 'running') "
-            "ORDER BY created",
-            (model,),
+            "SELECT record, history FROM jobs WHERE model = ? AND status IN (?, ?) ORDER BY created",
+            (model, *ACTIVE),
         ).fetchall()
         return [_parse(*row) for row in rows]
 
@@ -119,9 +113,9 @@ class Transaction:
     def prune(self, keep: int) -> list[str]:
         """Delete the oldest ended jobs beyond the ``keep`` newest; returns their ids."""
         rows = self.conn.execute(
-            "SELECT id FROM jobs WHERE status NOT IN ('queued', 'running') "
+            "SELECT id FROM jobs WHERE status NOT IN (?, ?) "
             "ORDER BY COALESCE(finished, created) DESC LIMIT -1 OFFSET ?",
-            (keep,),
+            (*ACTIVE, keep),
         ).fetchall()
         ids = [r[0] for r in rows]
         self.conn.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, create_model
 
 from service.kit.auth import require_query_token, require_token
-from service.kit.jobs import JobRecord
+from service.kit.job_record import JobRecord
 from service.kit.runtime import get_runtime
 from service.kit.schemas import JobAccepted
 

@@ -3,7 +3,7 @@
 A service runs in one of two roles (``<PREFIX>ROLE``, :class:`~service.kit.settings.ServiceSettings`):
 
 * ``all`` (the default): the process answers every route and takes part in running jobs (one
-  runner per data directory, :mod:`service.kit.jobs`);
+  runner per data directory, :mod:`service.kit.job_manager`);
 * ``query``: the process answers the *queries* only and never runs a job nor trains the default
   model. The *writer routes* -- every route that needs the write token (uploads, training,
   imports, deletions, version changes), the job routes (the writer's job store is the one that

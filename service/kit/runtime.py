@@ -30,7 +30,8 @@ from fastapi import Request
 
 from service.kit.batching import Batching
 from service.kit.errors import ConflictError, NotFoundError
-from service.kit.jobs import ACTIVE, JobManager, JobRecord
+from service.kit.job_manager import JobManager
+from service.kit.job_record import ACTIVE, JobRecord
 from service.kit.locks import FileLock
 from service.kit.model_store import ModelStore, ModelVersion
 from service.kit.registry import LoadedModel, ModelRegistry
@@ -77,7 +78,7 @@ class ServiceRuntime(Generic[T]):
             on_finished=self._on_job_finished,
             on_runner=self.clean_leftovers,
             keep_finished=settings.max_finished_jobs,
-            log=(settings.log_level, settings.log_json),
+            log_config=(settings.log_level, settings.log_json),
         )
         #: Held while a rule is checked and acted on (a name is free, no job uses an upload, …), by
         #: one thread of one process at a time over every process serving this data directory.

@@ -94,24 +94,9 @@ class UploadStore:
             remove_tree(self._dir(upload_id))
 
     def clean(self) -> int:
-        """Remove leftovers of interrupted uploads and move uploads of the old flat layout in place.
-
-        (Corpora were once stored as ``<id>.data`` + ``<id>.json``; they become ``<id>/data.txt``.)
-        Returns how many temporaries were removed.
-        """
+        """Remove leftovers of interrupted uploads; returns how many were removed."""
         self.root.mkdir(parents=True, exist_ok=True)
-        removed = remove_temporaries(self.root)
-        for legacy in self.root.glob("*.json"):
-            data = legacy.with_suffix(".data")
-            upload_id = legacy.stem
-            if not (is_valid_name(upload_id) and data.exists()) or self._dir(upload_id).exists():
-                continue
-            meta = read_json(legacy)
-            with atomic_directory(self._dir(upload_id)) as tmp:
-                os.replace(data, tmp / "data.txt")
-                atomic_write_json(tmp / META, {"kind": self.kind, **meta, "file": "data.txt"})
-            legacy.unlink()
-        return removed
+        return remove_temporaries(self.root)
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 @pytest.mark.parametrize("service", ["embeddings", "attention"])
-def test_cli_starts_serves_and_stops(service, tmp_path):
+def test_python_m_service_starts_serves_and_stops_on_sigterm(service, tmp_path):
     port = free_port()
     env = {**os.environ, f"{service.upper()}_TRAIN_DEFAULT": "false", f"{service.upper()}_LOG_JSON": "true"}
     proc = subprocess.Popen(
@@ -79,7 +79,7 @@ def _env_example_token(var: str) -> str:
         ("embeddings", "changethis"),
     ],
 )
-def test_cli_refuses_a_placeholder_token(service, token, tmp_path):
+def test_python_m_service_refuses_a_placeholder_token(service, token, tmp_path):
     """The example tokens of .env.example (or FastAPI's "changethis") never guard a real service."""
     var = f"{service.upper()}_API_TOKEN"
     env = {**os.environ, var: token, f"{service.upper()}_TRAIN_DEFAULT": "false"}

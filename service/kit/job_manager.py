@@ -1,14 +1,7 @@
-"""Training jobs that run outside the request path, in worker processes, with bounded concurrency.
+"""The job runner: queue, run, watch, cancel and persist the jobs of one data directory.
 
-A job is a call ``function(spec, report) -> dict`` of a module-level function named by
-``"package.module:function"``. It runs in a child process started from a clean forkserver (never a
-fork of the threaded server), so it can neither stall queries nor crash the service, and it can
-be cancelled by terminating the process. At most ``max_concurrent`` jobs run; the rest wait in a
-FIFO queue.
-
-The child calls ``report(**fields)`` as it goes; ``progress`` (0..1), ``epoch`` and ``step`` are
-kept as top-level fields, everything else becomes the job's latest ``metrics``, and a call with
-``history=True`` also appends the fields to the job's ``history`` (loss per epoch, lr per step…).
+Jobs run in worker processes (:mod:`service.kit.job_worker`), with bounded concurrency: at most
+``max_concurrent`` jobs run; the rest wait in a FIFO queue.
 
 Every state change is committed to the data directory's job store (``jobs_dir/jobs.sqlite3``,
 :mod:`service.kit.job_store`), shared by all the processes that serve it, so job history survives
@@ -25,150 +18,24 @@ process becomes the runner was interrupted (its runner died, ``kill -9`` include
 
 from __future__ import annotations
 
-import importlib
 import logging
 import multiprocessing as mp
 import os
-import signal
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from service.kit.errors import ConflictError, NotFoundError
+from service.kit.job_record import ACTIVE, JobRecord, JobStatus, apply_report, utc_now
 from service.kit.job_store import JobStore
+from service.kit.job_worker import worker_main
 from service.kit.locks import RoleLock
 from service.kit.metrics import JOBS, JOBS_FINISHED
-from service.kit.storage import read_json
 
 log = logging.getLogger("service.jobs")
-
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-ACTIVE: tuple[str, ...] = ("queued", "running")
-HISTORY_LIMIT = 20_000
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class JobRecord(BaseModel):
-    """The persisted state of one job (also its API representation)."""
-
-    id: str = Field(description="Job id (32 hex characters).")
-    kind: str = Field(description="What the job does, e.g. 'train' or 'continue'.")
-    model: str | None = Field(None, description="The model the job produces.")
-    status: JobStatus = "queued"
-    created: datetime = Field(default_factory=_now)
-    started: datetime | None = None
-    finished: datetime | None = None
-    progress: float = Field(0.0, ge=0.0, le=1.0, description="Share of the work done, 0..1.")
-    epoch: int | None = None
-    step: int | None = None
-    metrics: dict[str, Any] = Field(default_factory=dict, description="The latest reported figures.")
-    history: list[dict[str, Any]] = Field(default_factory=list, description="Per-epoch / per-step reports.")
-    error: str | None = Field(None, description="Why the job failed or was cancelled.")
-    result: dict[str, Any] | None = Field(None, description="What the job returned on success.")
-    spec: dict[str, Any] = Field(default_factory=dict, description="The job's input.")
-    target: str = Field("", exclude=True)
-
-    @property
-    def duration_s(self) -> float | None:
-        if not self.started:
-            return None
-        return ((self.finished or _now()) - self.started).total_seconds()
-
-
-# --------------------------------------------------------------------------- child process side
-
-
-def _child_main(
-    target: str,
-    spec: dict[str, Any],
-    conn: Any,
-    threads: int,
-    log: tuple[str, bool] | None = None,
-    runner: int | None = None,
-) -> None:
-    """Entry point of the worker process: run the job function and send back reports.
-
-    ``log`` is the service's ``(level, json_lines)``: the worker's logs and warnings take the same
-    form as the service's own (one JSON object per line).
-    """
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    if log is not None:
-        from service.kit.logging import configure_logging
-
-        configure_logging(log[0], json_lines=log[1])
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(threads)
-    except Exception:  # noqa: S110 - limiting BLAS threads is best effort
-        pass
-
-    if runner is not None:
-        _exit_with_runner(runner)
-    # A cancel terminates the process: unwind it, so that the job's ``finally`` blocks remove what it
-    # was writing (a half-made version directory), within the runner's grace period before SIGKILL.
-    signal.signal(signal.SIGTERM, _unwind)
-
-    def report(**fields: Any) -> None:
-        conn.send(("report", fields))
-
-    try:
-        module_name, _, func_name = target.partition(":")
-        func = getattr(importlib.import_module(module_name), func_name)
-        result = func(spec, report)
-        conn.send(("result", result if isinstance(result, dict) else {"value": result}))
-    except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
-        msg = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        try:
-            conn.send(("error", msg, traceback.format_exc(limit=20)))
-        except Exception:  # noqa: S110
-            pass
-    finally:
-        conn.close()
-
-
-def _unwind(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _exit_with_runner(runner: int, period_s: float = 1.0) -> None:
-    """End this worker within ``period_s`` once the runner process ``runner`` is gone (killed).
-
-    Workers are children of the runner's forkserver, which outlives the runner while a worker
-    lives; without this, an orphan would go on writing a model while the next runner marks its job
-    interrupted.
-    """
-
-    def alive() -> bool:
-        try:
-            os.kill(runner, 0)
-            with open(f"/proc/{runner}/stat", encoding="ascii") as fh:
-                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a dead, unreaped runner
-        except ProcessLookupError:
-            return False
-        except (OSError, IndexError):
-            return True  # no /proc: trust kill(0)
-
-    def watch() -> None:
-        while True:
-            time.sleep(period_s)
-            if not alive():
-                os._exit(70)
-
-    threading.Thread(target=watch, name="exit-with-runner", daemon=True).start()
-
-
-# --------------------------------------------------------------------------- parent side
 
 
 class JobManager:
@@ -190,6 +57,7 @@ class JobManager:
     called *before* the job's status becomes ``succeeded``: a client that sees ``succeeded`` can
     query the model. ``on_runner()`` is called once, before any job runs, when this process becomes
     the runner at start-up (not on a later take-over): the moment to clean leftovers.
+    ``log_config`` is the service's ``(level, json_lines)``, which the worker processes log with.
 
     Job functions run in processes started by a forkserver, which re-imports the parent's
     ``__main__``: a script that creates an app must guard its code with
@@ -211,10 +79,10 @@ class JobManager:
         on_finished: Callable[[JobRecord], None] | None = None,
         on_runner: Callable[[], None] | None = None,
         keep_finished: int | None = None,
-        log: tuple[str, bool] | None = None,
+        log_config: tuple[str, bool] | None = None,
     ) -> None:
         self.jobs_dir = Path(jobs_dir)
-        self.log = log
+        self.log_config = log_config
         self.keep_finished = keep_finished
         self.max_concurrent = max_concurrent
         self.service = service
@@ -224,7 +92,7 @@ class JobManager:
         self.store = JobStore(self.jobs_dir / "jobs.sqlite3")
         self.role = RoleLock(self.jobs_dir / "runner.lock")
         self._ctx = mp.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["service.kit.jobs", *preload])
+        self._ctx.set_forkserver_preload(["service.kit.job_worker", *preload])
         self._running: dict[str, JobRecord] = {}  # the jobs this process runs (fresher than the store)
         self._procs: dict[str, Any] = {}
         self._cancelled: set[str] = set()  # running jobs of this process being stopped on request
@@ -266,12 +134,11 @@ class JobManager:
     def _become_runner(self, *, boot: bool) -> None:
         if boot and self.on_runner is not None:
             self.on_runner()
-        self._import_legacy_records()
         with self.store.transaction() as tx:  # only the runner runs jobs: a running one was interrupted
             for rec in tx.running():
                 rec.status = "failed"
                 rec.error = "interrupted: the service stopped while this job was running"
-                rec.finished = rec.finished or _now()
+                rec.finished = rec.finished or utc_now()
                 tx.put(rec, history=False)
                 log.warning("job interrupted", extra={"job": rec.id, "model": rec.model})
         self._prune()
@@ -280,22 +147,6 @@ class JobManager:
             t = threading.Thread(target=self._worker_loop, name=f"jobs-{self.service}-{i}", daemon=True)
             t.start()
             self._threads.append(t)
-
-    def _import_legacy_records(self) -> None:
-        """Move job records of the earlier one-file-per-job layout (``<id>.json``) into the store."""
-        for path in sorted(self.jobs_dir.glob("*.json")):
-            try:
-                data = read_json(path)
-                target = data.pop("target", "") if isinstance(data, dict) else ""
-                rec = JobRecord.model_validate(data)
-                rec.target = target
-            except Exception as exc:  # a damaged record must not stop the service
-                log.warning("skipping unreadable job record %s: %s", path.name, exc)
-                continue
-            with self.store.transaction() as tx:
-                if tx.get(rec.id) is None:
-                    tx.insert(rec)
-            path.unlink(missing_ok=True)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the workers (running jobs are terminated, recorded as interrupted) and give up the role."""
@@ -395,7 +246,7 @@ class JobManager:
                 )
             tx.request_cancel(job_id)
             if rec.status == "queued":
-                rec.status, rec.finished, rec.error = "cancelled", _now(), "cancelled before it started"
+                rec.status, rec.finished, rec.error = "cancelled", utc_now(), "cancelled before it started"
                 tx.put(rec, history=False)
                 queued = True
             else:
@@ -409,16 +260,6 @@ class JobManager:
         while time.monotonic() < deadline and self.get(job_id).status == "running":
             time.sleep(0.02)
         return self.get(job_id)
-
-    def wait(self, job_id: str, timeout: float = 60.0) -> JobRecord:
-        """Block until the job ends (for tests and scripts); returns its record."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            rec = self.get(job_id)
-            if rec.status not in ACTIVE:
-                return rec
-            time.sleep(0.05)
-        raise TimeoutError(f"job {job_id} still {self.get(job_id).status} after {timeout}s")
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -450,7 +291,7 @@ class JobManager:
 
     def _finish(self, rec: JobRecord, status: JobStatus, *, error: str | None = None) -> None:
         rec.status = status
-        rec.finished = _now()
+        rec.finished = utc_now()
         if error is not None:
             rec.error = error
         if status == "succeeded":
@@ -474,7 +315,7 @@ class JobManager:
             if rec is None:
                 return None
             rec.status = "running"
-            rec.started = _now()
+            rec.started = utc_now()
             tx.put(rec, history=False)
         with self._lock:
             self._running[rec.id] = rec
@@ -517,8 +358,8 @@ class JobManager:
     def _run(self, rec: JobRecord) -> None:
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(
-            target=_child_main,
-            args=(rec.target, rec.spec, child_conn, self.threads, self.log, os.getpid()),
+            target=worker_main,
+            args=(rec.target, rec.spec, child_conn, self.threads, self.log_config, os.getpid()),
             daemon=True,
             name=f"job-{rec.id[:8]}",
         )
@@ -545,7 +386,7 @@ class JobManager:
                     kind = msg[0]
                     if kind == "report":
                         with self._lock:
-                            self._apply_report(rec, msg[1])
+                            apply_report(rec, msg[1])
                         if now - last_persist > 0.5:
                             with self._lock:
                                 snapshot = rec.model_copy(deep=True)
@@ -588,20 +429,6 @@ class JobManager:
                 why = error or (f"the worker process died (exit code {code})")
                 self._finish(rec, "failed", error=why)
         log.info("job ended", extra={"job": rec.id, "status": rec.status})
-
-    @staticmethod
-    def _apply_report(rec: JobRecord, fields: dict[str, Any]) -> None:
-        fields = dict(fields)
-        add_to_history = bool(fields.pop("history", False))
-        if "progress" in fields and fields["progress"] is not None:
-            rec.progress = min(1.0, max(0.0, float(fields["progress"])))
-        if "epoch" in fields:
-            rec.epoch = fields["epoch"]
-        if "step" in fields:
-            rec.step = fields["step"]
-        rec.metrics.update({k: v for k, v in fields.items() if k not in ("progress",)})
-        if add_to_history and len(rec.history) < HISTORY_LIMIT:
-            rec.history.append(fields)
 
 
 def _raise_if_active(active: list[JobRecord], model: str) -> None:

@@ -7,9 +7,10 @@ import time
 import pytest
 
 from service.kit.errors import ConflictError, NotFoundError
+from service.kit.job_manager import JobManager
+from service.kit.job_record import JobRecord
 from service.kit.job_store import JobStore
-from service.kit.jobs import JobManager, JobRecord
-from service.kit.storage import atomic_write_json
+from tests.helpers import wait_for_job
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def manager(tmp_path):
 def test_job_runs_in_worker_reports_history_and_persists(manager, tmp_path):
     job = manager.submit("train", "tests.jobfuncs:count", {"n": 4}, model="m")
     assert job.status == "queued"
-    rec = manager.wait(job.id, 60)
+    rec = wait_for_job(manager, job.id, 60)
     assert rec.status == "succeeded", rec.error
     assert rec.result == {"total": 6}
     assert rec.progress == 1.0 and rec.step == 4
@@ -41,11 +42,11 @@ def test_job_runs_in_worker_reports_history_and_persists(manager, tmp_path):
 
 
 def test_failure_and_crash_are_reported(manager):
-    failed = manager.wait(manager.submit("train", "tests.jobfuncs:fail", {}).id, 60)
+    failed = wait_for_job(manager, manager.submit("train", "tests.jobfuncs:fail", {}).id, 60)
     assert failed.status == "failed" and "line 3 is not JSON" in failed.error
-    died = manager.wait(manager.submit("train", "tests.jobfuncs:die", {}).id, 60)
+    died = wait_for_job(manager, manager.submit("train", "tests.jobfuncs:die", {}).id, 60)
     assert died.status == "failed" and "exit code 3" in died.error
-    ok = manager.wait(manager.submit("train", "tests.jobfuncs:count", {"n": 1}).id, 60)
+    ok = wait_for_job(manager, manager.submit("train", "tests.jobfuncs:count", {"n": 1}).id, 60)
     assert ok.status == "succeeded"  # the manager keeps serving
 
 
@@ -98,34 +99,32 @@ def test_cancel_while_a_success_is_being_published_is_409_and_the_job_succeeds(t
     manager = JobManager(tmp_path / "jobs", max_concurrent=1, service="test", on_finished=on_finished)
     manager.start()
     try:
-        rec = manager.wait(manager.submit("train", "tests.jobfuncs:count", {"n": 1}).id, 60)
+        rec = wait_for_job(manager, manager.submit("train", "tests.jobfuncs:count", {"n": 1}).id, 60)
     finally:
         manager.shutdown()
     assert answers == ["job-ended"]
     assert rec.status == "succeeded" and rec.result == {"total": 0}
 
 
-def test_records_of_the_one_file_per_job_layout_are_imported_running_ones_failed(tmp_path):
+def test_a_job_found_running_when_the_runner_starts_is_failed_as_interrupted_and_queued_ones_run(tmp_path):
     jobs = tmp_path / "jobs"
-    jobs.mkdir()
     running = JobRecord(
         id="a" * 32, kind="train", status="running", target="tests.jobfuncs:count", spec={"n": 1}
     )
     queued = JobRecord(
         id="b" * 32, kind="train", status="queued", target="tests.jobfuncs:count", spec={"n": 2}
     )
-    for rec in (running, queued):
-        data = rec.model_dump(mode="json")
-        data["target"] = rec.target
-        atomic_write_json(jobs / f"{rec.id}.json", data)
-    (jobs / "garbage.json").write_text("{not json")
+    store = JobStore(jobs / "jobs.sqlite3")  # what a runner that died left in the store
+    with store.transaction() as tx:
+        tx.insert(running)
+        tx.insert(queued)
+    store.close()
     m = JobManager(jobs, max_concurrent=1, service="test")
     m.start()
     try:
         rec = m.get("a" * 32)
         assert rec.status == "failed" and "interrupted" in rec.error
-        assert m.wait("b" * 32, 60).result == {"total": 1}
-        assert sorted(p.name for p in jobs.glob("*.json")) == ["garbage.json"]  # imported, left alone
+        assert wait_for_job(m, "b" * 32, 60).result == {"total": 1}
     finally:
         m.shutdown()
 
@@ -137,7 +136,7 @@ def test_history_keeps_the_newest_ended_jobs_only(tmp_path):
         ids = []
         for _ in range(4):
             ids.append(m.submit("train", "tests.jobfuncs:count", {"n": 1}).id)
-            m.wait(ids[-1], 60)
+            wait_for_job(m, ids[-1], 60)
         kept = [r.id for r in m.list()]
         assert kept == [ids[3], ids[2]]
         assert [r.id for r in JobStore(tmp_path / "jobs" / "jobs.sqlite3").list()] == kept
@@ -171,7 +170,7 @@ def test_managers_of_one_directory_share_every_job_and_one_of_them_runs_them(tmp
     try:
         assert a.is_runner and not b.is_runner
         job = b.submit("train", "tests.jobfuncs:count", {"n": 3, "sleep": 0.05}, model="m")
-        done = b.wait(job.id, 60)  # submitted to the stand-by, run by the runner
+        done = wait_for_job(b, job.id, 60)  # submitted to the stand-by, run by the runner
         assert done.status == "succeeded" and done.result == {"total": 3}
         assert a.get(job.id).model_dump() == done.model_dump()
         assert [j.id for j in a.list()] == [j.id for j in b.list()] == [job.id]
@@ -191,14 +190,14 @@ def test_managers_of_one_directory_share_every_job_and_one_of_them_runs_them(tmp
     try:  # the runner left: the stand-by takes over and runs what is queued
         wait_for(lambda: b.is_runner, 10)
         later = b.submit("train", "tests.jobfuncs:count", {"n": 2})
-        assert b.wait(later.id, 60).status == "succeeded"
+        assert wait_for_job(b, later.id, 60).status == "succeeded"
     finally:
         b.shutdown()
 
 
 RUNNER = """
 import sys, time
-from service.kit.jobs import JobManager
+from service.kit.job_manager import JobManager
 
 if __name__ == "__main__":
     m = JobManager(sys.argv[1], max_concurrent=1, service="test")
@@ -235,7 +234,7 @@ def test_a_killed_runner_is_replaced_and_its_job_is_marked_interrupted(tmp_path)
         wait_for(lambda: standby.is_runner, 10)
         rec = standby.get(slow.id)
         assert rec.status == "failed" and "interrupted" in rec.error
-        assert standby.wait(queued.id, 60).status == "succeeded"
+        assert wait_for_job(standby, queued.id, 60).status == "succeeded"
         # the killed runner's worker does not outlive it (it would go on writing a model)
         wait_for(lambda: not _alive(worker), 10)
     finally:

@@ -1,0 +1,107 @@
+"""The worker-process side of a job: what runs in the process that runs one job function.
+
+A job is a call ``function(spec, report) -> dict`` of a module-level function named by
+``"package.module:function"``. It runs in a child process started from a clean forkserver (never a
+fork of the threaded server), so it can neither stall queries nor crash the service, and it can
+be cancelled by terminating the process. The runner (:class:`~service.kit.job_manager.JobManager`)
+starts the process with :func:`worker_main` as its target and reads what comes back over a pipe:
+
+* ``("report", fields)`` for each ``report(**fields)`` call (applied to the job's record by
+  :func:`service.kit.job_record.apply_report`);
+* then ``("result", dict)`` when the function returned (a non-dict ``x`` is sent as
+  ``{"value": x}``), or ``("error", message, traceback)`` when it raised.
+
+A worker ends within a second of its runner's death (:func:`_exit_with_runner`), and unwinds on
+SIGTERM so that the job's ``finally`` blocks run when it is cancelled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import threading
+import time
+import traceback
+from typing import Any
+
+
+def worker_main(
+    target: str,
+    spec: dict[str, Any],
+    conn: Any,
+    threads: int,
+    log_config: tuple[str, bool] | None = None,
+    runner: int | None = None,
+) -> None:
+    """Entry point of the worker process: run the job function and send back reports.
+
+    ``log_config`` is the service's ``(level, json_lines)``: the worker's logs and warnings take
+    the same form as the service's own (one JSON object per line). ``runner`` is the pid of the
+    runner process, which this worker does not outlive.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if log_config is not None:
+        from service.kit.logging import configure_logging
+
+        configure_logging(log_config[0], json_lines=log_config[1])
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except Exception:  # noqa: S110 - limiting BLAS threads is best effort
+        pass
+
+    if runner is not None:
+        _exit_with_runner(runner)
+    # A cancel terminates the process: unwind it, so that the job's ``finally`` blocks remove what it
+    # was writing (a half-made version directory), within the runner's grace period before SIGKILL.
+    signal.signal(signal.SIGTERM, _unwind)
+
+    def report(**fields: Any) -> None:
+        conn.send(("report", fields))
+
+    try:
+        module_name, _, func_name = target.partition(":")
+        func = getattr(importlib.import_module(module_name), func_name)
+        result = func(spec, report)
+        conn.send(("result", result if isinstance(result, dict) else {"value": result}))
+    except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
+        msg = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        try:
+            conn.send(("error", msg, traceback.format_exc(limit=20)))
+        except Exception:  # noqa: S110
+            pass
+    finally:
+        conn.close()
+
+
+def _unwind(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _exit_with_runner(runner: int, period_s: float = 1.0) -> None:
+    """End this worker within ``period_s`` once the runner process ``runner`` is gone (killed).
+
+    Workers are children of the runner's forkserver, which outlives the runner while a worker
+    lives; without this, an orphan would go on writing a model while the next runner marks its job
+    interrupted.
+    """
+
+    def alive() -> bool:
+        try:
+            os.kill(runner, 0)
+            with open(f"/proc/{runner}/stat", encoding="ascii") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a dead, unreaped runner
+        except ProcessLookupError:
+            return False
+        except (OSError, IndexError):
+            return True  # no /proc: trust kill(0)
+
+    def watch() -> None:
+        while True:
+            time.sleep(period_s)
+            if not alive():
+                os._exit(70)
+
+    threading.Thread(target=watch, name="exit-with-runner", daemon=True).start()
