@@ -29,14 +29,12 @@ import numpy as np
 __all__ = [
     "BucketBatchSampler",
     "lengths_to_mask",
-    "mask_to_lengths",
     "masked_pool",
     "masked_softmax",
     "pack",
     "pad_sequences",
     "padding_fraction",
     "unpack",
-    "unpad",
 ]
 
 _SIDES = ("pre", "post")
@@ -199,7 +197,7 @@ def pad_sequences(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# lengths <-> mask
+# lengths -> mask
 # ----------------------------------------------------------------------------------------------------------
 
 
@@ -247,52 +245,6 @@ def _check_maxlen(maxlen: Any, longest: int) -> int:
     if maxlen < longest:
         raise ValueError(f"maxlen {maxlen} is smaller than the longest length {longest}")
     return int(maxlen)
-
-
-def mask_to_lengths(mask: Any):
-    """Lengths ``(B,)`` (int64) of a post-padding mask ``(B, T)``: the number of True per row.
-
-    numpy or torch (a tensor gives an int64 tensor on the same device). Each row must be a contiguous
-    prefix of True followed only by False (the mask :func:`lengths_to_mask` makes); anything else
-    -- e.g. a *pre*-padding mask ``[False, True]`` or holes ``[True, False, True]`` -- raises
-    ``ValueError``, as does a mask that is not 2-D or not boolean (0/1 integers are accepted).
-
-    >>> mask_to_lengths(lengths_to_mask([3, 1, 0]))
-    array([3, 1, 0])
-    """
-    if _is_torch(mask):
-        torch = _torch()
-        if mask.dim() != 2:
-            raise ValueError(f"mask must be 2-D (B, T), got shape {tuple(mask.shape)}")
-        if mask.dtype != torch.bool:
-            if mask.is_floating_point() or mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
-                raise ValueError(f"mask must be boolean (or 0/1 integers), got dtype {mask.dtype}")
-            mask = mask.bool()
-        lengths = mask.sum(dim=1, dtype=torch.int64)  # (B,)
-        expected = lengths_to_mask(lengths, mask.shape[1])  # (B, T)
-        bad = (expected != mask).any(dim=1)  # (B,)
-        if bool(bad.any()):
-            rows = torch.nonzero(bad).flatten().tolist()
-            raise ValueError(
-                f"mask rows {rows} are not a contiguous prefix of True (not a post-padding mask)"
-            )
-        return lengths
-    arr = np.asarray(mask)
-    if arr.ndim != 2:
-        raise ValueError(f"mask must be 2-D (B, T), got shape {tuple(arr.shape)}")
-    if arr.dtype != bool:
-        if not np.issubdtype(arr.dtype, np.integer) or not np.isin(arr, (0, 1)).all():
-            raise ValueError(f"mask must be boolean (or 0/1 integers), got dtype {arr.dtype}")
-        arr = arr.astype(bool)
-    lengths = arr.sum(axis=1).astype(np.int64)  # (B,)
-    expected = lengths_to_mask(lengths, arr.shape[1])  # (B, T)
-    bad = (expected != arr).any(axis=1)  # (B,)
-    if bad.any():
-        raise ValueError(
-            f"mask rows {np.flatnonzero(bad).tolist()} are not a contiguous prefix of True "
-            "(not a post-padding mask)"
-        )
-    return lengths
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -427,45 +379,6 @@ def masked_pool(x: Any, mask: Any, mode: str = "mean"):
         total = total.astype(np.float64)
     count = np.maximum(keep.sum(axis=1), 1).astype(total.dtype)  # (B,)
     return total / count.reshape(count.shape + (1,) * (total.ndim - 1))  # (B, D)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# unpad
-# ----------------------------------------------------------------------------------------------------------
-
-
-def unpad(batch: Any, lengths: Any) -> list:
-    """Split a post-padded batch ``(B, T, *)`` back into its rows: ``[batch[i, :lengths[i]], ...]``.
-
-    Returns a list of ``B`` sequences of the batch's kind: numpy gives numpy arrays, torch gives
-    tensors (views), a list of lists gives lists. The inverse of ``pad_sequences(..., padding="post")``.
-    Raises ``ValueError`` when the number of lengths differs from the number of rows, or a length is
-    negative or exceeds the batch width.
-
-    >>> unpad(np.array([[1, 2, 0], [3, 0, 0]]), [2, 1])
-    [array([1, 2]), array([3])]
-    >>> unpad([[1, 2, 0], [3, 0, 0]], [2, 1])
-    [[1, 2], [3]]
-    """
-    lens = lengths.detach().cpu().numpy() if _is_torch(lengths) else lengths
-    lens = _as_lengths_numpy(lens)  # (B,)
-    n_rows = len(batch)
-    if len(lens) != n_rows:
-        raise ValueError(f"got {len(lens)} lengths for a batch of {n_rows} rows")
-    if _is_torch(batch) or isinstance(batch, np.ndarray):
-        if batch.ndim < 2:
-            raise ValueError(f"batch must be at least 2-D (B, T), got shape {tuple(batch.shape)}")
-        width = batch.shape[1]
-        too_long = [int(n) for n in lens if n > width]
-        if too_long:
-            raise ValueError(f"lengths {too_long} exceed the batch width {width}")
-        return [batch[i, : int(n)] for i, n in enumerate(lens)]
-    out = []
-    for i, (row, n) in enumerate(zip(batch, lens, strict=True)):
-        if n > len(row):
-            raise ValueError(f"length {int(n)} of row {i} exceeds the batch width {len(row)}")
-        out.append(list(row[: int(n)]))
-    return out
 
 
 # ----------------------------------------------------------------------------------------------------------

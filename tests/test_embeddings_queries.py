@@ -6,9 +6,9 @@ from gensim.test.utils import datapath
 
 from models.embeddings.corpus import LineCorpus, Tokenizer
 from models.embeddings.errors import UnknownWordsError
-from models.embeddings.io import import_vectors
 from models.embeddings.queries import VectorQueries
 from models.embeddings.training import TrainParams, train_model
+from models.embeddings.vector_import import import_vectors
 
 # gensim's own most_similar_cosmul calls its deprecated init_sims()
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated `init_sims`:DeprecationWarning")

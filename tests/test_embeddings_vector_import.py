@@ -1,5 +1,6 @@
-"""The streaming import (``models/embeddings/vector_import.py``): the stored vectors equal gensim's
-``load_word2vec_format``; faults are named by line and byte offset; memory stays far below the matrix."""
+"""Imports (``models/embeddings/vector_import.py``): in memory, the user files gensim reads and nothing
+corrupt; streamed, the stored vectors equal gensim's ``load_word2vec_format``, faults are named by line
+and byte offset, and memory stays far below the matrix."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import sys
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
+from gensim.models.fasttext import FastTextKeyedVectors, load_facebook_vectors
 from gensim.test.utils import datapath
 
 from models.embeddings.errors import InvalidModelFileError
-from models.embeddings.io import META_FILE, NPY_VECTORS_FILE, check_file, load_vectors
-from models.embeddings.vector_import import BLOCK_ROWS, import_into, matrix_bytes
+from models.embeddings.storage import META_FILE, NPY_VECTORS_FILE, load_vectors
+from models.embeddings.vector_import import BLOCK_ROWS, import_into, import_vectors, matrix_bytes
+
+FORMATS = ["auto", "word2vec-text", "word2vec-binary", "fasttext-bin"]
 
 
 def write_w2v(path, words, vectors, binary: bool, newline_after: bool = True) -> list[int]:
@@ -48,6 +52,85 @@ def same_as_gensim(kv: KeyedVectors, ref: KeyedVectors) -> None:
     assert np.array_equal(np.asarray(kv.norms), ref.norms)
     word = ref.index_to_key[min(3, len(ref) - 1)]
     assert kv.most_similar(word, topn=5) == ref.most_similar(word, topn=5)
+
+
+# --------------------------------------------------------------------------------------------------------
+# import_vectors: a small file, whole into memory
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, fmt, cls",
+    [
+        ("euclidean_vectors.bin", "word2vec-binary", KeyedVectors),
+        ("lee_fasttext.vec", "word2vec-text", KeyedVectors),
+        ("lee_fasttext.bin", "fasttext-bin", FastTextKeyedVectors),
+        ("lee_fasttext_new.bin", "fasttext-bin", FastTextKeyedVectors),
+    ],
+)
+def test_import_user_files(name, fmt, cls):
+    path = datapath(name)
+    for f in ("auto", fmt):
+        kv = import_vectors(path, f)
+        assert type(kv) is cls
+    if fmt == "fasttext-bin":
+        ref = load_facebook_vectors(path)
+        np.testing.assert_array_equal(kv.vectors, ref.vectors)
+        assert kv["notawordqq"].shape == (ref.vector_size,)
+    else:
+        ref = KeyedVectors.load_word2vec_format(path, binary=fmt == "word2vec-binary")
+        np.testing.assert_array_equal(kv.vectors, ref.vectors)
+    assert kv.index_to_key == ref.index_to_key
+
+
+def test_import_limit():
+    assert len(import_vectors(datapath("euclidean_vectors.bin"), limit=10)) == 10
+
+
+def _variants(tmp_path):
+    bin_data = open(datapath("euclidean_vectors.bin"), "rb").read()
+    ft_data = open(datapath("lee_fasttext_new.bin"), "rb").read()
+    txt_data = open(datapath("lee_fasttext.vec"), "rb").read()
+    cases = {
+        "bin_half": bin_data[: len(bin_data) // 2],
+        "bin_minus_3": bin_data[:-3],
+        "ft_30pct": ft_data[: int(len(ft_data) * 0.3)],
+        "ft_header_only": ft_data[:40],
+        "txt_half": txt_data[: len(txt_data) // 2],
+        "txt_counts_wrong": b"3 2\na 1.0 2.0\nb 1.0 2.0\n" + b" " * 20,
+        "txt_bad_columns": b"2 3\na 1.0 2.0\nb 1.0 2.0 3.0\n",
+        "txt_not_numbers": b"2 2\na x y\nb 1.0 2.0\n",
+        "txt_huge_header": b"999999999999 300\na 1 2\n",
+        "txt_nan": b"1 2\na nan 1.0\n",
+        "no_header": b"hello world this is text\n",
+        "garbage": bytes(range(256)) * 4,
+        "empty": b"",
+        "gzip": b"\x1f\x8b\x08\x00" + b"\x00" * 40,
+    }
+    out = {}
+    for name, data in cases.items():
+        p = tmp_path / name
+        p.write_bytes(data)
+        out[name] = p
+    return out
+
+
+def test_corrupt_files_raise_invalid_model_file(tmp_path):
+    for name, path in _variants(tmp_path).items():
+        for fmt in FORMATS:
+            with pytest.raises(InvalidModelFileError):
+                import_vectors(path, fmt)
+                pytest.fail(f"{name} imported as {fmt}")
+
+
+def test_unknown_import_format():
+    with pytest.raises(ValueError):
+        import_vectors(datapath("euclidean_vectors.bin"), "glove")
+
+
+# --------------------------------------------------------------------------------------------------------
+# import_into: streamed into a version directory
+# --------------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -157,16 +240,7 @@ def test_nan_and_bad_utf8_are_named(tmp_path):
     assert err.value.offset == offsets[1]
 
 
-def test_check_file_refuses_what_cannot_be_a_vector_file(tmp_path):
-    pickle = tmp_path / "p.bin"
-    pickle.write_bytes(b"\x80\x04\x95" + b"\0" * 20)
-    with pytest.raises(InvalidModelFileError, match="pickle"):
-        check_file(pickle)
-    short = tmp_path / "s.bin"
-    short.write_bytes(b"1000000 300\nab")
-    with pytest.raises(InvalidModelFileError, match="truncated"):
-        check_file(short)
-    assert check_file(datapath("euclidean_vectors.bin")) == "word2vec-binary"
+def test_matrix_bytes_from_the_header():
     dim = KeyedVectors.load_word2vec_format(datapath("euclidean_vectors.bin"), binary=True).vector_size
     assert matrix_bytes(datapath("euclidean_vectors.bin"), "word2vec-binary", limit=10) == 10 * dim * 4
 

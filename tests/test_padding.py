@@ -17,14 +17,12 @@ import models.padding
 from models.padding import (
     BucketBatchSampler,
     lengths_to_mask,
-    mask_to_lengths,
     masked_pool,
     masked_softmax,
     pack,
     pad_sequences,
     padding_fraction,
     unpack,
-    unpad,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,42 +201,8 @@ def test_pad_sequences_matches_reference_model(seqs, truncating, maxlen):
             assert (pads == -7).all()
 
 
-@PROPS
-@given(int_seqs)
-def test_unpad_inverts_post_padding(seqs):
-    padded, lengths = pad_sequences(seqs, padding="post", return_lengths=True)
-    rows = unpad(padded, lengths)
-    assert [r.tolist() for r in rows] == seqs
-    assert unpad(padded.tolist(), lengths.tolist()) == seqs
-    as_tensor = unpad(torch.from_numpy(padded), torch.from_numpy(lengths))
-    assert all(isinstance(r, torch.Tensor) for r in as_tensor)
-    assert [r.tolist() for r in as_tensor] == seqs
-
-
 # --------------------------------------------------------------------------------------------------------
-# unpad
-# --------------------------------------------------------------------------------------------------------
-
-
-def test_unpad_kinds_and_errors():
-    batch = np.array([[[1, 1], [2, 2]], [[3, 3], [0, 0]]])
-    rows = unpad(batch, [2, 1])
-    assert rows[0].shape == (2, 2) and rows[1].shape == (1, 2)
-    assert unpad(np.zeros((0, 3)), []) == []
-    with pytest.raises(ValueError, match="exceed the batch width 2"):
-        unpad(batch, [3, 1])
-    with pytest.raises(ValueError, match="exceeds the batch width"):
-        unpad([[1, 2], [3]], [1, 2])
-    with pytest.raises(ValueError, match="got 1 lengths for a batch of 2 rows"):
-        unpad(batch, [1])
-    with pytest.raises(ValueError, match="non-negative"):
-        unpad(batch, [-1, 1])
-    with pytest.raises(ValueError, match="at least 2-D"):
-        unpad(np.array([1, 2]), [1, 1])
-
-
-# --------------------------------------------------------------------------------------------------------
-# lengths_to_mask / mask_to_lengths
+# lengths_to_mask
 # --------------------------------------------------------------------------------------------------------
 
 
@@ -281,36 +245,18 @@ def test_lengths_to_mask_errors(lengths, maxlen, match):
         lengths_to_mask(lengths, maxlen)
 
 
-def test_mask_to_lengths_rejects_non_prefix_masks():
-    with pytest.raises(ValueError, match=r"rows \[1\] are not a contiguous prefix"):
-        mask_to_lengths(np.array([[True, False], [False, True]]))  # row 1 is a pre-padding mask
-    with pytest.raises(ValueError, match=r"rows \[0\] are not a contiguous prefix"):
-        mask_to_lengths(torch.tensor([[True, False, True]]))
-    with pytest.raises(ValueError, match="must be 2-D"):
-        mask_to_lengths(np.array([True, False]))
-    with pytest.raises(ValueError, match="must be 2-D"):
-        mask_to_lengths(torch.ones(2, 2, 2, dtype=torch.bool))
-    with pytest.raises(ValueError, match="boolean"):
-        mask_to_lengths(np.array([[2, 0]]))
-    with pytest.raises(ValueError, match="boolean"):
-        mask_to_lengths(torch.tensor([[0.5, 0.0]]))
-    assert mask_to_lengths(np.array([[1, 1, 0]])).tolist() == [2]
-    assert mask_to_lengths(np.zeros((0, 3), dtype=bool)).shape == (0,)
-
-
 @PROPS
 @given(lengths_st, st.integers(0, 3))
-def test_lengths_mask_round_trip(lengths, extra):
+def test_lengths_to_mask_rows_are_prefixes(lengths, extra):
     maxlen = max(lengths, default=0) + extra
     mask = lengths_to_mask(lengths, maxlen)
     assert mask.shape == (len(lengths), maxlen)
-    back = mask_to_lengths(mask)
-    assert back.dtype == np.int64 and back.tolist() == lengths
-    np.testing.assert_array_equal(lengths_to_mask(back, maxlen), mask)  # the other way round
+    for row, n in zip(mask, lengths, strict=True):  # n True, then only False
+        assert row[:n].all() and not row[n:].any()
+    np.testing.assert_array_equal(lengths_to_mask(np.array(lengths, dtype=np.int64), maxlen), mask)
     t_lengths = torch.tensor(lengths, dtype=torch.int64)
     t_mask = lengths_to_mask(t_lengths, maxlen)
     assert torch.equal(t_mask, torch.from_numpy(mask))
-    assert torch.equal(mask_to_lengths(t_mask), t_lengths)
 
 
 @PROPS
@@ -320,7 +266,7 @@ def test_post_padding_mask_matches_pad_sequences(seqs):
     mask = lengths_to_mask(lengths, padded.shape[1])
     if padded.size:
         assert (padded[~mask] == -1).all()
-    assert mask_to_lengths(mask).tolist() == [len(s) for s in seqs]
+    assert mask.sum(axis=1).tolist() == [len(s) for s in seqs]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -428,9 +374,8 @@ def test_masked_pool_equals_pooling_unpadded(data, mode):
     x = x.copy()
     mask = lengths_to_mask(lengths, x.shape[1])
     x[~mask] = np.nan  # pad contents must never matter, even NaN
-    expected = np.stack(
-        [_REF[mode](row, axis=0) if len(row) else np.zeros(x.shape[2]) for row in unpad(x, lengths)]
-    )
+    rows = [x[i, :n] for i, n in enumerate(lengths)]  # the real tokens of each row
+    expected = np.stack([_REF[mode](row, axis=0) if len(row) else np.zeros(x.shape[2]) for row in rows])
     pooled = masked_pool(x, mask, mode)
     assert isinstance(pooled, np.ndarray) and pooled.shape == (x.shape[0], x.shape[2])
     np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-12)
@@ -673,10 +618,8 @@ def test_numpy_paths_never_import_torch():
         "assert 'torch' not in sys.modules\n"
         "x, n = p.pad_sequences([[1, 2], [3]], padding='post', return_lengths=True)\n"
         "m = p.lengths_to_mask(n)\n"
-        "p.mask_to_lengths(m)\n"
         "p.masked_softmax(x.astype(float), m)\n"
         "p.masked_pool(np.ones((2, 2, 3)), m, 'max')\n"
-        "p.unpad(x, n)\n"
         "s = p.BucketBatchSampler([1, 2, 3], 2)\n"
         "list(s); len(s); s.padding_fraction()\n"
         "assert 'torch' not in sys.modules, 'torch got imported'\n"
@@ -695,8 +638,6 @@ def test_cuda_tensors_stay_on_device():
     lengths = torch.tensor([3, 1, 0], device=d)
     mask = lengths_to_mask(lengths, 4)  # (B, T)
     assert mask.device.type == "cuda" and mask.dtype == torch.bool
-    back = mask_to_lengths(mask)
-    assert back.device.type == "cuda" and back.tolist() == [3, 1, 0]
     for dt in (torch.float32, torch.float16, torch.bfloat16):
         s = torch.randn(3, 4, device=d, dtype=dt, requires_grad=True)
         p = masked_softmax(s, mask)
@@ -712,8 +653,6 @@ def test_cuda_tensors_stay_on_device():
         out.sum().backward()
         assert out.device.type == "cuda" and torch.isfinite(x.grad).all() and (out[2] == 0).all()
         torch.testing.assert_close(masked_pool(x.detach().cpu(), mask.cpu(), mode), out.detach().cpu())
-    rows = unpad(x.detach(), lengths)
-    assert [r.shape[0] for r in rows] == [3, 1, 0] and rows[0].device.type == "cuda"
     lengths2 = torch.tensor([2, 4, 1], device=d)
     gru = torch.nn.GRU(5, 6, batch_first=True).to(d)
     xp = torch.randn(3, 4, 5, device=d)

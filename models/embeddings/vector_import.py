@@ -1,19 +1,29 @@
-"""Import a user's vectors file into a version directory, streaming: the matrix is never held in memory.
+"""Importing a user's vectors file, never unpickling it: whole into memory (:func:`import_vectors`),
+or streamed into a version directory (:func:`import_into`), the matrix never held in memory.
 
-A word2vec file (text or binary) is read once, a block of rows at a time; each block is checked
-(UTF-8 words, exactly ``D`` finite numbers per vector, duplicates dropped as gensim drops them: the
-first occurrence wins) and appended to ``vectors.npy``; the rows' L2 norms are kept (``4 n`` bytes)
-and written as ``norms.npy``, the words as ``words.txt`` with their offsets and sorted order (the
-``npy`` layout of :mod:`models.embeddings.io`; :mod:`models.embeddings.mapped_vocab`). What stays in memory is the vocabulary itself (the words and their
-index), so importing a 1 M x 300 file (1.2 GB of floats) needs a few hundred MB, not the matrix twice.
-The result loads with :func:`models.embeddings.io.load_vectors` into the ``KeyedVectors`` that
-gensim's ``load_word2vec_format(path, binary=..., limit=limit)`` would build: same words, same order,
-same vectors and norms.
+Every file is first sniffed and checked by :func:`models.embeddings.formats.check_file` (pickles,
+archives and gzip refused, header counts against the file size), then read only by non-pickle parsers;
+any parse failure becomes :class:`InvalidModelFileError`.
+
+:func:`import_vectors` parses a small file within a request with gensim's ``load_word2vec_format`` /
+``load_facebook_vectors`` and returns its ``KeyedVectors``.
+
+:func:`import_into` reads a word2vec file (text or binary) once, a block of rows at a time; each block
+is checked (UTF-8 words, exactly ``D`` finite numbers per vector, duplicates dropped as gensim drops
+them: the first occurrence wins) and appended to ``vectors.npy``; the rows' L2 norms are kept (``4 n``
+bytes) and written as ``norms.npy``, the words as ``words.txt`` with their offsets and sorted order (the
+``npy`` layout of :mod:`models.embeddings.storage`; :mod:`models.embeddings.mapped_vocab`). What stays
+in memory is the vocabulary itself (the words and their index), so importing a 1 M x 300 file (1.2 GB
+of floats) needs a few hundred MB, not the matrix twice. The result loads with
+:func:`models.embeddings.storage.load_vectors` into the ``KeyedVectors`` that gensim's
+``load_word2vec_format(path, binary=..., limit=limit)`` would build: same words, same order, same
+vectors and norms.
 
 A fault names where it is: :class:`InvalidModelFileError` with ``.line`` (text files; the header is
 line 1) and ``.offset`` (the byte offset of the record) -- a truncated 4 GB file says at which byte it
 ends. Facebook fastText ``.bin`` files have no streaming reader (gensim's ``load_facebook_vectors``
-reads them whole); they are imported through it and saved with :func:`~models.embeddings.io.save_model`.
+reads them whole); they are imported through :func:`import_vectors` and saved with
+:func:`~models.embeddings.storage.save_model`.
 
 >>> meta = import_into("/imports/GoogleNews-vectors-negative300.bin", "/data/models/news/new.tmp",
 ...                    limit=1_000_000)                                  # doctest: +SKIP
@@ -32,21 +42,13 @@ from typing import IO, Any
 
 import gensim
 import numpy as np
+from gensim.models import KeyedVectors
+from gensim.models.fasttext import load_facebook_vectors
 
 from .errors import InvalidModelFileError
-from .io import (
-    _FT_NEW,
-    FORMAT_VERSION,
-    META_FILE,
-    NORMS_FILE,
-    NPY_VECTORS_FILE,
-    _fasttext_header,
-    _read_w2v_header,
-    check_file,
-    import_vectors,
-    save_model,
-)
+from .formats import check_file, read_fasttext_header, read_w2v_header
 from .mapped_vocab import write_vocabulary
+from .storage import FORMAT_VERSION, META_FILE, NORMS_FILE, NPY_VECTORS_FILE, save_model
 
 #: Bytes read from the file at a time.
 CHUNK_BYTES = 8 << 20
@@ -59,6 +61,45 @@ MAX_WORD_BYTES = 1 << 16
 Progress = Callable[[float], None]
 
 
+def import_vectors(
+    path: str | os.PathLike, format: str = "auto", *, limit: int | None = None
+) -> KeyedVectors:
+    """Parse a USER vectors file without ever unpickling; return ``KeyedVectors``.
+
+    ``format``: ``"word2vec-text"``, ``"word2vec-binary"``, ``"fasttext-bin"`` (Facebook fastText ``.bin``;
+    returns ``FastTextKeyedVectors`` which can build vectors for out-of-vocabulary words; quantized ``.ftz``
+    is not supported) or ``"auto"`` (:func:`~models.embeddings.formats.sniff_format`). ``limit``: read at
+    most this many vectors (word2vec formats only).
+
+    >>> kv = import_vectors(datapath("euclidean_vectors.bin"), "auto")   # doctest: +SKIP
+    >>> kv.vector_size                                                     # doctest: +SKIP
+    2
+
+    Raises :class:`~models.embeddings.errors.NotAPickleSafeFileError` (pickle / zip / torch),
+    :class:`InvalidModelFileError` (gzip, bad header, counts not matching the file size, truncated or
+    garbage content, any parser error; ``.format`` names the format tried), ``ValueError`` for an unknown
+    ``format``, ``OSError`` if unreadable.
+    """
+    spath = os.fspath(path)
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be >= 1")
+    fmt = check_file(spath, format)
+    try:
+        if fmt == "fasttext-bin":
+            kv = load_facebook_vectors(spath)
+        else:
+            kv = KeyedVectors.load_word2vec_format(
+                spath, binary=(fmt == "word2vec-binary"), limit=limit, unicode_errors="strict"
+            )
+    except InvalidModelFileError:
+        raise
+    except Exception as exc:  # any parser failure on a user file is a 4xx, never a crash
+        raise InvalidModelFileError(f"{type(exc).__name__}: {exc}", format=fmt) from exc
+    if len(kv) == 0 or not np.all(np.isfinite(kv.vectors)):
+        raise InvalidModelFileError("no vectors, or vectors containing NaN/inf", format=fmt)
+    return kv
+
+
 def import_into(
     path: str | os.PathLike,
     directory: str | os.PathLike,
@@ -69,9 +110,10 @@ def import_into(
 ) -> dict[str, Any]:
     """Import the user file ``path`` into ``directory`` (created if missing); return its meta dict.
 
-    ``format``: ``"auto"`` (sniffed from the first bytes) or one of ``IMPORT_FORMATS``; ``limit``: keep
-    the first ``limit`` vectors (gensim's ``limit=``; word2vec formats only). The meta has the
-    :func:`~models.embeddings.io.save_model` keys plus ``import_format``, ``import_bytes``,
+    ``format``: ``"auto"`` (sniffed from the first bytes) or one of
+    :data:`~models.embeddings.formats.IMPORT_FORMATS`; ``limit``: keep the first ``limit`` vectors
+    (gensim's ``limit=``; word2vec formats only). The meta has the
+    :func:`~models.embeddings.storage.save_model` keys plus ``import_format``, ``import_bytes``,
     ``import_records`` (vectors read), ``duplicates`` (dropped), ``limit`` and ``import_s``.
 
     >>> import_into(datapath("word2vec_pre_kv_c"), "/tmp/v1", limit=10)["vocab_size"]   # doctest: +SKIP
@@ -100,12 +142,12 @@ def import_into(
 
 
 def matrix_bytes(path: str | os.PathLike, fmt: str, limit: int | None = None) -> int:
-    """The bytes the stored matrix of a checked file will take (``n x D x 4``, from its header)."""
+    """Return the bytes the stored matrix of a checked file will take (``n x D x 4``, from its header)."""
     with open(path, "rb") as f:
         if fmt == "fasttext-bin":
-            hdr = _fasttext_header(f.read(_FT_NEW.size)) or {"nwords": 0, "bucket": 0, "dim": 0}
+            hdr = read_fasttext_header(f) or {"nwords": 0, "bucket": 0, "dim": 0}
             return (2 * hdr["nwords"] + hdr["bucket"]) * hdr["dim"] * 4
-        count, dim = _read_w2v_header(f, fmt)
+        count, dim = read_w2v_header(f, fmt)
     return min(count, limit or count) * dim * 4
 
 
@@ -188,7 +230,7 @@ def _stream_word2vec(
 ) -> dict[str, Any]:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        count, dim = _read_w2v_header(f, fmt)
+        count, dim = read_w2v_header(f, fmt)
         n_max = min(count, limit) if limit else count
         writer = _RowWriter(directory, n_max, dim, fmt)
         try:

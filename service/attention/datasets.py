@@ -2,7 +2,7 @@
 upload store keeps them.
 
 An upload is streamed to disk (never held in memory), then validated with the core's parsers
-(:mod:`models.seq2seq.data`) or the safe vector reader (:mod:`models.embeddings.io`); a bad line is
+(:mod:`models.seq2seq.data`) or the safe vector reader (:mod:`models.embeddings.vector_import`); a bad line is
 a 422 naming the line and nothing is kept. What is kept (:class:`service.kit.uploads.UploadStore`)::
 
     <id>/data.tsv | data.jsonl | vectors.bin   the upload as sent
@@ -85,7 +85,7 @@ def _parse_upload(path: Path, fmt: str, max_pairs: int | None = None) -> list[Ex
 
 def _check_vectors(path: Path) -> dict[str, Any]:
     """Validate a word2vec (binary or text) file with the safe reader; returns ``{words, dim}``."""
-    from models.embeddings.io import import_vectors
+    from models.embeddings.vector_import import import_vectors
 
     try:
         kv = import_vectors(path, "auto")

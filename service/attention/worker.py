@@ -91,7 +91,7 @@ def fetch_vectors(url: str, model: str, dest: Path, timeout: float) -> None:
 
 def read_vectors(path: Path) -> Any:
     """Read a word2vec file with the safe reader (never unpickles): gensim ``KeyedVectors``."""
-    from models.embeddings.io import import_vectors
+    from models.embeddings.vector_import import import_vectors
 
     return import_vectors(path, "auto")
 

@@ -27,8 +27,8 @@ from fastapi import Depends
 from models.embeddings.ann import INDEX_FILE, HnswParams, load_index
 from models.embeddings.builtin import DEFAULT_ALGORITHM, DEFAULT_PARAMS, default_corpus_path
 from models.embeddings.corpus import Tokenizer
-from models.embeddings.io import load_vectors
 from models.embeddings.queries import VectorQueries
+from models.embeddings.storage import load_vectors
 from models.embeddings.training import TrainParams
 from service.embeddings.settings import Settings
 from service.kit.errors import InvalidInputError, NotFoundError

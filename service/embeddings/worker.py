@@ -4,7 +4,7 @@
 :mod:`models.embeddings.corpus` (or takes the inline token lists of the spec), trains with
 :func:`models.embeddings.training.train_model` (continuing from the model's current version for
 ``mode="continue"``), and saves the result as the model's next version with
-:meth:`ModelStore.new_version` + :func:`models.embeddings.io.save_model`. Nothing of this runs in
+:meth:`ModelStore.new_version` + :func:`models.embeddings.storage.save_model`. Nothing of this runs in
 the API process, so its memory never grows with the corpus.
 
 The spec (JSON, persisted with the job)::
@@ -44,7 +44,7 @@ from gensim.models import KeyedVectors
 
 from models.embeddings.ann import INDEX_FILE, HnswParams, build_index, recall_at_10, save_index
 from models.embeddings.corpus import LineCorpus, Tokenizer
-from models.embeddings.io import load_full_model, load_vectors, save_model
+from models.embeddings.storage import load_full_model, load_vectors, save_model
 from models.embeddings.training import TrainParams, train_model
 from models.embeddings.vector_import import import_into, matrix_bytes
 from service.kit.model_store import ModelStore

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from models.embeddings.ann import HnswParams
 from models.embeddings.errors import InvalidModelFileError
-from models.embeddings.io import check_file, iter_export
+from models.embeddings.export import iter_export
+from models.embeddings.formats import check_file
 from models.embeddings.training import TrainParams
 from service.embeddings.errors import model_file_error
 from service.embeddings.runtime import EmbeddingsRuntime, Runtime
