@@ -6,9 +6,16 @@ import re
 from urllib.parse import urljoin
 
 import pytest
+from starlette.testclient import TestClient
 
 from service.kit.ui import cors_origins, ui_dir
 from tests.test_docs_offline import _local, _refs
+
+#: A module's static imports and re-exports: ``import {a} from "./a.js"``, ``import "./b.js"``,
+#: ``export {c} from "./c.js"`` (at a line's start, so a comment that mentions one is not one).
+IMPORT = re.compile(
+    r"""^\s*(?:import\s*(?:[^"'`;]*?\bfrom\s*)?|export\s[^"'`;]*?\bfrom\s*)["']([^"']+)["']""", re.M
+)
 
 
 @pytest.fixture(params=["embeddings", "attention"])
@@ -22,8 +29,8 @@ def test_ui_redirect_is_relative_and_page_loads_local_assets(api):
     page = api.get("/ui/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     refs = _refs(page.text)
-    assert {"style.css", "app.js"} <= set(refs), refs
-    types = {"style.css": "text/css", "app.js": "javascript"}
+    assert {"style.css", "main.js"} <= set(refs), refs
+    types = {"style.css": "text/css", "main.js": "text/javascript"}
     for ref in refs:
         if ref.startswith("data:"):  # the empty favicon: no request at all
             continue
@@ -34,7 +41,7 @@ def test_ui_redirect_is_relative_and_page_loads_local_assets(api):
 
 
 def test_script_uses_relative_urls_only():
-    js = (ui_dir() / "app.js").read_text(encoding="utf-8")
+    js = "\n".join(p.read_text(encoding="utf-8") for p in sorted(ui_dir().glob("*.js")))
     # The only absolute URL is the SVG namespace; the peer's URL comes from config.json.
     assert set(re.findall(r"https?://[^\s\"'`]+", js)) == {"http://www.w3.org/2000/svg"}
     assert not re.search(r"""["'`]/(v1|ui|docs|openapi)""", js), (
@@ -42,6 +49,49 @@ def test_script_uses_relative_urls_only():
     )
     css = (ui_dir() / "style.css").read_text(encoding="utf-8")
     assert "url(" not in css and "@import" not in css
+
+
+def _module_graph(client: TestClient, page_url: str) -> dict[str, str]:
+    """Every module the page at ``page_url`` loads, as the browser finds them: its module scripts,
+    then each module's imports, resolved against the module's own URL; url -> source."""
+    scripts = re.findall(r"<script\b([^>]*)>", client.get(page_url).text)
+    assert scripts and all('type="module"' in attrs for attrs in scripts), scripts
+    todo = [urljoin(page_url, re.search(r'src="([^"]+)"', attrs).group(1)) for attrs in scripts]
+    sources: dict[str, str] = {}
+    while todo:
+        url = todo.pop()
+        if url in sources:
+            continue
+        r = client.get(url)
+        assert r.status_code == 200, url
+        # A browser runs a module script only when it is served with a JavaScript type.
+        assert r.headers["content-type"].split(";")[0] == "text/javascript", (url, r.headers["content-type"])
+        sources[url] = r.text
+        assert not re.search(r"\bimport\s*\(", r.text), f"{url}: a dynamic import hides from this graph"
+        for spec in IMPORT.findall(r.text):
+            assert spec.startswith("./") and spec.endswith(".js"), f"{url} imports {spec!r}: not relative"
+            todo.append(urljoin(url, spec))
+    return sources
+
+
+@pytest.mark.parametrize("prefix", ["", "/embeddings"])  # "/embeddings": Serve's route_prefix
+def test_every_module_is_javascript_and_reached_from_main(api, prefix):
+    client = TestClient(api.app, root_path=prefix) if prefix else api
+    base = f"http://testserver{prefix}/ui/"
+    sources = _module_graph(client, base)
+    assert next(iter(sources)) == base + "main.js"  # the one entry
+    assert all(url.startswith(base) for url in sources), list(sources)  # the prefix kept
+    files = {p.name for p in ui_dir().glob("*.js")}
+    reached = {url.removeprefix(base) for url in sources}
+    assert reached == files, f"not imported from main.js: {sorted(files - reached)}"
+
+
+def test_a_module_is_javascript_whatever_the_host_mime_tables_say(api, monkeypatch):
+    # StaticFiles asks mimetypes, i.e. the host (Windows' registry can map .js to text/plain).
+    monkeypatch.setattr("starlette.responses.guess_type", lambda *a, **k: ("text/plain", None))
+    r = api.get("/ui/main.js")
+    assert r.status_code == 200 and r.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert api.get("/ui/style.css").headers["content-type"].startswith("text/plain")  # the patch took
 
 
 def test_config_names_the_service_and_its_peer(make_embeddings_client, make_attention_client):

@@ -198,6 +198,17 @@ def page(browser):
     assert not errors, f"JavaScript errors: {errors}"
 
 
+def body_schema(client: httpx.Client, path: str, method: str = "post") -> dict:
+    """The JSON body schema of an operation of the service's OpenAPI document, reached through the
+    operation's ``$ref`` as the page reaches it: a component's name may change, the path is the API."""
+    doc = client.get("/openapi.json").json()
+    ref = doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    node = doc
+    for key in ref.removeprefix("#/").split("/"):  # a JSON pointer: "#/components/schemas/X"
+        node = node[key.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
 def shot(page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
@@ -226,7 +237,7 @@ def test_explorer_neighbours_autocomplete_projection_analogy(servers, page):
     status = page.locator("#ex-status").inner_text()
     assert f"neighbours of “{word}” in" in status and " ms" in status
     # The exact/index switch is shown only if the API takes "exact".
-    schema = servers["emb"].get("/openapi.json").json()["components"]["schemas"]["SimilarQuery"]
+    schema = body_schema(servers["emb"], "/v1/models/{name}/similar")
     assert page.locator("#ex-exact-label").is_visible() == ("exact" in schema["properties"])
     # Projection: the word and its 10 neighbours, hover shows the word.
     page.locator("#ex-projection circle").nth(10).wait_for(state="attached")
@@ -327,7 +338,7 @@ def numbers(texts: list[str]) -> list[float]:
 
 def test_alignment_n_best_hypotheses_switch_the_heatmap(servers, page):
     att = servers["att"]
-    schema = att.get("/openapi.json").json()["components"]["schemas"]["TranslateRequest"]["properties"]
+    schema = body_schema(att, "/v1/models/{name}/translate")["properties"]
     bodies: list[dict] = []
     page.on(
         "request",
@@ -469,6 +480,35 @@ def test_alignment_model_metrics_and_g2p_phoneme_axes(servers, page):
     assert labels(card, "col") == list("tomato") == out["source_tokens"]
     assert all(t.isupper() and t.isalpha() for t in out["output_tokens"])
     shot(page, "g2p")
+
+
+def renamed_components(route) -> None:
+    """Answer with the service's OpenAPI document, every schema component renamed (its $refs too)."""
+    doc = route.fetch().json()
+    text = json.dumps(doc)
+    for name in doc["components"]["schemas"]:
+        text = text.replace(f'"#/components/schemas/{name}"', f'"#/components/schemas/Renamed{name}"')
+    doc = json.loads(text)
+    doc["components"]["schemas"] = {f"Renamed{k}": v for k, v in doc["components"]["schemas"].items()}
+    route.fulfill(json=doc)
+
+
+def test_page_reads_schemas_through_operations_not_component_names(servers, page):
+    # What the page reads from the document (the exact switch, the beam bounds, the training tasks)
+    # must survive a rename of the components: it follows each operation's $ref.
+    page.route("**/openapi.json", renamed_components)
+    page.goto(servers["urls"]["embeddings"] + "/ui/")
+    page.wait_for_selector("#ex-model option[value=lee]", state="attached")
+    assert "exact" in body_schema(servers["emb"], "/v1/models/{name}/similar")["properties"]
+    assert page.locator("#ex-exact-label").is_visible()
+    page.goto(servers["urls"]["attention"] + "/ui/#alignment")
+    page.wait_for_selector("#al-model option[value=rev]", state="attached")
+    page.select_option("#al-decode", "beam")
+    page.locator("#al-nbest").wait_for()  # shown only once the page has found n_best
+    schema = body_schema(servers["att"], "/v1/models/{name}/translate")["properties"]
+    assert float(page.locator("#al-nbest").get_attribute("max")) == schema["n_best"]["maximum"]
+    page.goto(servers["urls"]["attention"] + "/ui/#jobs")
+    page.locator("#train-task option[value=g2p]").wait_for(state="attached")  # only from the document
 
 
 def test_jobs_of_both_services_with_curves(servers, page):

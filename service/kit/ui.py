@@ -1,33 +1,59 @@
 """The web page ``/ui`` each service serves itself, and the CORS its peer's page needs.
 
-The page is static (``service/ui/``: plain HTML, one vanilla-JS file, CSS; no build step, nothing
-loaded from another host). Every URL it uses is relative (``../v1/…`` from ``/ui/``), so it works
-behind a reverse proxy that adds a path prefix. ``/ui/config.json`` tells it which service it is
-on and where the other service is (``*_UI_PEER_URL``), whose jobs the page also shows: those GETs
-come from another origin, so the service allows the peer's origin (and ``*_CORS_ORIGINS``) to GET
+The page is static (``service/ui/``: plain HTML, vanilla-JS ES modules from ``main.js``, CSS; no
+build step, nothing loaded from another host). Every URL it uses is relative (``../v1/…`` from
+``/ui/``, ``./api.js`` between modules), so it works behind a reverse proxy that adds a path
+prefix. ``/ui/config.json`` tells it which service it is on and where the other service is
+(``*_UI_PEER_URL``), whose jobs the page also shows: those GETs come from another origin, so the
+service allows the peer's origin (and ``*_CORS_ORIGINS``) to GET
 (:class:`starlette.middleware.cors.CORSMiddleware`, read-only methods only).
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Scope
 
 from service.kit.settings import ServiceSettings
 
 #: The services a page can point at (the page's views depend on the service).
 PEERS = {"embeddings": "attention", "attention": "embeddings"}
 
+#: What a module script must be served as: a browser refuses to run one with any other type.
+JS_MEDIA_TYPE = "text/javascript; charset=utf-8"
+
 
 def ui_dir() -> Path:
-    """The page's packaged assets (``index.html``, ``app.js``, ``style.css``)."""
+    """The page's packaged assets (``index.html``, ``main.js`` and the modules it imports, ``style.css``)."""
     return Path(str(importlib.resources.files("service") / "ui"))
+
+
+class PageFiles(StaticFiles):
+    """The page's files, a ``.js`` one always as JavaScript.
+
+    :class:`StaticFiles` takes the type from :mod:`mimetypes`, i.e. from the host's tables (Windows'
+    registry can say ``text/plain``), and a ``<script type="module">`` with a wrong type does not run.
+    """
+
+    def file_response(
+        self,
+        full_path: os.PathLike[str] | str,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if str(full_path).endswith(".js") and isinstance(response, FileResponse):
+            response.headers["content-type"] = JS_MEDIA_TYPE
+        return response
 
 
 def _origin(url: str) -> str | None:
@@ -68,7 +94,7 @@ def install_ui(app: FastAPI, settings: ServiceSettings) -> None:
             headers={"Cache-Control": "no-store"},
         )
 
-    app.mount("/ui", StaticFiles(directory=ui_dir(), html=True), name="ui")
+    app.mount("/ui", PageFiles(directory=ui_dir(), html=True), name="ui")
 
 
 def install_cors(app: FastAPI, settings: ServiceSettings) -> None:
