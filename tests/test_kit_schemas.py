@@ -15,8 +15,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from models.seq2seq.limits import MAX_BEAM_SIZE
 from service.attention import schemas as att
+from service.attention.schemas import inference as att_inference
+from service.attention.schemas import models as att_models
 from service.attention.settings import Settings as AttentionSettings
 from service.embeddings import schemas as emb
+from service.embeddings.schemas import corpora as emb_corpora
 from service.embeddings.schemas import models as emb_models
 from service.embeddings.schemas import queries as emb_queries
 from service.embeddings.settings import Settings as EmbeddingsSettings
@@ -221,18 +224,18 @@ def test_service_requests_refuse_strings_for_numbers_and_surrogates():
     with pytest.raises(ValidationError):
         emb_queries.SimilarBatchRequest.model_validate({"queries": [{"positive": ["a"], "unknown": 1}]})
     with pytest.raises(ValidationError) as e:
-        att.TranslateRequest.model_validate({"inputs": ["ok", "\ud800"], "return_attention": 0})
+        att_inference.TranslateRequest.model_validate({"inputs": ["ok", "\ud800"], "return_attention": 0})
     assert {err["loc"] for err in e.value.errors()} == {("inputs", 1), ("return_attention",)}
     with pytest.raises(ValidationError):
-        att.TrainRequest.model_validate({"name": "m", "pairs": [["a", "b", [["0", 0]]]]})
+        att_models.TrainRequest.model_validate({"name": "m", "pairs": [["a", "b", [["0", 0]]]]})
 
 
 # --------------------------------------------------------------------------- ignored options are 422
 
 
-@pytest.mark.parametrize("model", [att.TranslateRequest, att.EvaluateRequest])
+@pytest.mark.parametrize("model", [att_inference.TranslateRequest, att_inference.EvaluateRequest])
 def test_beam_options_need_decode_beam(model):
-    base = {"inputs": ["abc"]} if model is att.TranslateRequest else {"split": "dev"}
+    base = {"inputs": ["abc"]} if model is att_inference.TranslateRequest else {"split": "dev"}
     with pytest.raises(ValidationError, match="beam_size applies to decode 'beam' only"):
         model.model_validate({**base, "beam_size": 3})
     with pytest.raises(ValidationError, match="decode 'beam' only"):
@@ -243,10 +246,10 @@ def test_beam_options_need_decode_beam(model):
 
 
 def test_beam_size_is_bounded_by_the_cores_limit():
-    assert att.TranslateRequest.model_fields["beam_size"].metadata[1].le == MAX_BEAM_SIZE
-    att.TranslateRequest.model_validate({"inputs": ["a"], "decode": "beam", "beam_size": MAX_BEAM_SIZE})
+    assert att_inference.TranslateRequest.model_fields["beam_size"].metadata[1].le == MAX_BEAM_SIZE
+    att_inference.TranslateRequest.model_validate({"inputs": ["a"], "decode": "beam", "beam_size": MAX_BEAM_SIZE})
     with pytest.raises(ValidationError):
-        att.TranslateRequest.model_validate(
+        att_inference.TranslateRequest.model_validate(
             {"inputs": ["a"], "decode": "beam", "beam_size": MAX_BEAM_SIZE + 1}
         )
     assert AttentionSettings().max_beam_size == MAX_BEAM_SIZE
@@ -257,35 +260,35 @@ def test_beam_size_is_bounded_by_the_cores_limit():
 
 def test_options_of_another_schedule_are_refused():
     with pytest.raises(ValidationError, match="step_size applies to schedule 'step' only"):
-        att.TrainParamsIn.model_validate({"step_size": 10})
+        att_models.TrainParamsIn.model_validate({"step_size": 10})
     with pytest.raises(ValidationError, match=r"rate applies to schedule 'step' or 'exponential'"):
-        att.TrainParamsIn.model_validate({"schedule": "linear", "rate": 0.5})
+        att_models.TrainParamsIn.model_validate({"schedule": "linear", "rate": 0.5})
     with pytest.raises(ValidationError, match="min_lr applies to schedule 'linear' only"):
-        att.TrainParamsIn.model_validate({"schedule": "step", "min_lr": 0.0})
+        att_models.TrainParamsIn.model_validate({"schedule": "step", "min_lr": 0.0})
     with pytest.raises(ValidationError, match="decay_steps"):
-        att.TrainParamsIn.model_validate({"schedule": "step", "decay_steps": 10, "step_size": 5})
-    assert att.TrainParamsIn.model_validate({"schedule": "step", "step_size": 5, "rate": 0.1}).rate == 0.1
-    assert att.TrainParamsIn.model_validate({"schedule": "exponential", "decay_steps": 5, "rate": 0.9})
-    assert att.TrainParamsIn.model_validate({"schedule": "linear", "min_lr": 1e-4, "warmup_steps": 3})
-    assert att.TrainParamsIn.model_validate({}).step_size == 1000  # defaults are not "sent"
+        att_models.TrainParamsIn.model_validate({"schedule": "step", "decay_steps": 10, "step_size": 5})
+    assert att_models.TrainParamsIn.model_validate({"schedule": "step", "step_size": 5, "rate": 0.1}).rate == 0.1
+    assert att_models.TrainParamsIn.model_validate({"schedule": "exponential", "decay_steps": 5, "rate": 0.9})
+    assert att_models.TrainParamsIn.model_validate({"schedule": "linear", "min_lr": 1e-4, "warmup_steps": 3})
+    assert att_models.TrainParamsIn.model_validate({}).step_size == 1000  # defaults are not "sent"
 
 
 def test_length_options_of_the_dates_task_are_refused():
     with pytest.raises(ValidationError, match="max_len applies to the reversal and copy tasks only"):
-        att.TaskSpec.model_validate({"name": "dates", "max_len": 8})
-    assert att.TaskSpec.model_validate({"name": "dates"}).name == "dates"
-    assert att.TaskSpec.model_validate({"name": "copy", "min_len": 2, "max_len": 8}).max_len == 8
+        att_models.TaskSpec.model_validate({"name": "dates", "max_len": 8})
+    assert att_models.TaskSpec.model_validate({"name": "dates"}).name == "dates"
+    assert att_models.TaskSpec.model_validate({"name": "copy", "min_len": 2, "max_len": 8}).max_len == 8
 
 
 def test_vector_options_without_vectors_and_emb_dim_with_them_are_refused():
     pairs = {"name": "w", "pairs": [["a b", "b a"]], "config": {"tokenization": "word"}}
     with pytest.raises(ValidationError, match="freeze_embeddings applies to pretrained vectors only"):
-        att.TrainRequest.model_validate({**pairs, "freeze_embeddings": True})
+        att_models.TrainRequest.model_validate({**pairs, "freeze_embeddings": True})
     with pytest.raises(ValidationError, match="emb_dim is taken from the pretrained vectors"):
-        att.TrainRequest.model_validate(
+        att_models.TrainRequest.model_validate(
             {**pairs, "config": {"tokenization": "word", "emb_dim": 8}, "embeddings": {"model": "default"}}
         )
-    ok = att.TrainRequest.model_validate(
+    ok = att_models.TrainRequest.model_validate(
         {**pairs, "embeddings_file": "vecs", "freeze_embeddings": True, "config": {"tokenization": "word"}}
     )
     assert ok.freeze_embeddings and ok.config.emb_dim == 32
@@ -299,11 +302,11 @@ def test_embeddings_tokenizer_only_where_it_applies():
     with pytest.raises(ValidationError, match="every sentence is a token list"):
         emb_models.TrainRequest.model_validate({"name": "m", "sentences": [["a", "b"]], "tokenizer": {}})
     with pytest.raises(ValidationError, match="every sentence is a token list"):
-        emb.SentenceVectorsQuery.model_validate({"sentences": [["a"]], "tokenizer": {"lowercase": False}})
-    assert emb.TrainRequest.model_validate({"name": "m", "corpus_id": "c"}).tokenizer.kind == "simple"
+        emb_queries.SentenceVectorsRequest.model_validate({"sentences": [["a"]], "tokenizer": {"lowercase": False}})
+    assert emb_models.TrainRequest.model_validate({"name": "m", "corpus_id": "c"}).tokenizer.kind == "simple"
     mixed = {"sentences": ["A b", ["c"]], "tokenizer": {"lowercase": False}}
-    assert not emb.SentenceVectorsQuery.model_validate(mixed).tokenizer.lowercase
-    assert emb.ContinueRequest.model_validate({"sentences": ["x y"], "tokenizer": {"kind": "whitespace"}})
+    assert not emb_queries.SentenceVectorsRequest.model_validate(mixed).tokenizer.lowercase
+    assert emb_models.ContinueRequest.model_validate({"sentences": ["x y"], "tokenizer": {"kind": "whitespace"}})
 
 
 # --------------------------------------------------------------------------- problem and job bodies
@@ -322,7 +325,10 @@ def test_problem_schema_on_every_operation(client):
 
 
 def test_one_job_accepted_body_for_both_services(client):
-    assert emb.JobAccepted is att.JobAccepted is JobAccepted
+    from service.attention.routes import models as att_routes
+    from service.embeddings.routes import models as emb_routes
+
+    assert emb_routes.JobAccepted is att_routes.JobAccepted is JobAccepted
     body = client.post("/jobs").json()
     assert body == {
         "job_id": "ab" * 16,
@@ -333,7 +339,7 @@ def test_one_job_accepted_body_for_both_services(client):
 
 
 def test_corpus_info_and_decompression_setting(monkeypatch):
-    assert "max_token_count" in emb.CorpusInfo.model_fields
+    assert "max_token_count" in emb_corpora.CorpusInfo.model_fields
     assert EmbeddingsSettings().max_decompressed_bytes == 4 << 30
     monkeypatch.setenv("EMBEDDINGS_MAX_DECOMPRESSED_BYTES", "1048576")
     assert EmbeddingsSettings().max_decompressed_bytes == 1 << 20

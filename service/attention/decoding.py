@@ -72,7 +72,7 @@ def inputs_of(query: Decoding | Forcing) -> int:
     return len(query.inputs) if isinstance(query, Decoding) else len(query.pairs)
 
 
-def answer_decode(runtime: AttentionRuntime, model: LoadedSeq2Seq, queries: list[Decoding]) -> list[Outcome]:
+def answer_translate(runtime: AttentionRuntime, model: LoadedSeq2Seq, queries: list[Decoding]) -> list[Outcome]:
     """Each request's ``(translations, model)`` (one :class:`~models.seq2seq.inference.Translation` per
     input, in order; the model version that decoded them), or the error its inputs are."""
     outcomes: list[Outcome] = [None] * len(queries)
@@ -101,7 +101,7 @@ def answer_decode(runtime: AttentionRuntime, model: LoadedSeq2Seq, queries: list
     return outcomes
 
 
-def answer_force(runtime: AttentionRuntime, model: LoadedSeq2Seq, queries: list[Forcing]) -> list[Outcome]:
+def answer_align(runtime: AttentionRuntime, model: LoadedSeq2Seq, queries: list[Forcing]) -> list[Outcome]:
     """Each request's ``(alignments, model)`` (one :class:`~models.seq2seq.inference.ForcedAlignment`
     per pair, in order; the model version that aligned them), or the error its pairs are: sources
     first (empty, too long), then targets (empty, too long, outside the vocabulary)."""

@@ -275,7 +275,7 @@ class Batching:
             batcher.close()
 
     def _batcher(self, answer: Answer[Any], rows: Callable[[Any], int] | None) -> MicroBatcher[Any, Any]:
-        name = answer.__name__
+        name = answer.__name__.removeprefix("answer_")  # answer_similar: the "similar" batcher
         batcher = self._batchers.get(name)
         if batcher is None:
             count = (lambda item: rows(item.query)) if rows is not None else (lambda _item: 1)

@@ -51,6 +51,7 @@ class ServiceError(Exception):
         self.detail = detail
         self.code = code or self.default_code
         self.title = title
+        self.loc = loc
         self.extensions = extensions
         if errors is None and loc:
             errors = [{"loc": list(loc), "msg": detail, "type": self.code}]

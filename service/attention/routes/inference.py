@@ -34,7 +34,7 @@ from models.seq2seq.limits import MAX_BEAM_SIZE
 from models.seq2seq.tasks import make_task
 from service.attention import limits
 from service.attention.checkpoints import DEV_FILE
-from service.attention.decoding import Decoding, Forcing, answer_decode, answer_force, inputs_of
+from service.attention.decoding import Decoding, Forcing, answer_translate, answer_align, inputs_of
 from service.attention.errors import input_error, pair_error
 from service.attention.runtime import AttentionRuntime, LoadedSeq2Seq, Runtime
 from service.attention.schemas.inference import (
@@ -80,7 +80,7 @@ async def translate(
     query = Decoding(body.inputs, beam, body.max_len, body.n_best, body.length_penalty, body.coverage_penalty)
     batching = runtime.batching
     results, model = await batching.answer(
-        answer_decode, name, version, query, request=request, rows=inputs_of
+        answer_translate, name, version, query, request=request, rows=inputs_of
     )
     return await run_in_threadpool(_translation_response, name, model.version, body, beam, results)
 
@@ -101,7 +101,7 @@ async def align_pairs(
     limits.check_batch(len(body.pairs), runtime.settings, "pairs")
     query = Forcing([(s, t) for s, t in body.pairs])
     batching = runtime.batching
-    forced, model = await batching.answer(answer_force, name, version, query, request=request, rows=inputs_of)
+    forced, model = await batching.answer(answer_align, name, version, query, request=request, rows=inputs_of)
     return await run_in_threadpool(_alignment_response, name, model.version, forced, body.gold)
 
 
@@ -139,7 +139,7 @@ async def heatmap(
     if target is not None:
         query = Forcing([(input, target)], ("query", "input"), ("query", "target"), indexed=False)
         [f], model = await batching.answer(
-            answer_force, name, version, query, request=request, rows=inputs_of
+            answer_align, name, version, query, request=request, rows=inputs_of
         )
         att, src, out = f.attention, f.src_tokens, f.tgt_tokens
         title = f"{name} v{model.version}, forced: {input!r} -> {target!r}"
@@ -147,7 +147,7 @@ async def heatmap(
         beam = limits.beam_width(decode, beam_size or 4, runtime.settings, ("query", "beam_size"))
         query = Decoding([input], beam, loc=("query", "input"), indexed=False)
         [r], model = await batching.answer(
-            answer_decode, name, version, query, request=request, rows=inputs_of
+            answer_translate, name, version, query, request=request, rows=inputs_of
         )
         att, src, out = r.attention, r.src_tokens, r.tokens
         title = f"{name} v{model.version}, {decode}: {input!r} -> {r.text!r}"
