@@ -247,7 +247,9 @@ def test_beam_options_need_decode_beam(model):
 
 def test_beam_size_is_bounded_by_the_cores_limit():
     assert att_inference.TranslateRequest.model_fields["beam_size"].metadata[1].le == MAX_BEAM_SIZE
-    att_inference.TranslateRequest.model_validate({"inputs": ["a"], "decode": "beam", "beam_size": MAX_BEAM_SIZE})
+    att_inference.TranslateRequest.model_validate(
+        {"inputs": ["a"], "decode": "beam", "beam_size": MAX_BEAM_SIZE}
+    )
     with pytest.raises(ValidationError):
         att_inference.TranslateRequest.model_validate(
             {"inputs": ["a"], "decode": "beam", "beam_size": MAX_BEAM_SIZE + 1}
@@ -267,7 +269,9 @@ def test_options_of_another_schedule_are_refused():
         att_models.TrainParamsIn.model_validate({"schedule": "step", "min_lr": 0.0})
     with pytest.raises(ValidationError, match="decay_steps"):
         att_models.TrainParamsIn.model_validate({"schedule": "step", "decay_steps": 10, "step_size": 5})
-    assert att_models.TrainParamsIn.model_validate({"schedule": "step", "step_size": 5, "rate": 0.1}).rate == 0.1
+    assert (
+        att_models.TrainParamsIn.model_validate({"schedule": "step", "step_size": 5, "rate": 0.1}).rate == 0.1
+    )
     assert att_models.TrainParamsIn.model_validate({"schedule": "exponential", "decay_steps": 5, "rate": 0.9})
     assert att_models.TrainParamsIn.model_validate({"schedule": "linear", "min_lr": 1e-4, "warmup_steps": 3})
     assert att_models.TrainParamsIn.model_validate({}).step_size == 1000  # defaults are not "sent"
@@ -302,11 +306,15 @@ def test_embeddings_tokenizer_only_where_it_applies():
     with pytest.raises(ValidationError, match="every sentence is a token list"):
         emb_models.TrainRequest.model_validate({"name": "m", "sentences": [["a", "b"]], "tokenizer": {}})
     with pytest.raises(ValidationError, match="every sentence is a token list"):
-        emb_queries.SentenceVectorsRequest.model_validate({"sentences": [["a"]], "tokenizer": {"lowercase": False}})
+        emb_queries.SentenceVectorsRequest.model_validate(
+            {"sentences": [["a"]], "tokenizer": {"lowercase": False}}
+        )
     assert emb_models.TrainRequest.model_validate({"name": "m", "corpus_id": "c"}).tokenizer.kind == "simple"
     mixed = {"sentences": ["A b", ["c"]], "tokenizer": {"lowercase": False}}
     assert not emb_queries.SentenceVectorsRequest.model_validate(mixed).tokenizer.lowercase
-    assert emb_models.ContinueRequest.model_validate({"sentences": ["x y"], "tokenizer": {"kind": "whitespace"}})
+    assert emb_models.ContinueRequest.model_validate(
+        {"sentences": ["x y"], "tokenizer": {"kind": "whitespace"}}
+    )
 
 
 # --------------------------------------------------------------------------- problem and job bodies

@@ -72,7 +72,9 @@ def inputs_of(query: Decoding | Forcing) -> int:
     return len(query.inputs) if isinstance(query, Decoding) else len(query.pairs)
 
 
-def answer_translate(runtime: AttentionRuntime, model: LoadedSeq2Seq, queries: list[Decoding]) -> list[Outcome]:
+def answer_translate(
+    runtime: AttentionRuntime, model: LoadedSeq2Seq, queries: list[Decoding]
+) -> list[Outcome]:
     """Each request's ``(translations, model)`` (one :class:`~models.seq2seq.inference.Translation` per
     input, in order; the model version that decoded them), or the error its inputs are."""
     outcomes: list[Outcome] = [None] * len(queries)

@@ -34,7 +34,7 @@ from models.seq2seq.limits import MAX_BEAM_SIZE
 from models.seq2seq.tasks import make_task
 from service.attention import limits
 from service.attention.checkpoints import DEV_FILE
-from service.attention.decoding import Decoding, Forcing, answer_translate, answer_align, inputs_of
+from service.attention.decoding import Decoding, Forcing, answer_align, answer_translate, inputs_of
 from service.attention.errors import input_error, pair_error
 from service.attention.runtime import AttentionRuntime, LoadedSeq2Seq, Runtime
 from service.attention.schemas.inference import (
