@@ -1,11 +1,13 @@
-"""The one list of services: what ``python -m service``, the container entrypoint and the settings
-generator (``deploy/settings_sync.py``) read. A new service is its own package plus one entry here.
+"""The one list of services and the facts about each: name, environment prefix, default port and URL,
+the path prefix it is mounted at under Ray Serve. ``python -m service``, the settings classes, the
+command line, the Python clients, the container entrypoint and the settings generator
+(``deploy/settings_sync.py``) read them here. A new service is its own package plus one entry here.
 
 This module imports nothing heavy (no FastAPI, torch or gensim), so the container entrypoint can read
 it before it sizes the thread pools.
 
->>> SERVICES["embeddings"].env_prefix, SERVICES["attention"].port
-('EMBEDDINGS_', 8002)
+>>> SERVICES["embeddings"].env_prefix, SERVICES["attention"].port, SERVICES["attention"].url
+('EMBEDDINGS_', 8002, 'http://127.0.0.1:8002')
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ class ServiceSpec:
     app_factory: str
     #: ``"module:Class"``: the service's :class:`~service.kit.settings.ServiceSettings` subclass.
     settings: str
+
+    @property
+    def url(self) -> str:
+        """Where the service answers by default: ``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def route_prefix(self) -> str:
+        """The path it is mounted at beside the other services (Ray Serve): ``/<name>``."""
+        return f"/{self.name}"
 
     def settings_class(self) -> Any:
         """Import and return the service's settings class."""

@@ -4,7 +4,7 @@ The index holds row ``i`` = ``kv.index_to_key[i]``, L2-normalised (float32), in 
 ``IndexHNSWFlat`` with inner-product metric, so its inner products are cosines. It answers cosadd
 ``most_similar`` queries (words or a raw vector) with gensim's semantics:
 
-* the query is the mean vector gensim builds (:func:`models.embeddings.neighbours.query_mean`);
+* the query is the mean vector gensim builds (:func:`models.embeddings.batch.query_mean`);
 * the index is asked for ``topn + len(query words)`` candidates (more when too few came back), the
   query words are dropped, ``topn`` is honoured after the filtering;
 * each returned word's score is recomputed from the vectors as gensim computes it
@@ -32,8 +32,8 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from models.atomic import fsync_dir, tmp_sibling
-from models.embeddings.batch import most_similar_cosadd
-from models.embeddings.neighbours import Neighbour, NeighbourQuery, query_mean
+from models.embeddings.batch import most_similar_cosadd, query_mean
+from models.embeddings.neighbours import Neighbour, NeighbourQuery
 
 INDEX_FILE = "index.faiss"
 #: Queries per faiss search call and per exact-recall batch (bounds the (B, k) and (B, V) buffers).

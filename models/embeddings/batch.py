@@ -14,11 +14,27 @@ from __future__ import annotations
 import numpy as np
 from gensim.models import KeyedVectors
 
-from models.embeddings.neighbours import Neighbour, NeighbourQuery, query_mean
+from models.embeddings.neighbours import Neighbour, NeighbourQuery
 
 CHUNK = 64
 BLOCK = 128
 TILE = 8192
+
+
+def query_mean(kv: KeyedVectors, q: NeighbourQuery) -> tuple[np.ndarray, list[int]]:
+    """The unit mean vector gensim's ``most_similar`` builds for ``q`` ``(D,)``, and the rows of its
+    words (which gensim leaves out of the answer); the words must be known."""
+    if q.vector is not None:
+        keys: list = [np.asarray(q.vector, dtype=np.float32)]
+        weight = np.ones(1)
+    else:
+        keys = q.words
+        weight = np.concatenate((np.ones(len(q.positive)), -1.0 * np.ones(len(q.negative))))
+    mean = kv.get_mean_vector(
+        keys, weight, pre_normalize=True, post_normalize=True, ignore_missing=False
+    )  # (D,)
+    exclude = [kv.get_index(k) for k in keys if isinstance(k, str) and kv.has_index_for(k)]
+    return mean, exclude
 
 
 def _scores_and_block_max(

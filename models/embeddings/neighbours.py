@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-from gensim.models import KeyedVectors
 
 SIMILARITY_METHODS: tuple[str, ...] = ("cosadd", "cosmul")
 
@@ -62,19 +61,3 @@ class Neighbours:
 
     neighbours: list[Neighbour]
     exact: bool = True
-
-
-def query_mean(kv: KeyedVectors, q: NeighbourQuery) -> tuple[np.ndarray, list[int]]:
-    """The unit mean vector gensim's ``most_similar`` builds for ``q`` ``(D,)``, and the rows of its
-    words (which gensim leaves out of the answer); the words must be known."""
-    if q.vector is not None:
-        keys: list = [np.asarray(q.vector, dtype=np.float32)]
-        weight = np.ones(1)
-    else:
-        keys = q.words
-        weight = np.concatenate((np.ones(len(q.positive)), -1.0 * np.ones(len(q.negative))))
-    mean = kv.get_mean_vector(
-        keys, weight, pre_normalize=True, post_normalize=True, ignore_missing=False
-    )  # (D,)
-    exclude = [kv.get_index(k) for k in keys if isinstance(k, str) and kv.has_index_for(k)]
-    return mean, exclude

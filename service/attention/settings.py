@@ -8,23 +8,27 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from models.seq2seq.limits import MAX_BEAM_SIZE
+from service.catalog import SERVICES
 from service.kit.settings import ServiceSettings
+
+SPEC = SERVICES["attention"]
 
 
 class Settings(ServiceSettings):
     """Attention service settings (``ATTENTION_PORT``, ``ATTENTION_EMBEDDINGS_URL``, …)."""
 
-    model_config = SettingsConfigDict(env_prefix="ATTENTION_", extra="ignore")
-    service_name: ClassVar[str] = "attention"
+    model_config = SettingsConfigDict(env_prefix=SPEC.env_prefix, extra="ignore")
+    service_name: ClassVar[str] = SPEC.name
 
-    port: int = Field(8002, ge=1, le=65535, description="TCP port.")
+    port: int = Field(SPEC.port, ge=1, le=65535, description="TCP port.")
     default_model: str = Field("dates", description="Name of the model trained at first start.")
     ui_peer_url: str | None = Field(
-        "http://127.0.0.1:8001",
+        SERVICES["embeddings"].url,
         description="Base URL of the embeddings service as the browser sees it (its jobs in the page).",
     )
     embeddings_url: str = Field(
-        "http://127.0.0.1:8001", description="Base URL of the embeddings service (vectors for word encoders)."
+        SERVICES["embeddings"].url,
+        description="Base URL of the embeddings service (vectors for word encoders).",
     )
     max_batch: int = Field(1000, ge=1, description="Most inputs (or pairs) in one request.")
     max_input_tokens: int = Field(200, ge=1, description="Longest input, in tokens (characters or words).")

@@ -23,6 +23,16 @@ from service.attention.errors import pair_error
 from service.attention.runtime import AttentionRuntime
 from service.attention.schemas.models import TrainRequest
 from service.kit.errors import InvalidInputError, NotFoundError, UnavailableError, UpstreamError
+from service.kit.job_record import JobRecord
+
+
+def submit_training(body: TrainRequest, runtime: AttentionRuntime) -> JobRecord:
+    """Queue the job that trains ``body.name`` (a new model, or a new version with ``overwrite``)."""
+    runtime.check_name_free(
+        body.name, body.overwrite
+    )  # before the checks that may call the embeddings service
+    spec = training_spec(body, runtime)
+    return runtime.submit_job("train", body.name, spec, overwrite=body.overwrite)
 
 
 def _dataset(state: AttentionRuntime, dataset_id: str, field: str, kind: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from service.catalog import SERVICES as CATALOG
 from service.cli import attention, embeddings, output
 from service.cli.shared import (
     EXIT_INTERRUPTED,
@@ -30,20 +31,20 @@ SERVICES = {
         EmbeddingsClient,
         "EMBATTN_EMBEDDINGS_URL",
         "EMBATTN_EMBEDDINGS_TOKEN",
-        "http://127.0.0.1:8001",
+        CATALOG["embeddings"].url,
     ),
     "attention": (
         AttentionClient,
         "EMBATTN_ATTENTION_URL",
         "EMBATTN_ATTENTION_TOKEN",
-        "http://127.0.0.1:8002",
+        CATALOG["attention"].url,
     ),
 }
 
-EPILOG = """\
+EPILOG = f"""\
 environment:
-  EMBATTN_EMBEDDINGS_URL    embeddings service URL (default http://127.0.0.1:8001)
-  EMBATTN_ATTENTION_URL     attention service URL (default http://127.0.0.1:8002)
+  EMBATTN_EMBEDDINGS_URL    embeddings service URL (default {CATALOG["embeddings"].url})
+  EMBATTN_ATTENTION_URL     attention service URL (default {CATALOG["attention"].url})
   EMBATTN_TOKEN             bearer token sent to either service (the services' *_API_TOKEN)
   EMBATTN_EMBEDDINGS_TOKEN, EMBATTN_ATTENTION_TOKEN   a token for one service (over EMBATTN_TOKEN)
   --url and --token override them.

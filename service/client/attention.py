@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from service.catalog import SERVICES
 from service.client.base import AsyncClient, ServiceAPI, SyncClient, seg
 from service.client.http import ProgressCallback, Upload
 from service.client.results import Accepted, Alignment, ResultList, Translation
 
-DEFAULT_URL = "http://127.0.0.1:8002"
+DEFAULT_URL = SERVICES["attention"].url
 
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:

@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from service.catalog import SERVICES
 from service.client.base import AsyncClient, ServiceAPI, SyncClient, seg
 from service.client.http import Download, ProgressCallback, Upload
 from service.client.results import Accepted, ModelInfo, Neighbour, ResultList, WordVector
 
-DEFAULT_URL = "http://127.0.0.1:8001"
+DEFAULT_URL = SERVICES["embeddings"].url
 
 #: The query routes that have a ``/batch`` sibling.
 BATCH_OPERATIONS = (

@@ -8,9 +8,8 @@
 * imports of vector files (:meth:`EmbeddingsRuntime.submit_import`): from the import directory
   (``EMBEDDINGS_IMPORT_DIR``, :meth:`EmbeddingsRuntime.import_path`) or from an upload kept in
   ``staged/`` until its job ends;
-* the default model: Word2Vec on gensim's Lee corpus;
-* training specs for the worker (:mod:`service.embeddings.worker`), from an uploaded corpus or
-  inline sentences, with the checks that must pass before a job exists.
+* the default model: Word2Vec on gensim's Lee corpus (training requests become job specs in
+  :mod:`service.embeddings.training`).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,11 +24,10 @@ from fastapi import Depends
 
 from models.embeddings.ann import INDEX_FILE, HnswParams, load_index
 from models.embeddings.builtin import DEFAULT_ALGORITHM, DEFAULT_PARAMS, default_corpus_path
-from models.embeddings.corpus import Tokenizer
 from models.embeddings.queries import VectorQueries
 from models.embeddings.storage import load_vectors
-from models.embeddings.training import TrainParams
 from service.embeddings.settings import Settings
+from service.embeddings.training import job_spec
 from service.kit.errors import InvalidInputError, NotFoundError
 from service.kit.job_record import JobRecord
 from service.kit.model_store import ModelVersion
@@ -42,11 +39,6 @@ log = logging.getLogger("service.embeddings")
 
 #: A model version in memory, as the registry returns it.
 LoadedVectors = LoadedModel[VectorQueries]
-
-
-def tokenizer_for(kind: str, lowercase: bool) -> Tokenizer:
-    """The corpus tokenizer for the API's options."""
-    return Tokenizer(kind=kind, keep_case=not lowercase)
 
 
 class EmbeddingsRuntime(ServiceRuntime[VectorQueries]):
@@ -90,112 +82,8 @@ class EmbeddingsRuntime(ServiceRuntime[VectorQueries]):
             "id": "lee_background",
             "source": "builtin",
         }
-        return self.spec("train", self.settings.default_model, DEFAULT_ALGORITHM, DEFAULT_PARAMS.to_dict(),
-                         "builtin", corpus=corpus)  # fmt: skip
-
-    # -- training ----------------------------------------------------------------------------
-
-    def spec(
-        self,
-        mode: str,
-        name: str,
-        algorithm: str,
-        params: dict[str, Any],
-        source: str,
-        *,
-        corpus: dict[str, Any] | None = None,
-        sentences: list[list[str]] | None = None,
-    ) -> dict[str, Any]:
-        """The worker's job spec."""
-        spec: dict[str, Any] = {
-            "mode": mode,
-            "name": name,
-            "algorithm": algorithm,
-            "params": params,
-            "source": source,
-            "store_root": str(self.models_dir),
-            "index_min_vocab": self.settings.index_min_vocab,
-        }
-        if corpus is not None:
-            spec["corpus"] = corpus
-        else:
-            spec["sentences"] = sentences
-        return spec
-
-    def corpus_spec(self, corpus_id: str, min_count: int | None) -> dict[str, Any]:
-        """An uploaded corpus as a job's data source (404 when absent, 422 when no word could reach
-        ``min_count``, so the job would end on an empty vocabulary)."""
-        meta = self.uploads.get(corpus_id)
-        top = meta.get("max_token_count")
-        if min_count is not None and top is not None and top < min_count:
-            raise InvalidInputError(
-                f"no word of corpus {corpus_id!r} occurs min_count={min_count} times (the most frequent "
-                f"occurs {top}); lower params.min_count or upload more text",
-                code="empty-vocabulary",
-                loc=["body", "params", "min_count"],
-            )
-        return {**meta, "path": str(self.uploads.path(corpus_id)), "source": "upload"}
-
-    def tokenize_inline(self, sentences: list[Any], kind: str, lowercase: bool) -> list[list[str]]:
-        """Inline sentences as token lists (strings tokenized, token lists kept); 422 when too many/empty."""
-        limit = self.settings.max_inline_sentences
-        if len(sentences) > limit:
-            raise InvalidInputError(
-                f"{len(sentences)} inline sentences exceed the limit of {limit}; upload a corpus instead",
-                loc=["body", "sentences"],
-            )
-        tok = tokenizer_for(kind, lowercase)
-        out = [tok(s) if isinstance(s, str) else list(s) for s in sentences]
-        out = [s for s in out if s]
-        if not out:
-            raise InvalidInputError("no sentence has a token after tokenization", loc=["body", "sentences"])
-        return out
-
-    @staticmethod
-    def check_min_count(sentences: list[list[str]], min_count: int) -> None:
-        """422 when no inline word reaches ``min_count`` (the job would fail on an empty vocabulary)."""
-        word, count = Counter(t for s in sentences for t in s).most_common(1)[0]
-        if count < min_count:
-            raise InvalidInputError(
-                f"no word of the inline sentences occurs min_count={min_count} times (the most frequent, "
-                f"{word!r}, occurs {count}); lower params.min_count or send more sentences",
-                loc=["body", "params", "min_count"],
-                code="empty-vocabulary",
-            )
-
-    def submit_training(
-        self,
-        *,
-        mode: str,
-        name: str,
-        algorithm: str | None,
-        params: dict[str, Any],
-        overwrite: bool,
-        corpus_id: str | None,
-        sentences: list[list[str]] | None,
-    ) -> JobRecord:
-        """Check the name and the data, then queue the job (one lock for the checks and the submission)."""
-        min_count = params.get("min_count", TrainParams.min_count) if mode == "train" else None
-
-        def build() -> dict[str, Any]:
-            current = self.store.current(name)
-            algo = algorithm
-            if mode == "train":
-                source = "trained"
-            else:
-                assert current is not None
-                if not current.meta.get("has_full_model"):
-                    raise InvalidInputError(
-                        f"model {name!r} has vectors only (imported); only trained models can continue",
-                        code="model-not-trainable",
-                        title="Model cannot be trained further",
-                    )
-                algo = current.meta.get("algorithm") or current.meta.get("kind")
-                source = "continued"
-            corpus = self.corpus_spec(corpus_id, min_count) if corpus_id is not None else None
-            return self.spec(mode, name, str(algo), params, source, corpus=corpus, sentences=sentences)
-
-        return self.submit_job(mode, name, build, overwrite=None if mode == "continue" else overwrite)
+        return job_spec(self, "train", self.settings.default_model, DEFAULT_ALGORITHM, DEFAULT_PARAMS.to_dict(),
+                        "builtin", corpus=corpus)  # fmt: skip
 
     # -- the ANN index ----------------------------------------------------------------------------
 

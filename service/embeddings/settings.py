@@ -8,19 +8,22 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from service.catalog import SERVICES
 from service.kit.settings import ServiceSettings
+
+SPEC = SERVICES["embeddings"]
 
 
 class Settings(ServiceSettings):
     """Embeddings service settings (``EMBEDDINGS_PORT``, ``EMBEDDINGS_DATA_DIR``, …)."""
 
-    model_config = SettingsConfigDict(env_prefix="EMBEDDINGS_", extra="ignore")
-    service_name: ClassVar[str] = "embeddings"
+    model_config = SettingsConfigDict(env_prefix=SPEC.env_prefix, extra="ignore")
+    service_name: ClassVar[str] = SPEC.name
 
-    port: int = Field(8001, ge=1, le=65535, description="TCP port.")
+    port: int = Field(SPEC.port, ge=1, le=65535, description="TCP port.")
     default_model: str = Field("default", description="Name of the model trained at first start.")
     ui_peer_url: str | None = Field(
-        "http://127.0.0.1:8002",
+        SERVICES["attention"].url,
         description="Base URL of the attention service as the browser sees it (its jobs in the page).",
     )
     max_topn: int = Field(1000, ge=1, description="Largest `topn` a query may ask for.")

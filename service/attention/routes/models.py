@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from models.seq2seq.model import attention_name
 from service.attention.runtime import Runtime
 from service.attention.schemas.models import ModelInfo, ModelList, TrainRequest
-from service.attention.training import training_spec
+from service.attention.training import submit_training
 from service.kit.auth import require_query_token, require_token
 from service.kit.errors import NotFoundError
 from service.kit.jobs_routes import accepted
@@ -33,9 +33,7 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
     dependencies=[Depends(require_token)],
 )
 def train_model(body: TrainRequest, state: Runtime) -> JSONResponse:
-    state.check_name_free(body.name, body.overwrite)  # before the checks that may call the embeddings service
-    spec = training_spec(body, state)
-    return accepted(state.submit_job("train", body.name, spec, overwrite=body.overwrite))
+    return accepted(submit_training(body, state))
 
 
 def model_info(version: ModelVersion, loaded: bool) -> ModelInfo:

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from models.embeddings.corpus import ScanCancelled
+from models.embeddings.corpus import ScanCancelled, Tokenizer
 from models.embeddings.errors import CorpusFormatError, CorpusTooLargeError
 from service.embeddings import corpora
 from service.embeddings.errors import corpus_error
-from service.embeddings.runtime import Runtime, tokenizer_for
+from service.embeddings.runtime import Runtime
 from service.embeddings.schemas.corpora import CorpusInfo, CorpusList
 from service.kit.auth import require_token
 from service.kit.errors import ConflictError, InvalidInputError, TooLargeError
@@ -70,7 +70,7 @@ async def upload_corpus(
     try:
         await stream_request_to_file(request, tmp, runtime.settings.max_upload_bytes)
         limit = runtime.settings.max_decompressed_bytes
-        tok = tokenizer_for(tokenizer, lowercase)
+        tok = Tokenizer(kind=tokenizer, keep_case=not lowercase)
         try:
             stats = await run_while_connected(
                 request,

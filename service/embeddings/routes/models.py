@@ -16,7 +16,6 @@ from models.embeddings.ann import HnswParams
 from models.embeddings.errors import InvalidModelFileError
 from models.embeddings.export import iter_export
 from models.embeddings.formats import check_file
-from models.embeddings.training import TrainParams
 from service.embeddings.errors import model_file_error
 from service.embeddings.runtime import EmbeddingsRuntime, Runtime
 from service.embeddings.schemas.models import (
@@ -29,6 +28,7 @@ from service.embeddings.schemas.models import (
     TrainRequest,
     VersionInfo,
 )
+from service.embeddings.training import submit_continuation, submit_training
 from service.embeddings.worker import store_import
 from service.kit.auth import require_query_token, require_token
 from service.kit.errors import ConflictError, InvalidInputError, NotFoundError
@@ -76,22 +76,6 @@ def model_info(state: EmbeddingsRuntime, name: str) -> ModelInfo:
     )
 
 
-def _check_ngram_table(body: TrainRequest, limit: int) -> None:
-    """422 when a FastText n-gram table would exceed ``EMBEDDINGS_MAX_NGRAM_BYTES`` (the worker would be OOM-killed)."""
-    if body.algorithm != "fasttext":
-        return
-    bucket = body.params.bucket or TrainParams.bucket
-    dim = body.params.vector_size or TrainParams.vector_size
-    need = bucket * dim * 4
-    if need > limit:
-        raise InvalidInputError(
-            f"a FastText n-gram table of bucket={bucket} x vector_size={dim} needs {need / 2**30:.1f} GiB, "
-            f"over the limit of {limit / 2**30:.1f} GiB (EMBEDDINGS_MAX_NGRAM_BYTES); lower params.bucket",
-            loc=["body", "params", "bucket"],
-            code="model-too-large",
-        )
-
-
 @router.post(
     "",
     status_code=202,
@@ -104,21 +88,7 @@ def _check_ngram_table(body: TrainRequest, limit: int) -> None:
     responses={409: {"description": "The model exists, or a job for it is active"}},
 )
 def train_model(body: TrainRequest, state: Runtime) -> JSONResponse:
-    _check_ngram_table(body, state.settings.max_ngram_bytes)
-    sentences = None
-    if body.sentences is not None:
-        sentences = state.tokenize_inline(body.sentences, body.tokenizer.kind, body.tokenizer.lowercase)
-        state.check_min_count(sentences, body.params.min_count or TrainParams.min_count)
-    rec = state.submit_training(
-        mode="train",
-        name=body.name,
-        algorithm=body.algorithm,
-        params=body.params.given(),
-        overwrite=body.overwrite,
-        corpus_id=body.corpus_id,
-        sentences=sentences,
-    )
-    return accepted(rec)
+    return accepted(submit_training(body, state))
 
 
 @router.post(
@@ -131,35 +101,7 @@ def train_model(body: TrainRequest, state: Runtime) -> JSONResponse:
     dependencies=[Depends(require_token)],
 )
 def continue_training(name: ModelName, body: ContinueRequest, state: Runtime) -> JSONResponse:
-    if not state.store.exists(name):
-        raise NotFoundError("model", name)
-    sentences = None
-    if body.sentences is not None:
-        sentences = state.tokenize_inline(body.sentences, body.tokenizer.kind, body.tokenizer.lowercase)
-    params = {
-        k: v
-        for k, v in {"epochs": body.epochs, "alpha": body.alpha, "min_alpha": body.min_alpha}.items()
-        if v is not None
-    }
-    current = state.store.current(name)
-    if current is not None:
-        stored = current.meta.get("params") or {}
-        alpha = params.get("alpha", stored.get("alpha", 0.025))
-        min_alpha = params.get("min_alpha", stored.get("min_alpha", 0.0001))
-        if min_alpha > alpha:
-            raise InvalidInputError(
-                f"min_alpha ({min_alpha}) must be <= alpha ({alpha})", title="Invalid parameters"
-            )
-    rec = state.submit_training(
-        mode="continue",
-        name=name,
-        algorithm=None,
-        params=params,
-        overwrite=True,
-        corpus_id=body.corpus_id,
-        sentences=sentences,
-    )
-    return accepted(rec)
+    return accepted(submit_continuation(name, body, state))
 
 
 @router.get("", response_model=ModelList, summary="List models", dependencies=[Depends(require_query_token)])

@@ -26,7 +26,7 @@ from models.embeddings.neighbours import NeighbourQuery
 from models.embeddings.queries import VectorQueries
 from service.embeddings import limits
 from service.embeddings.errors import query_error, query_errors
-from service.embeddings.runtime import EmbeddingsRuntime, LoadedVectors, Runtime, tokenizer_for
+from service.embeddings.runtime import EmbeddingsRuntime, LoadedVectors, Runtime
 from service.embeddings.schemas.queries import (
     AnalogiesOut,
     AnalogyBatchRequest,
@@ -191,8 +191,7 @@ def answer_sentence_vectors(
 
     def one(q: VectorQueries, b: SentenceVectorsRequest) -> SentenceVectorsResponse:
         limits.check_items(len(b.sentences), runtime.settings, "sentences", ["body", "sentences"])
-        tok = tokenizer_for(b.tokenizer.kind, b.tokenizer.lowercase)
-        found = q.sentence_vectors(b.sentences, mode=b.pooling, tokenizer=tok)
+        found = q.sentence_vectors(b.sentences, mode=b.pooling, tokenizer=b.tokenizer.tokenizer())
         return SentenceVectorsResponse(
             vectors=[
                 SentenceVectorOut(

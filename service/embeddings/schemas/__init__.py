@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
+from models.embeddings.corpus import Tokenizer
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
 from service.kit.schemas import Bool, RequestModel
 
@@ -54,6 +55,10 @@ class TokenizerOptions(RequestModel):
         description="`simple`: gensim simple_preprocess (letters, 2..15 chars); `whitespace`: split().",
     )
     lowercase: Bool = True
+
+    def tokenizer(self) -> Tokenizer:
+        """The core's tokenizer for these options."""
+        return Tokenizer(kind=self.kind, keep_case=not self.lowercase)
 
 
 def tokenizer_used(sentences: list[Any]) -> None:
