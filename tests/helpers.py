@@ -216,3 +216,27 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def tiny_seq2seq(tokenization: str = "char", max_src_len: int = 64):
+    """An untrained tiny encoder-decoder over sources ``abc`` and targets ``xyz`` (seeded)."""
+    import torch
+
+    from models.seq2seq.model import Seq2Seq, Seq2SeqConfig
+    from models.vocab import Vocabulary
+
+    torch.manual_seed(0)
+    cfg = Seq2SeqConfig(emb_dim=4, hidden=6, tokenization=tokenization, max_src_len=max_src_len)
+    return Seq2Seq(cfg, Vocabulary(list("abc")), Vocabulary(list("xyz")))
+
+
+def assert_violation(exc, loc: list, type_: str, *, problem_type: str = "validation-error") -> dict:
+    """``exc`` is a 422 of type ``problem_type`` whose single ``errors`` item is at ``loc`` of ``type_``."""
+    from service.kit.problems import problem_status
+
+    assert problem_status(exc)[0] == 422
+    assert exc.code == problem_type
+    assert exc.errors and len(exc.errors) == 1, exc.errors
+    [error] = exc.errors
+    assert error["loc"] == loc and error["type"] == type_ and error["msg"]
+    return error

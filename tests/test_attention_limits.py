@@ -11,22 +11,11 @@ import pytest
 from service.attention import limits
 from service.attention.settings import Settings
 from service.kit.errors import InvalidInputError
-from service.kit.problems import problem_status
+from tests.helpers import assert_violation
 
 
 def settings(tmp_path, **kw) -> Settings:
     return Settings(data_dir=tmp_path, train_default=False, **kw)
-
-
-def assert_violation(
-    exc: InvalidInputError, loc: list, type_: str, *, problem_type: str = "validation-error"
-) -> dict:
-    assert problem_status(exc)[0] == 422
-    assert exc.code == problem_type
-    assert exc.errors and len(exc.errors) == 1, exc.errors
-    [error] = exc.errors
-    assert error["loc"] == loc and error["type"] == type_ and error["msg"]
-    return error
 
 
 # --------------------------------------------------------------------------- batch size

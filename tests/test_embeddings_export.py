@@ -11,22 +11,9 @@ from gensim.test.utils import datapath
 
 from models.embeddings.corpus import LineCorpus
 from models.embeddings.export import export_vectors, iter_export
-from models.embeddings.training import TrainParams, train_model
 from models.embeddings.vector_import import import_vectors
 
 LEE = LineCorpus(datapath("lee_background.cor"))
-
-
-@pytest.fixture(scope="module")
-def w2v():
-    model, _ = train_model("word2vec", LEE, TrainParams(vector_size=8, min_count=3, epochs=1, seed=5))
-    return model
-
-
-@pytest.fixture(scope="module")
-def ft():
-    model, _ = train_model("fasttext", LEE, TrainParams(vector_size=8, min_count=3, epochs=1, bucket=3000))
-    return model
 
 
 @pytest.mark.parametrize("fmt", ["word2vec-text", "word2vec-binary"])

@@ -9,21 +9,9 @@ from gensim.test.utils import datapath
 
 from models.embeddings.corpus import LineCorpus
 from models.embeddings.storage import load_full_model, load_vectors, read_meta, save_model
-from models.embeddings.training import TrainParams, train_model
+from models.embeddings.training import train_model
 
 LEE = LineCorpus(datapath("lee_background.cor"))
-
-
-@pytest.fixture(scope="module")
-def w2v():
-    model, _ = train_model("word2vec", LEE, TrainParams(vector_size=8, min_count=3, epochs=1, seed=5))
-    return model
-
-
-@pytest.fixture(scope="module")
-def ft():
-    model, _ = train_model("fasttext", LEE, TrainParams(vector_size=8, min_count=3, epochs=1, bucket=3000))
-    return model
 
 
 def test_save_load_mmap_round_trip(w2v, tmp_path):
