@@ -5,9 +5,8 @@
   load time (gensim fills them lazily, and concurrent threads would race), and over its ANN index
   (faiss HNSW, ``index.faiss`` beside it, memory-mapped) when the version's metadata names one;
   the index is built by an ``index`` job (:meth:`EmbeddingsRuntime.submit_index`);
-* imports of vector files (:meth:`EmbeddingsRuntime.submit_import`): from the import directory
-  (``EMBEDDINGS_IMPORT_DIR``, :meth:`EmbeddingsRuntime.import_path`) or from an upload kept in
-  ``staged/`` until its job ends;
+* uploads of vector files kept in ``staged/`` until their import job ends (imports themselves are
+  :mod:`service.embeddings.importing`'s);
 * the default model: Word2Vec on gensim's Lee corpus (training requests become job specs in
   :mod:`service.embeddings.training`).
 """
@@ -15,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +26,7 @@ from models.embeddings.queries import VectorQueries
 from models.embeddings.storage import load_vectors
 from service.embeddings.settings import Settings
 from service.embeddings.training import job_spec
-from service.kit.errors import InvalidInputError, NotFoundError
+from service.kit.errors import NotFoundError
 from service.kit.job_record import JobRecord
 from service.kit.model_store import ModelVersion
 from service.kit.registry import LoadedModel
@@ -128,63 +126,7 @@ class EmbeddingsRuntime(ServiceRuntime[VectorQueries]):
             self.registry.forget_version(name, target.version)
             self.registry.load(name)
 
-    # -- imports --------------------------------------------------------------------------------
-
-    def import_path(self, relative: str) -> Path:
-        """The file ``relative`` names inside the import directory (422 when there is none, when the
-        path leaves it — ``..``, absolute, a link pointing outside — or names no regular file)."""
-        root = self.settings.import_dir
-        loc = ["body", "path"]
-        if root is None:
-            raise InvalidInputError(
-                "this service imports no server-side files (EMBEDDINGS_IMPORT_DIR is not set); upload "
-                "the file as the request body instead",
-                loc=loc,
-                code="import-dir-unset",
-            )
-        base = Path(os.path.realpath(root))
-        outside = Path(relative).is_absolute() or "\x00" in relative
-        target = base if outside else Path(os.path.realpath(base / relative))
-        if outside or not target.is_relative_to(base):
-            raise InvalidInputError(
-                f"path {relative!r} leaves the import directory; name a file inside it", loc=loc,
-                code="path-outside-import-dir",
-            )  # fmt: skip
-        if not target.is_file():
-            raise InvalidInputError(
-                f"there is no file {relative!r} in the import directory",
-                loc=loc,
-                code="import-file-not-found",
-            )
-        size = target.stat().st_size
-        if size > self.settings.max_import_bytes:
-            raise InvalidInputError(
-                f"{relative!r} has {size} bytes, over EMBEDDINGS_MAX_IMPORT_BYTES ({self.settings.max_import_bytes})",
-                loc=loc,
-                code="import-file-too-large",
-            )
-        return target
-
-    def submit_import(
-        self, name: str, path: Path, fmt: str, limit: int | None, overwrite: bool, *, staged: bool
-    ) -> JobRecord:
-        """Queue the job that imports the checked file ``path`` as the next version of ``name``.
-
-        409 when the name is taken (without ``overwrite``) or a job for it is active.
-        """
-        spec = {
-            "mode": "import",
-            "name": name,
-            "path": str(path),
-            "format": fmt,
-            "limit": limit,
-            "staged": staged,
-            "store_root": str(self.models_dir),
-            "index_min_vocab": self.settings.index_min_vocab,
-        }
-        return self.submit_job(
-            "import", name, spec, overwrite=overwrite, target="service.embeddings.worker:import_job"
-        )
+    # -- staged uploads ---------------------------------------------------------------------------
 
     def clean_leftovers(self) -> None:
         """The kit's cleaning, and staged uploads no queued or running job reads (older than a minute:

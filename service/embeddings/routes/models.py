@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import ValidationError
 
 from models.embeddings.ann import HnswParams
-from models.embeddings.errors import InvalidModelFileError
 from models.embeddings.export import iter_export
-from models.embeddings.formats import check_file
-from service.embeddings.errors import model_file_error
+from service.embeddings import importing
 from service.embeddings.runtime import EmbeddingsRuntime, Runtime
 from service.embeddings.schemas.models import (
     ContinueRequest,
@@ -29,14 +22,12 @@ from service.embeddings.schemas.models import (
     VersionInfo,
 )
 from service.embeddings.training import submit_continuation, submit_training
-from service.embeddings.worker import store_import
 from service.kit.auth import require_query_token, require_token
-from service.kit.errors import ConflictError, InvalidInputError, NotFoundError
+from service.kit.errors import InvalidInputError, NotFoundError
 from service.kit.jobs_routes import accepted
 from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
 from service.kit.schemas import JobAccepted
-from service.kit.storage import stream_request_to_file
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -138,58 +129,6 @@ IMPORT_BODY = {
     }
 }
 
-#: Largest JSON body of a server-side import.
-MAX_IMPORT_JSON = 64 * 1024
-
-
-def _check(path: Path, fmt: str) -> str:
-    """The cheap checks of a file (first kilobytes, header, size) as problems; returns the format."""
-    try:
-        return check_file(path, fmt)
-    except InvalidModelFileError as exc:
-        raise model_file_error(exc) from None
-
-
-def _import_now(
-    state: EmbeddingsRuntime, name: str, path: Path, fmt: str, limit: int | None, overwrite: bool
-) -> ModelInfo:
-    """Import a small upload within the request, under the rules' lock (the name checked and the
-    version written as one step)."""
-    with state.lock:
-        state.check_no_active_job(name)
-        state.check_name_free(name, overwrite)
-        try:
-            store_import(state.store, name, str(path), fmt, limit)
-        except InvalidModelFileError as exc:
-            raise model_file_error(exc) from None
-    state.registry.load(name)
-    info = model_info(state, name)
-    if info.vocab_size >= state.settings.index_min_vocab:
-        try:  # a large vocabulary gets its ANN index at once (a job; the model serves exactly meanwhile)
-            rec = state.submit_index(name, info.version, HnswParams())
-            info.index_job = {"job_id": rec.id, "location": f"/v1/jobs/{rec.id}"}  # type: ignore[attr-defined]
-        except ConflictError:  # another job for the model started meanwhile
-            pass
-    return info
-
-
-async def _import_request(request: Request) -> ImportRequest:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_IMPORT_JSON:
-            raise InvalidInputError(
-                f"a JSON import request has at most {MAX_IMPORT_JSON} bytes",
-                loc=["body"],
-                code="body-too-large",
-            )
-    try:
-        return ImportRequest.model_validate_json(body)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        ) from None
-
 
 @router.post(
     "/{name}/import",
@@ -220,25 +159,14 @@ async def import_model(
     limit: int | None = Query(None, ge=1, description="Keep only the first `limit` vectors."),
 ) -> JSONResponse:
     if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
-        body = await _import_request(request)
-        path = state.import_path(body.path)
-        fmt = await run_in_threadpool(_check, path, body.format)
-        return accepted(state.submit_import(name, path, fmt, body.limit, body.overwrite, staged=False))
-    state.check_no_active_job(name)
-    state.check_name_free(name, overwrite)
-    staged = state.staged_dir / f"{uuid.uuid4().hex}.upload"
-    keep = False
-    try:
-        size = await stream_request_to_file(request, staged, state.settings.max_upload_bytes)
-        fmt = await run_in_threadpool(_check, staged, format)
-        if size >= state.settings.import_job_bytes:
-            rec = state.submit_import(name, staged, fmt, limit, overwrite, staged=True)
-            keep = True
-            return accepted(rec)
-        info = await run_in_threadpool(_import_now, state, name, staged, fmt, limit, overwrite)
-    finally:
-        if not keep:
-            staged.unlink(missing_ok=True)
+        return accepted(await importing.import_named_file(state, name, request))
+    job = await importing.import_upload(state, name, request, format, limit, overwrite)
+    if job is not None:
+        return accepted(job)
+    info = model_info(state, name)
+    index_job = importing.index_if_large(state, name, info.version, info.vocab_size)
+    if index_job is not None:
+        info.index_job = {"job_id": index_job.id, "location": f"/v1/jobs/{index_job.id}"}  # type: ignore[attr-defined]
     return JSONResponse(
         info.model_dump(mode="json"), status_code=201, headers={"Location": f"/v1/models/{name}"}
     )
