@@ -240,3 +240,57 @@ def assert_violation(exc, loc: list, type_: str, *, problem_type: str = "validat
     [error] = exc.errors
     assert error["loc"] == loc and error["type"] == type_ and error["msg"]
     return error
+
+
+class PeakRss:
+    """The peak resident memory of a process and its children, sampled every ``period_s`` by a thread
+    (Linux ``/proc``), as a context manager: ``with PeakRss(pid) as rss: ...; rss.peak_delta``.
+
+    ``start`` is the tree's RSS when entered, ``peak`` the largest seen, ``peak_delta`` their
+    difference (bytes).
+    """
+
+    def __init__(self, pid: int, period_s: float = 0.02) -> None:
+        self.pid, self.period_s = pid, period_s
+        self.start = self.peak = 0
+        self._stop = None
+        self._thread = None
+
+    def tree_rss(self) -> int:
+        import os
+
+        pids, total = [self.pid], 0
+        while pids:
+            pid = pids.pop()
+            try:
+                with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+                    total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+                for tid in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as fh:
+                        pids += [int(c) for c in fh.read().split()]
+            except (OSError, StopIteration):
+                continue
+        return total
+
+    def __enter__(self) -> PeakRss:
+        import threading
+
+        self.start = self.peak = self.tree_rss()
+        self._stop = threading.Event()
+
+        def sample() -> None:
+            while not self._stop.wait(self.period_s):
+                self.peak = max(self.peak, self.tree_rss())
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.peak = max(self.peak, self.tree_rss())
+
+    @property
+    def peak_delta(self) -> int:
+        return self.peak - self.start

@@ -16,7 +16,10 @@ from gensim.models import KeyedVectors
 
 from models.embeddings.neighbours import Neighbour, NeighbourQuery
 
+#: Most queries scored by one matrix product; fewer on a large vocabulary, so that one chunk's score
+#: matrix (B, V) holds at most SCORES_BUDGET floats (128 MiB).
 CHUNK = 64
+SCORES_BUDGET = 1 << 25
 BLOCK = 128
 TILE = 8192
 
@@ -105,8 +108,9 @@ def most_similar_cosadd(kv: KeyedVectors, queries: list[NeighbourQuery]) -> list
     for clip, items in groups.items():
         vectors = np.asarray(kv.vectors[:clip])  # (n, D)
         norms = np.asarray(kv.norms[:clip])  # (n,)
-        for start in range(0, len(items), CHUNK):
-            chunk = items[start : start + CHUNK]
+        step = max(1, min(CHUNK, SCORES_BUDGET // max(clip, 1)))
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
             means = np.stack([m for _, _, m, _ in chunk])  # (B, D)
             scores, bmax = _scores_and_block_max(means, vectors, norms)  # (B, n), (B, nb)
             kmax = max(q.topn + len(ex) for _, q, _, ex in chunk)

@@ -8,6 +8,11 @@ refuses fails alone, its errors named at its own fields. The others are decoded 
 call per set of alike options (beam width, ``max_len``, beam options), which sorts every input by
 length and pads them in batches of ``ATTENTION_INFER_BATCH_SIZE``. Decoding is batch-invariant, so
 each request gets the answer it would have had alone.
+
+Each request's answer is counted before it is decoded (the output budget,
+:func:`service.kit.budget.check_answer`): every hypothesis the search keeps (the beam's, or the n
+best) may hold ``max_len`` tokens, each with a row of attention over its source's tokens; a pair's
+teacher-forced attention is its target's tokens (and EOS) times its source's.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from models.seq2seq.inference import (
 )
 from service.attention.errors import input_error
 from service.attention.runtime import AttentionRuntime, LoadedSeq2Seq
-from service.kit.batching import Outcome, group_by, split
+from service.kit.batching import Outcome, attempt, group_by, split
+from service.kit.budget import check_answer
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,24 @@ def inputs_of(query: Decoding | Forcing) -> int:
     return len(query.inputs) if isinstance(query, Decoding) else len(query.pairs)
 
 
+def estimated_cost(query: Decoding | Forcing, max_output_len: int) -> int:
+    """An upper bound of the values a request's answer holds, before its model and tokens are known
+    (a token is at least one character; ``max_output_len``: the longest decode): the micro-batcher's
+    bound on a batch."""
+    if isinstance(query, Decoding):
+        length = query.max_len or max_output_len
+        return max(query.beam, query.n_best) * length * sum(len(text) + 1 for text in query.inputs)
+    return sum((len(target) + 2) * (len(source) + 1) for source, target in query.pairs)
+
+
+def decoding_cost(model: LoadedSeq2Seq, query: Decoding, sources: list[Source]) -> tuple[int, str]:
+    """The values a decode's answer may hold, and how they were counted."""
+    length = query.max_len or model.model.config.max_tgt_len
+    kept = max(query.beam, query.n_best)
+    values = kept * length * sum(len(s.tokens) + 1 for s in sources)
+    return values, f"{len(sources)} inputs x {kept} hypotheses x {length} tokens x their source tokens"
+
+
 def answer_translate(
     runtime: AttentionRuntime, model: LoadedSeq2Seq, queries: list[Decoding]
 ) -> list[Outcome]:
@@ -81,9 +105,14 @@ def answer_translate(
     prepared: dict[int, list[Source]] = {}
     for i, q in enumerate(queries):
         try:
-            prepared[i] = prepare_sources(model.model, q.inputs, runtime.settings.max_input_tokens)
+            sources = prepare_sources(model.model, q.inputs, runtime.settings.max_input_tokens)
         except InvalidInputs as exc:
             outcomes[i] = input_error(exc, q.loc, indexed=q.indexed)
+            continue
+        values, counted = decoding_cost(model, q, sources)
+        outcomes[i] = attempt(check_answer, values, runtime.settings, counted)
+        if outcomes[i] is None:
+            prepared[i] = sources
     ready = list(prepared)
     for options, positions in group_by(ready, lambda i: queries[i].options).items():
         beam, max_len, n_best, length_penalty, coverage_penalty = options
@@ -118,7 +147,10 @@ def answer_align(runtime: AttentionRuntime, model: LoadedSeq2Seq, queries: list[
             loc = q.target_loc or q.loc if exc.side == "target" else q.loc
             outcomes[i] = input_error(exc, loc, indexed=q.indexed)
             continue
-        prepared[i] = list(zip(sources, targets, strict=True))
+        values = sum((len(t) + 1) * len(s.tokens) for s, t in zip(sources, targets, strict=True))
+        outcomes[i] = attempt(check_answer, values, runtime.settings, f"{len(sources)} attention matrices")
+        if outcomes[i] is None:
+            prepared[i] = list(zip(sources, targets, strict=True))
     members = list(prepared)
     if members:
         pairs: list[tuple[Any, Any]] = [pair for i in members for pair in prepared[i]]

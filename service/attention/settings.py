@@ -47,6 +47,13 @@ class Settings(ServiceSettings):
     embeddings_timeout_s: float = Field(
         60.0, gt=0, description="Timeout when fetching vectors from the embeddings service."
     )
+    max_heatmap_tokens: int = Field(
+        100,
+        ge=1,
+        le=1000,
+        description="Most tokens per side (source, output) of a heatmap image (422 above): an image grows "
+        "0.35 inch a token, and one render at a time per process is drawn.",
+    )
     infer_batch_size: int = Field(
         256,
         ge=1,

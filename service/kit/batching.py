@@ -12,6 +12,9 @@ last batch had company): a lone client, one request at a time, never waits.
 * **Errors stay with their request**: an item whose outcome is an exception gets that exception;
   if the batch function itself fails, every item is run again alone, so one bad item never fails
   its neighbours.
+* **A batch's answer is bounded**: ``cost(item)`` estimates the values an item's answer holds; a
+  batch closes before its items' costs add up past ``max_cost`` (an item over it runs alone: the
+  service refuses single requests over its budget before they get here).
 * **A client that leaves, leaves the batch**: an item whose caller was cancelled, or whose
   ``disconnected()`` check says the client is gone, is dropped when the batch is formed.
 * Items carry their own grouping: a batch function that can combine only alike items (one model,
@@ -75,6 +78,7 @@ class ModelQuery(Generic[Q]):
 class _Pending(Generic[I]):
     item: I
     rows: int
+    cost: int
     future: asyncio.Future[Any]
     disconnected: Callable[[], Awaitable[bool]] | None
     arrived: float = field(default_factory=time.monotonic)
@@ -98,6 +102,8 @@ class MicroBatcher(Generic[I, R]):
         name: str,
         service: str = "",
         rows: Callable[[I], int] = lambda _item: 1,
+        cost: Callable[[I], int] = lambda _item: 0,
+        max_cost: int | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -107,6 +113,8 @@ class MicroBatcher(Generic[I, R]):
         self.name = name
         self.service = service
         self.rows = rows
+        self.cost = cost
+        self.max_cost = max_cost
         self._pending: list[_Pending[I]] = []
         self._pending_rows = 0
         self._worker: asyncio.Task[None] | None = None
@@ -122,7 +130,8 @@ class MicroBatcher(Generic[I, R]):
             self._loop, self._pending, self._pending_rows = loop, [], 0
             self._worker, self._wake = None, asyncio.Event()
         assert self._wake is not None
-        pending = _Pending(item, max(1, int(self.rows(item))), loop.create_future(), disconnected)
+        rows, cost = max(1, int(self.rows(item))), max(0, int(self.cost(item)))
+        pending = _Pending(item, rows, cost, loop.create_future(), disconnected)
         self._pending.append(pending)
         self._pending_rows += pending.rows
         if self._pending_rows >= self.max_batch_size:
@@ -155,10 +164,12 @@ class MicroBatcher(Generic[I, R]):
     async def _take(self) -> list[_Pending[I]]:
         """Remove the next batch from the queue, dropping callers that are gone."""
         batch: list[_Pending[I]] = []
-        rows = 0
+        rows = cost = 0
         while self._pending:
             nxt = self._pending[0]
             if batch and rows + nxt.rows > self.max_batch_size:
+                break
+            if batch and self.max_cost is not None and cost + nxt.cost > self.max_cost:
                 break
             self._pending.pop(0)
             self._pending_rows -= nxt.rows
@@ -169,6 +180,7 @@ class MicroBatcher(Generic[I, R]):
                 continue
             batch.append(nxt)
             rows += nxt.rows
+            cost += nxt.cost
         return batch
 
     async def _run_batch(self, batch: list[_Pending[I]]) -> None:
@@ -222,9 +234,17 @@ class Batching:
     """
 
     def __init__(
-        self, registry: ModelRegistry[Any], runtime: Any, *, max_batch_size: int, wait_ms: float, service: str
+        self,
+        registry: ModelRegistry[Any],
+        runtime: Any,
+        *,
+        max_batch_size: int,
+        wait_ms: float,
+        service: str,
+        max_cost: int | None = None,
     ) -> None:
         self.registry = registry
+        self.max_cost = max_cost
         self.runtime = runtime
         self.max_batch_size = max_batch_size
         self.wait_ms = wait_ms
@@ -245,9 +265,11 @@ class Batching:
         *,
         request: Request | None = None,
         rows: Callable[[Q], int] | None = None,
+        cost: Callable[[Q], int] | None = None,
     ) -> Any:
         """Answer one request's ``query`` of model ``name`` with ``answer``, in a micro-batch with the
-        queries other requests send meanwhile (``rows(query)``: the rows it brings, default 1).
+        queries other requests send meanwhile (``rows(query)``: the rows it brings, default 1;
+        ``cost(query)``: the values its answer may hold, for the batch's bound, default 0).
 
         The query leaves its batch when the client of ``request`` disconnects first. Returns the
         answer, or raises the :class:`ServiceError` it is (404 when the model or version is missing).
@@ -255,7 +277,7 @@ class Batching:
         item = ModelQuery(name, version, query)
         if self.on:
             disconnected = request.is_disconnected if request is not None else None
-            outcome = await self._batcher(answer, rows)(item, disconnected=disconnected)
+            outcome = await self._batcher(answer, rows, cost)(item, disconnected=disconnected)
         else:
             outcome = (await run_in_threadpool(self._run, answer, [item]))[0]
         if isinstance(outcome, BaseException):
@@ -274,7 +296,9 @@ class Batching:
         for batcher in self._batchers.values():
             batcher.close()
 
-    def _batcher(self, answer: Answer[Any], rows: Callable[[Any], int] | None) -> MicroBatcher[Any, Any]:
+    def _batcher(
+        self, answer: Answer[Any], rows: Callable[[Any], int] | None, cost: Callable[[Any], int] | None
+    ) -> MicroBatcher[Any, Any]:
         name = answer.__name__.removeprefix("answer_")  # answer_similar: the "similar" batcher
         batcher = self._batchers.get(name)
         if batcher is None:
@@ -286,6 +310,8 @@ class Batching:
                 name=name,
                 service=self.service,
                 rows=count,
+                cost=(lambda item: cost(item.query)) if cost is not None else (lambda _item: 0),
+                max_cost=self.max_cost,
             )
         return batcher
 

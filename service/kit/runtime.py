@@ -94,6 +94,7 @@ class ServiceRuntime(Generic[T]):
             max_batch_size=settings.max_batch_size,
             wait_ms=settings.batch_wait_ms,
             service=settings.service_name,
+            max_cost=settings.max_answer_values,
         )
 
     # -- what a service brings -------------------------------------------------------------------

@@ -54,6 +54,14 @@ class ServiceSettings(BaseSettings):
         le=4096,
         description="Micro-batching: most rows (queries, inputs) run as one batch; 1 turns batching off.",
     )
+    max_answer_values: int = Field(
+        2_000_000,
+        ge=1000,
+        description="Output budget: most values (vector components, scores, attention weights, tokens) one "
+        "answer may hold. A request whose answer would hold more is refused with a 422 "
+        "(`answer-too-large`, naming the count and this setting) before any work; concurrent requests are "
+        "batched only while their answers add up to at most this.",
+    )
     role: Literal["all", "query"] = Field(
         "all",
         description="`all`: answer every route and take part in running jobs; `query`: answer queries "

@@ -9,13 +9,14 @@ plain ``def`` route (the threadpool). Torch work never runs on the event loop.
 
 from __future__ import annotations
 
+import threading
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from models.seq2seq.alignment import (
@@ -34,7 +35,14 @@ from models.seq2seq.limits import MAX_BEAM_SIZE
 from models.seq2seq.tasks import make_task
 from service.attention import limits
 from service.attention.checkpoints import DEV_FILE
-from service.attention.decoding import Decoding, Forcing, answer_align, answer_translate, inputs_of
+from service.attention.decoding import (
+    Decoding,
+    Forcing,
+    answer_align,
+    answer_translate,
+    estimated_cost,
+    inputs_of,
+)
 from service.attention.errors import input_error, pair_error
 from service.attention.runtime import AttentionRuntime, LoadedSeq2Seq, Runtime
 from service.attention.schemas.inference import (
@@ -54,6 +62,7 @@ from service.kit.auth import require_query_token
 from service.kit.errors import InvalidInputError
 from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
+from service.kit.responses import json_response
 
 router = APIRouter(prefix="/v1/models", tags=["inference"], dependencies=[Depends(require_query_token)])
 
@@ -79,8 +88,9 @@ async def translate(
     beam = limits.beam_width(body.decode, body.beam_size, settings)
     query = Decoding(body.inputs, beam, body.max_len, body.n_best, body.length_penalty, body.coverage_penalty)
     batching = runtime.batching
+    cost = partial(estimated_cost, max_output_len=settings.max_output_len)
     results, model = await batching.answer(
-        answer_translate, name, version, query, request=request, rows=inputs_of
+        answer_translate, name, version, query, request=request, rows=inputs_of, cost=cost
     )
     return await run_in_threadpool(_translation_response, name, model.version, body, beam, results)
 
@@ -101,7 +111,10 @@ async def align_pairs(
     limits.check_batch(len(body.pairs), runtime.settings, "pairs")
     query = Forcing([(s, t) for s, t in body.pairs])
     batching = runtime.batching
-    forced, model = await batching.answer(answer_align, name, version, query, request=request, rows=inputs_of)
+    cost = partial(estimated_cost, max_output_len=runtime.settings.max_output_len)
+    forced, model = await batching.answer(
+        answer_align, name, version, query, request=request, rows=inputs_of, cost=cost
+    )
     return await run_in_threadpool(_alignment_response, name, model.version, forced, body.gold)
 
 
@@ -155,7 +168,8 @@ async def heatmap(
         raise InvalidInputError(
             "the output is empty: nothing to draw", loc=["query", "input"], code="empty-output"
         )
-    image = await run_in_threadpool(attention_heatmap, att, src, out, fmt=fmt, title=title)
+    _check_heatmap_size(len(src), len(out), runtime.settings.max_heatmap_tokens)
+    image = await run_in_threadpool(_render, att, src, out, fmt, title)
     media = "image/png" if fmt == "png" else "image/svg+xml"
     return Response(content=image, media_type=media, headers={"Cache-Control": "no-store"})
 
@@ -198,14 +212,25 @@ def evaluate_model(
 
 # --------------------------------------------------------------------------- shaping the answers
 
+#: One heatmap drawn at a time per process (a render holds its whole image in memory).
+_RENDERING = threading.Lock()
 
-def _json(body: BaseModel) -> Response:
-    """Serialise a response model with pydantic's (Rust) JSON encoder, skipping FastAPI's re-validation.
 
-    The declared ``response_model`` still documents the route; for a batch of 1,000 attention matrices
-    re-validating and re-encoding the answer would cost more than decoding it.
-    """
-    return Response(body.model_dump_json(exclude_none=True), media_type="application/json")
+def _render(att: np.ndarray, src: list[str], out: list[str], fmt: str, title: str) -> bytes:
+    with _RENDERING:
+        return attention_heatmap(att, src, out, fmt=fmt, title=title)
+
+
+def _check_heatmap_size(n_src: int, n_out: int, limit: int) -> None:
+    """422 ``heatmap-too-large`` when a side has more tokens than ``ATTENTION_MAX_HEATMAP_TOKENS``."""
+    if max(n_src, n_out) > limit:
+        raise InvalidInputError(
+            f"a heatmap of {n_src} source x {n_out} output tokens is over the limit of {limit} tokens a "
+            "side (ATTENTION_MAX_HEATMAP_TOKENS); use /translate or /align for the attention values",
+            loc=["query", "input"],
+            code="heatmap-too-large",
+            title="Heatmap too large",
+        )
 
 
 def _matrix(att: np.ndarray) -> list[list[float]]:
@@ -249,11 +274,10 @@ def _translation_response(
         )
         for r in results
     ]
-    return _json(
-        TranslateResponse.model_construct(
-            model=name, version=version, decode=body.decode, beam_size=beam, outputs=outputs
-        )
+    response = TranslateResponse.model_construct(
+        model=name, version=version, decode=body.decode, beam_size=beam, outputs=outputs
     )
+    return json_response(response, exclude_none=True)
 
 
 def _gold_links(gold: Any, index: int, n_src: int, n_tgt: int) -> list[tuple[int, int]] | None:
@@ -306,11 +330,10 @@ def _alignment_response(
         idx = [i for i, g in enumerate(gold) if g is not None]
         corpus = _scores(corpus_alignment_scores([forced[i].links for i in idx], [gold[i] for i in idx]))
         accuracy = alignment_accuracy([f.attention for f in forced], gold)
-    return _json(
-        AlignResponse(
-            model=name, version=version, alignments=alignments, scores=corpus, alignment_accuracy=accuracy
-        )
+    response = AlignResponse(
+        model=name, version=version, alignments=alignments, scores=corpus, alignment_accuracy=accuracy
     )
+    return json_response(response, exclude_none=True)
 
 
 def _examples(model: LoadedSeq2Seq, body: EvaluateRequest, runtime: AttentionRuntime) -> list[Example]:

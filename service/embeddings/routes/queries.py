@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from models.embeddings.evaluation import evaluate_word_analogies, evaluate_word_pairs
 from models.embeddings.neighbours import NeighbourQuery
@@ -33,6 +33,7 @@ from service.embeddings.schemas.queries import (
     AnalogyBatchResponse,
     AnalogyRequest,
     BatchError,
+    BatchResponse,
     DoesntMatchBatchRequest,
     DoesntMatchBatchResponse,
     DoesntMatchRequest,
@@ -66,10 +67,12 @@ from service.embeddings.schemas.queries import (
 )
 from service.kit.auth import require_query_token
 from service.kit.batching import Answer, Outcome, attempt
+from service.kit.budget import check_answer
 from service.kit.errors import ServiceError
 from service.kit.models_routes import VersionQuery
 from service.kit.names import ModelName
 from service.kit.problems import problem_members
+from service.kit.responses import json_response
 
 router = APIRouter(prefix="/v1/models", tags=["queries"], dependencies=[Depends(require_query_token)])
 
@@ -118,8 +121,9 @@ def _nearest(
         if isinstance(found, Exception):
             outcomes[i] = query_error(found, model.name)
         else:
-            neighbours = [Neighbour(word=w, score=score) for w, score in found.neighbours]
-            outcomes[i] = SimilarResponse(results=neighbours, exact=found.exact)
+            # model_construct: the core's words and floats, validated a million at a time would cost more
+            neighbours = [Neighbour.model_construct(word=w, score=score) for w, score in found.neighbours]
+            outcomes[i] = SimilarResponse.model_construct(results=neighbours, exact=found.exact)
     return outcomes
 
 
@@ -167,6 +171,9 @@ def answer_vectors(
 
     def one(q: VectorQueries, b: VectorsRequest) -> VectorsResponse:
         limits.check_items(len(b.words), runtime.settings, "words", ["body", "words"])
+        check_answer(
+            vectors_cost(q, b), runtime.settings, f"{len(b.words)} words x {q.vector_size} dimensions"
+        )
         vecs = q.vectors(b.words)
         out = [
             WordVectorOut(
@@ -191,6 +198,8 @@ def answer_sentence_vectors(
 
     def one(q: VectorQueries, b: SentenceVectorsRequest) -> SentenceVectorsResponse:
         limits.check_items(len(b.sentences), runtime.settings, "sentences", ["body", "sentences"])
+        what = f"{len(b.sentences)} sentences x {q.vector_size} dimensions"
+        check_answer(sentence_vectors_cost(q, b), runtime.settings, what)
         found = q.sentence_vectors(b.sentences, mode=b.pooling, tokenizer=b.tokenizer.tokenizer())
         return SentenceVectorsResponse(
             vectors=[
@@ -229,19 +238,59 @@ def _one(outcomes: list[Outcome]) -> Any:
 
 
 def _batch(
-    runtime: EmbeddingsRuntime, answer: Answer[Any], name: str, version: int | None, queries: list[Any]
-) -> dict[str, Any]:
-    """A batch request's ``{"results", "errors"}``: each query's answer, or null and its error."""
+    response: type[BatchResponse[Any]],
+    runtime: EmbeddingsRuntime,
+    answer: Answer[Any],
+    name: str,
+    version: int | None,
+    queries: list[Any],
+    cost: Callable[[VectorQueries, Any], int],
+) -> Response:
+    """A batch request's ``{"results", "errors"}`` (a ``response``): each query's answer, or null and
+    its error.
+
+    The whole batch is refused before any work when its answers would hold more values than the
+    output budget (``cost(model, query)`` counts one query's)."""
     limits.check_items(len(queries), runtime.settings, "queries", ["body", "queries"])
+    model = runtime.registry.get(name, version)
+    values = sum(cost(model.model, q) for q in queries)
+    check_answer(values, runtime.settings, f"{len(queries)} queries")
     results: list[Any] = []
     errors: list[BatchError] = []
-    for i, outcome in enumerate(runtime.batching.answer_all(answer, name, version, queries)):
+    for i, outcome in enumerate(answer(runtime, model, queries)):
         if isinstance(outcome, ServiceError):
             results.append(None)
             errors.append(BatchError.model_validate({"index": i, **problem_members(outcome)}))
         else:
             results.append(outcome)
-    return {"results": results, "errors": errors}
+    return json_response(response.model_construct(results=results, errors=errors))
+
+
+# --------------------------------------------------------------------------- costs: values an answer holds
+
+
+def neighbours_cost(_q: VectorQueries | None, b: SimilarRequest | AnalogyRequest) -> int:
+    """``topn`` words and scores: a neighbour counts as 8 values (measured: the word, its score and
+    the objects that carry them cost ~8x a vector component on the way out)."""
+    return 8 * b.topn
+
+
+def vectors_cost(q: VectorQueries, b: VectorsRequest) -> int:
+    """One vector per word (and its flags)."""
+    return len(b.words) * (q.vector_size + 4)
+
+
+def sentence_vectors_cost(q: VectorQueries, b: SentenceVectorsRequest) -> int:
+    """One vector per sentence (its tokens are bounded by the body's size)."""
+    return len(b.sentences) * (q.vector_size + 5)
+
+
+def pairs_cost(_q: VectorQueries, b: SimilarityRequest) -> int:
+    return len(b.pairs)
+
+
+def one_cost(_q: VectorQueries, _b: Any) -> int:
+    return 1
 
 
 # --------------------------------------------------------------------------- routes
@@ -262,7 +311,9 @@ def _batch(
 async def similar(
     name: ModelName, body: SimilarRequest, runtime: Runtime, request: Request, version: VersionQuery = None
 ) -> SimilarResponse:
-    return await runtime.batching.answer(answer_similar, name, version, body, request=request)
+    return await runtime.batching.answer(
+        answer_similar, name, version, body, request=request, cost=lambda b: neighbours_cost(None, b)
+    )
 
 
 @router.post(
@@ -272,8 +323,8 @@ async def similar(
 )
 def similar_batch(
     name: ModelName, body: SimilarBatchRequest, runtime: Runtime, version: VersionQuery = None
-) -> SimilarBatchResponse:
-    return SimilarBatchResponse(**_batch(runtime, answer_similar, name, version, body.queries))
+) -> Response:
+    return _batch(SimilarBatchResponse, runtime, answer_similar, name, version, body.queries, neighbours_cost)
 
 
 @router.post(
@@ -288,7 +339,9 @@ def similar_batch(
 async def analogy(
     name: ModelName, body: AnalogyRequest, runtime: Runtime, request: Request, version: VersionQuery = None
 ) -> SimilarResponse:
-    return await runtime.batching.answer(answer_analogy, name, version, body, request=request)
+    return await runtime.batching.answer(
+        answer_analogy, name, version, body, request=request, cost=lambda b: neighbours_cost(None, b)
+    )
 
 
 @router.post(
@@ -298,8 +351,8 @@ async def analogy(
 )
 def analogy_batch(
     name: ModelName, body: AnalogyBatchRequest, runtime: Runtime, version: VersionQuery = None
-) -> AnalogyBatchResponse:
-    return AnalogyBatchResponse(**_batch(runtime, answer_analogy, name, version, body.queries))
+) -> Response:
+    return _batch(AnalogyBatchResponse, runtime, answer_analogy, name, version, body.queries, neighbours_cost)
 
 
 @router.post(
@@ -321,8 +374,10 @@ def similarity(
 )
 def similarity_batch(
     name: ModelName, body: SimilarityBatchRequest, runtime: Runtime, version: VersionQuery = None
-) -> SimilarityBatchResponse:
-    return SimilarityBatchResponse(**_batch(runtime, answer_similarity, name, version, body.queries))
+) -> Response:
+    return _batch(
+        SimilarityBatchResponse, runtime, answer_similarity, name, version, body.queries, pairs_cost
+    )
 
 
 @router.post(
@@ -344,8 +399,10 @@ def n_similarity(
 )
 def n_similarity_batch(
     name: ModelName, body: NSimilarityBatchRequest, runtime: Runtime, version: VersionQuery = None
-) -> NSimilarityBatchResponse:
-    return NSimilarityBatchResponse(**_batch(runtime, answer_n_similarity, name, version, body.queries))
+) -> Response:
+    return _batch(
+        NSimilarityBatchResponse, runtime, answer_n_similarity, name, version, body.queries, one_cost
+    )
 
 
 @router.post(
@@ -367,8 +424,10 @@ def doesnt_match(
 )
 def doesnt_match_batch(
     name: ModelName, body: DoesntMatchBatchRequest, runtime: Runtime, version: VersionQuery = None
-) -> DoesntMatchBatchResponse:
-    return DoesntMatchBatchResponse(**_batch(runtime, answer_doesnt_match, name, version, body.queries))
+) -> Response:
+    return _batch(
+        DoesntMatchBatchResponse, runtime, answer_doesnt_match, name, version, body.queries, one_cost
+    )
 
 
 @router.post(
@@ -392,8 +451,8 @@ async def vectors(
 )
 def vectors_batch(
     name: ModelName, body: VectorsBatchRequest, runtime: Runtime, version: VersionQuery = None
-) -> VectorsBatchResponse:
-    return VectorsBatchResponse(**_batch(runtime, answer_vectors, name, version, body.queries))
+) -> Response:
+    return _batch(VectorsBatchResponse, runtime, answer_vectors, name, version, body.queries, vectors_cost)
 
 
 @router.post(
@@ -418,9 +477,15 @@ def sentence_vectors(
 )
 def sentence_vectors_batch(
     name: ModelName, body: SentenceVectorsBatchRequest, runtime: Runtime, version: VersionQuery = None
-) -> SentenceVectorsBatchResponse:
-    return SentenceVectorsBatchResponse(
-        **_batch(runtime, answer_sentence_vectors, name, version, body.queries)
+) -> Response:
+    return _batch(
+        SentenceVectorsBatchResponse,
+        runtime,
+        answer_sentence_vectors,
+        name,
+        version,
+        body.queries,
+        sentence_vectors_cost,
     )
 
 
