@@ -43,7 +43,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 test: lint
-	$(VENV)/bin/pytest -q -m "not container"
+	$(VENV)/bin/pytest -q -m "not container" tests models service/kit
 
 container-test: $(STAMP)
 	$(VENV)/bin/pytest -q -m container -p no:cacheprovider

@@ -17,9 +17,16 @@ bounds what a gzip file may inflate to: past it, reading stops at once with
 :class:`~models.embeddings.errors.CorpusTooLargeError` (a small gzip bomb never fills the disk or the
 scan's time).
 
->>> sentences = LineCorpus("corpus.txt")            # doctest: +SKIP
->>> next(iter(sentences))                           # doctest: +SKIP
-['hundreds', 'of', 'people', 'have', 'been', 'forced']
+>>> import gzip
+>>> text = "Hundreds of people have been forced\\n\\nThe cat sat.\\n"
+>>> _ = (tmp_path / "corpus.txt").write_text(text)
+>>> sentences = LineCorpus(tmp_path / "corpus.txt")
+>>> list(sentences)
+[['hundreds', 'of', 'people', 'have', 'been', 'forced'], ['the', 'cat', 'sat']]
+>>> with gzip.open(tmp_path / "corpus.data", "wt") as f:  # gzip, whatever the name
+...     _ = f.write(text)
+>>> list(LineCorpus(tmp_path / "corpus.data")) == list(sentences)
+True
 """
 
 from __future__ import annotations
@@ -187,8 +194,14 @@ def iter_sentences(
 ) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line_number, tokens)`` for each non-empty sentence, streaming from disk.
 
-    >>> next(iter_sentences("corpus.jsonl", "jsonl"))   # doctest: +SKIP
-    (1, ['a', 'b'])
+    >>> _ = (tmp_path / "corpus.jsonl").write_text('["a", "b"]\\n\\n["the", "Cat"]\\n')
+    >>> list(iter_sentences(tmp_path / "corpus.jsonl", "jsonl"))
+    [(1, ['a', 'b']), (3, ['the', 'Cat'])]
+    >>> _ = (tmp_path / "bad.jsonl").write_text('["a", "b"]\\n["the" "cat"]\\n')
+    >>> list(iter_sentences(tmp_path / "bad.jsonl", "jsonl"))
+    Traceback (most recent call last):
+    ...
+    models.embeddings.errors.CorpusFormatError: line 2: invalid JSON: Expecting ',' delimiter
 
     Raises :class:`CorpusFormatError` (``ValueError``) naming the line for bad UTF-8 or bad JSON lines
     and for a corrupt / truncated gzip stream, :class:`CorpusTooLargeError` when a gzip file inflates
@@ -214,9 +227,10 @@ class LineCorpus:
     Every ``iter()`` re-opens the file, so gensim can iterate it once per epoch; nothing is cached.
     See :func:`iter_sentences` for formats and errors.
 
-    >>> corpus = LineCorpus(datapath("lee_background.cor"))   # doctest: +SKIP
-    >>> sum(1 for _ in corpus)                                  # doctest: +SKIP
-    300
+    >>> from gensim.test.utils import datapath
+    >>> corpus = LineCorpus(datapath("lee_background.cor"))
+    >>> sum(1 for _ in corpus), next(iter(corpus))[:6]
+    (300, ['hundreds', 'of', 'people', 'have', 'been', 'forced'])
     """
 
     def __init__(self, path: str | os.PathLike, format: str = "text", tokenizer: Tokenizer | None = None):
@@ -287,8 +301,10 @@ def scan_corpus(
     thousand lines; when it answers True the scan ends with :class:`ScanCancelled` (the client that
     sent the upload has gone, say).
 
-    >>> scan_corpus(datapath("lee_background.cor"))   # doctest: +SKIP
-    CorpusStats(lines=300, sentences=300, tokens=58480, distinct=..., bytes=..., gzip=False, ...)
+    >>> from gensim.test.utils import datapath
+    >>> scan_corpus(datapath("lee_background.cor"))
+    CorpusStats(lines=300, sentences=300, tokens=58152, distinct=6981, bytes=360082, gzip=False,
+                max_sentence_tokens=607, max_token_count=4135)
 
     Raises :class:`CorpusFormatError` (``ValueError``) naming the line (bad UTF-8, bad JSON, a lone
     surrogate escape, corrupt gzip), :class:`CorpusTooLargeError` past ``max_decompressed_bytes``,

@@ -141,8 +141,14 @@ def evaluate_word_pairs(
     ``dataset``: ``"wordsim353"``, ``"simlex999"``, a file path (see :func:`validate_pairs_file`) or
     the pairs themselves, ``[(word1, word2, score), ...]`` (the result's ``dataset`` is ``"inline"``).
 
-    >>> evaluate_word_pairs(kv, "wordsim353")     # doctest: +SKIP
-    PairsEvaluation(dataset='wordsim353', pearson_r=0.21, ..., oov_ratio=0.83, pairs_total=353, pairs_used=60)
+    >>> pairs = [("king", "queen", 8.6), ("man", "woman", 8.3), ("cat", "dog", 7.4), ("boy", "fruit", 0.9),
+    ...          ("king", "apple", 0.5)]
+    >>> evaluate_word_pairs(kv, pairs)
+    PairsEvaluation(dataset='inline', pearson_r=0.77, pearson_p=0.13, spearman_rho=0.67, spearman_p=0.22,
+                    oov_ratio=0.0, pairs_total=5, pairs_used=5)
+    >>> found = evaluate_word_pairs(kv, "wordsim353")  # only 2 of its pairs have both words in kv
+    >>> found.pairs_used, found.pairs_total, found.oov_ratio
+    (2, 353, 0.994)
 
     Raises ``FileNotFoundError`` (unknown name / missing file), :class:`DatasetFormatError`,
     ``ValueError`` for ``restrict_vocab < 1``.
@@ -273,8 +279,13 @@ def evaluate_word_analogies(
     ``"questions-words"``, a file path or the sections themselves, ``[(name, [(a, b, c, d), ...]),
     ...]`` (the result's ``dataset`` is ``"inline"``).
 
-    >>> evaluate_word_analogies(kv, "questions-words", restrict_vocab=30000).accuracy   # doctest: +SKIP
-    0.03
+    >>> found = evaluate_word_analogies(kv, "questions-words", restrict_vocab=30000)
+    >>> found.accuracy, found.questions_evaluated, found.questions_total
+    (0.917, 12, 19544)
+    >>> [(s.section, s.correct, s.incorrect) for s in found.sections if s.correct + s.incorrect]
+    [('family', 11, 1)]
+    >>> evaluate_word_analogies(kv, [("royals", [("man", "king", "woman", "queen")])]).accuracy
+    1.0
 
     Raises ``FileNotFoundError``, :class:`DatasetFormatError`, ``ValueError`` (bounds, too many questions).
     """

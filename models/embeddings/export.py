@@ -25,8 +25,9 @@ def iter_export(kv: KeyedVectors, format: str, *, chunk_rows: int = 1024) -> Ite
     it. Both load with ``KeyedVectors.load_word2vec_format``. FastText: only in-vocabulary words are written
     (subword information is lost).
 
-    >>> b"".join(iter_export(kv, "word2vec-text"))[:8]    # doctest: +SKIP
-    b'3955 100'
+    >>> lines = b"".join(iter_export(kv, "word2vec-text")).splitlines()
+    >>> lines[:2]
+    [b'12 6', b'king 0.899999976 0.5 0.100000001 0 0 0']
 
     Raises ``ValueError`` for an unknown format or keys with whitespace (checked before the first chunk).
     """
@@ -40,6 +41,12 @@ def export_vectors(kv: KeyedVectors, format: str, dest: str | os.PathLike | IO[b
     """Write ``kv`` to a path or binary file object in ``format``; return the number of bytes written.
 
     See :func:`iter_export` for the formats. Raises ``ValueError`` (format / keys), ``OSError``.
+
+    >>> export_vectors(kv, "word2vec-binary", tmp_path / "vectors.bin")
+    359
+    >>> back = KeyedVectors.load_word2vec_format(tmp_path / "vectors.bin", binary=True)
+    >>> back.index_to_key == kv.index_to_key, bool((back.vectors == kv.vectors).all())
+    (True, True)
     """
     chunks = iter_export(kv, format)
     if isinstance(dest, str | os.PathLike):

@@ -8,8 +8,14 @@ streams are refused with :class:`NotAPickleSafeFileError` / :class:`InvalidModel
 counts are checked against the file size before any allocation (:func:`check_file`). Only then do the
 non-pickle parsers of :mod:`models.embeddings.vector_import` read the file.
 
->>> check_file(datapath("lee_fasttext.bin"))   # doctest: +SKIP
+>>> from gensim.test.utils import datapath
+>>> check_file(datapath("lee_fasttext.bin"))
 'fasttext-bin'
+>>> check_file(datapath("word2vec_pre_kv_sep_py3"))  # a model gensim pickled
+Traceback (most recent call last):
+...
+models.embeddings.errors.NotAPickleSafeFileError: invalid model file (auto): file looks like a Python pickle
+archive; pickled/archived objects are never loaded from user files
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ def sniff_format(path: str | os.PathLike) -> str:
     or ``"word2vec-binary"`` (``"<count> <dim>\\n"`` header; text when the first record is a word
     followed by ``dim`` numbers).
 
-    >>> sniff_format(datapath("lee_fasttext.bin"))   # doctest: +SKIP
-    'fasttext-bin'
+    >>> from gensim.test.utils import datapath
+    >>> sniff_format(datapath("lee_fasttext.bin")), sniff_format(datapath("lee_fasttext.vec"))
+    ('fasttext-bin', 'word2vec-text')
 
     Raises :class:`NotAPickleSafeFileError` for pickle / zip (torch) files, :class:`InvalidModelFileError`
     for gzip, empty or unrecognised files.
@@ -74,8 +81,17 @@ def check_file(path: str | os.PathLike, format: str = "auto") -> str:  # noqa: A
     Reads the first kilobytes only: refuses pickles and archives, checks the header and that the file is
     at least as long as the header's counts need (a file cut in half fails here, at once).
 
-    >>> check_file(datapath("euclidean_vectors.bin"))   # doctest: +SKIP
+    >>> from gensim.test.utils import datapath
+    >>> check_file(datapath("euclidean_vectors.bin"))
     'word2vec-binary'
+    >>> from pathlib import Path
+    >>> whole = Path(datapath("euclidean_vectors.bin")).read_bytes()
+    >>> _ = (tmp_path / "half.bin").write_bytes(whole[: len(whole) // 2])
+    >>> check_file(tmp_path / "half.bin")
+    Traceback (most recent call last):
+    ...
+    models.embeddings.errors.InvalidModelFileError: invalid model file (word2vec-binary): header says 2747
+    vectors of size 10 but the file is only 65265 bytes (header counts wrong, wrong format, or truncated file)
 
     Raises :class:`~models.embeddings.errors.NotAPickleSafeFileError`, :class:`InvalidModelFileError`,
     ``ValueError`` for an unknown ``format``, ``OSError``.

@@ -13,9 +13,13 @@ and :class:`MappedKeyIndex` the ``key_to_index`` (a mapping: ``index[word]``, ``
 ``len``), a lookup being a binary search over ``word_order`` (~20 probes). gensim's
 ``KeyedVectors`` uses no more than these interfaces, so its queries answer unchanged.
 
->>> keys = MappedKeys("/data/models/news/v1")          # doctest: +SKIP
->>> keys[0], len(keys), MappedKeyIndex(keys)["king"]   # doctest: +SKIP
-('</s>', 1000000, 1271)
+>>> write_vocabulary(tmp_path, ["</s>", "the", "queen", "king"])
+>>> keys = MappedKeys(tmp_path)
+>>> keys[0], len(keys), keys[1:3], MappedKeyIndex(keys)["king"]
+('</s>', 4, ['the', 'queen'], 3)
+>>> index = MappedKeyIndex(keys)
+>>> "prince" in index, index.get("prince", -1)
+(False, -1)
 """
 
 from __future__ import annotations

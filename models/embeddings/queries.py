@@ -1,9 +1,11 @@
 """Similarity queries over a gensim ``KeyedVectors`` (and its ANN index), returning exactly gensim's results.
 
->>> q = VectorQueries(kv)                         # doctest: +SKIP
->>> q.warm()  # precompute norms once, before serving threads   # doctest: +SKIP
->>> q.most_similar(["king"], topn=2)            # doctest: +SKIP
-[Neighbour(word='queen', score=0.71), Neighbour(word='prince', score=0.68)]
+>>> q = VectorQueries(kv)
+>>> q.warm()  # precompute norms once, before serving threads
+>>> q.most_similar(["king"], topn=2)
+[Neighbour(word='queen', score=0.85), Neighbour(word='prince', score=0.80)]
+>>> q.most_similar(["king", "woman"], ["man"], topn=1, method="cosmul")
+[Neighbour(word='queen', score=1.18)]
 
 :meth:`VectorQueries.nearest` answers many nearest-neighbour queries at once and is the one place
 that chooses how each is searched: gensim (cosmul), one matrix product for all
@@ -179,9 +181,11 @@ class VectorQueries:
         * other ``cosadd``: every such query in one matrix product
           (:func:`models.embeddings.batch.most_similar_cosadd`, gensim's words, order and scores).
 
-        >>> [answer] = q.nearest([NeighbourQuery(positive=["king"], topn=2)])   # doctest: +SKIP
-        >>> answer.neighbours, answer.exact                                    # doctest: +SKIP
-        ([Neighbour(word='queen', score=0.71), Neighbour(word='prince', score=0.68)], True)
+        >>> answer, error = q.nearest([NeighbourQuery(positive=["king"], topn=2), NeighbourQuery(["kingg"])])
+        >>> answer.neighbours, answer.exact
+        ([Neighbour(word='queen', score=0.85), Neighbour(word='prince', score=0.80)], True)
+        >>> error
+        UnknownWordsError(['kingg'])
         """
         out: list[Neighbours | Exception | None] = [None] * len(queries)
         product: list[tuple[int, NeighbourQuery]] = []  # (position, checked query)
@@ -249,8 +253,8 @@ class VectorQueries:
         frequency for trained models) are candidates -- cosadd only: gensim 4.4's ``most_similar_cosmul``
         accepts but IGNORES it, so it is refused here rather than silently ignored.
 
-        >>> q.most_similar(["woman", "king"], ["man"], topn=1)      # doctest: +SKIP
-        [Neighbour(word='queen', score=0.7118)]
+        >>> q.most_similar(["woman", "king"], ["man"], topn=1)
+        [Neighbour(word='queen', score=0.8737)]
 
         Raises :class:`UnknownWordsError` (all unknown words), ``ValueError`` (no positive word, bad
         topn/method/restrict_vocab).
@@ -270,6 +274,9 @@ class VectorQueries:
         """Return the ``topn`` words closest (cosine) to a raw ``vector`` ``(D,)``, best first:
         gensim's ``similar_by_vector``.
 
+        >>> q.similar_by_vector([0.1, 0.0, 0.0, 0.0, 0.0, 1.0], topn=2)
+        [Neighbour(word='apple', score=0.99), Neighbour(word='fruit', score=0.99)]
+
         Raises ``ValueError`` if the vector is not 1-D of length ``vector_size``, not finite, or all zeros.
         """
         q = self._checked(NeighbourQuery(vector=np.asarray(vector), topn=topn, restrict_vocab=restrict_vocab))
@@ -288,6 +295,13 @@ class VectorQueries:
         """Solve ``a : b :: c : ?`` -- gensim with positive ``[b, c]``, negative ``[a]``; returns like
         :meth:`most_similar`. ``man : king :: woman : ?`` -> ``queen``. Unknown words are listed in
         ``a, b, c`` order.
+
+        >>> q.analogy("man", "king", "woman", topn=2)
+        [Neighbour(word='queen', score=0.87), Neighbour(word='princess', score=0.71)]
+        >>> q.analogy("man", "kingg", "womann")
+        Traceback (most recent call last):
+        ...
+        models.embeddings.errors.UnknownWordsError: words not in vocabulary: 'kingg', 'womann'
         """
         self.require([a, b, c])
         return self.most_similar([b, c], [a], topn=topn, method=method, restrict_vocab=restrict_vocab)
@@ -297,8 +311,8 @@ class VectorQueries:
     def similarity(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Return the cosine similarity of each ``(w1, w2)`` pair (gensim ``kv.similarity``), as floats.
 
-        >>> q.similarity([("king", "queen"), ("king", "king")])     # doctest: +SKIP
-        [0.65, 1.0]
+        >>> q.similarity([("king", "queen"), ("king", "king")])
+        [0.85, 1.0]
 
         Raises :class:`UnknownWordsError` listing every unknown word of every pair.
         """
@@ -311,6 +325,9 @@ class VectorQueries:
 
     def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
         """Return the cosine between the means of two word sets (gensim ``n_similarity``).
+
+        >>> q.n_similarity(["king", "queen"], ["prince", "princess"])
+        0.79
 
         Raises ``ValueError`` (gensim ``ZeroDivisionError`` turned into it) for an empty set,
         :class:`UnknownWordsError` for unknown words.
@@ -326,6 +343,9 @@ class VectorQueries:
 
         gensim would silently drop unknown words; here they raise :class:`UnknownWordsError`.
         Raises ``ValueError`` for fewer than 2 words.
+
+        >>> q.doesnt_match(["king", "queen", "prince", "apple"])
+        'apple'
         """
         words = list(words)
         if len(words) < 2:

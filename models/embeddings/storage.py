@@ -51,8 +51,13 @@ def save_model(
     ``.npy`` files (``sep_limit=0``) so :func:`load_vectors` can memory-map them, the norms included
     (computed here, once, so serving processes map them rather than compute them).
 
-    >>> save_model(model, "/data/models/default.tmp")      # doctest: +SKIP
-    {'format_version': 1, 'kind': 'word2vec', 'has_full_model': True, 'vector_size': 100, ...}
+    >>> from gensim.models import Word2Vec
+    >>> model = Word2Vec([["king", "queen", "man", "woman"]] * 10, vector_size=8, min_count=1, workers=1)
+    >>> save_model(model, tmp_path / "default.tmp")
+    {'format_version': 1, 'kind': 'word2vec', 'has_full_model': True, 'vector_size': 8, 'vocab_size': 4,
+     'gensim_version': '4.4.0'}
+    >>> save_model(kv, tmp_path / "vectors.tmp")["kind"]  # bare vectors: no full model
+    'word2vec-vectors'
 
     Raises ``TypeError`` for anything but a gensim Word2Vec / FastText / KeyedVectors.
     """
@@ -104,9 +109,11 @@ def load_vectors(directory: str | os.PathLike, mmap: bool = True) -> KeyedVector
     mapped, but ``kv.vectors`` (full-word vectors) is recomputed into RAM by gensim at load time.
     Returns a ``KeyedVectors`` (``FastTextKeyedVectors`` for FastText).
 
-    >>> kv = load_vectors("/data/models/default")            # doctest: +SKIP
-    >>> isinstance(kv.vectors, np.memmap)                      # doctest: +SKIP
-    True
+    >>> save_model(kv, tmp_path / "v1")["vocab_size"]
+    12
+    >>> loaded = load_vectors(tmp_path / "v1")
+    >>> isinstance(loaded.vectors, np.memmap), loaded.most_similar("king", topn=1)
+    (True, [('queen', 0.85)])
 
     ONLY for directories this service wrote (gensim ``.load`` unpickles; the ``npy`` layout of imported
     vectors unpickles nothing). Raises ``FileNotFoundError``, ``ValueError`` for an inconsistent directory.

@@ -1,9 +1,11 @@
 """Training Word2Vec / FastText models with gensim, with per-epoch progress reports.
 
+>>> from gensim.test.utils import datapath
 >>> from models.embeddings.corpus import LineCorpus
->>> model, summary = train_model("word2vec", LineCorpus(path), TrainParams(epochs=5))   # doctest: +SKIP
->>> summary.vocab_size                                                                 # doctest: +SKIP
-3061
+>>> corpus = LineCorpus(datapath("lee_background.cor"))  # 300 news stories, one per line
+>>> model, summary = train_model("word2vec", corpus, TrainParams(epochs=2, workers=1))
+>>> summary.vocab_size, summary.corpus_sentences, summary.corpus_words, len(summary.loss_history)
+(1750, 300, 58152, 2)
 
 Reproducibility: gensim is only deterministic with ``workers=1`` *and* a fixed ``PYTHONHASHSEED`` in the
 training process (OS thread scheduling changes the job order otherwise); ``seed`` fixes the initial vectors.

@@ -25,10 +25,14 @@ ends. Facebook fastText ``.bin`` files have no streaming reader (gensim's ``load
 reads them whole); they are imported through :func:`import_vectors` and saved with
 :func:`~models.embeddings.storage.save_model`.
 
->>> meta = import_into("/imports/GoogleNews-vectors-negative300.bin", "/data/models/news/new.tmp",
-...                    limit=1_000_000)                                  # doctest: +SKIP
->>> meta["vocab_size"], meta["vector_size"], meta["storage"]            # doctest: +SKIP
-(1000000, 300, 'npy')
+>>> from gensim.test.utils import datapath
+>>> from models.embeddings.storage import load_vectors
+>>> meta = import_into(datapath("euclidean_vectors.bin"), tmp_path / "new.tmp", limit=1000)
+>>> meta["vocab_size"], meta["vector_size"], meta["storage"], meta["import_format"]
+(1000, 10, 'npy', 'word2vec-binary')
+>>> kv = load_vectors(tmp_path / "new.tmp")
+>>> kv.index_to_key[:3], type(kv.vectors).__name__
+(['the', 'to', 'of'], 'memmap')
 """
 
 from __future__ import annotations
@@ -71,9 +75,13 @@ def import_vectors(
     is not supported) or ``"auto"`` (:func:`~models.embeddings.formats.sniff_format`). ``limit``: read at
     most this many vectors (word2vec formats only).
 
-    >>> kv = import_vectors(datapath("euclidean_vectors.bin"), "auto")   # doctest: +SKIP
-    >>> kv.vector_size                                                     # doctest: +SKIP
-    2
+    >>> from gensim.test.utils import datapath
+    >>> kv = import_vectors(datapath("euclidean_vectors.bin"), "auto")
+    >>> type(kv).__name__, len(kv), kv.vector_size
+    ('KeyedVectors', 2747, 10)
+    >>> ft = import_vectors(datapath("lee_fasttext.bin"))
+    >>> type(ft).__name__, "kingg" in ft.key_to_index, ft["kingg"].shape  # a vector for an unseen word
+    ('FastTextKeyedVectors', False, (10,))
 
     Raises :class:`~models.embeddings.errors.NotAPickleSafeFileError` (pickle / zip / torch),
     :class:`InvalidModelFileError` (gzip, bad header, counts not matching the file size, truncated or
@@ -116,8 +124,11 @@ def import_into(
     :func:`~models.embeddings.storage.save_model` keys plus ``import_format``, ``import_bytes``,
     ``import_records`` (vectors read), ``duplicates`` (dropped), ``limit`` and ``import_s``.
 
-    >>> import_into(datapath("word2vec_pre_kv_c"), "/tmp/v1", limit=10)["vocab_size"]   # doctest: +SKIP
-    10
+    >>> from gensim.test.utils import datapath
+    >>> import_into(datapath("word2vec_pre_kv_c"), tmp_path / "v1", limit=10)
+    {'format_version': 1, 'kind': 'word2vec-vectors', 'storage': 'npy', 'has_full_model': False,
+     'vector_size': 10, 'vocab_size': 10, 'gensim_version': '4.4.0', 'import_records': 10, 'duplicates': 0,
+     'import_format': 'word2vec-text', 'import_bytes': 180659, 'limit': 10, 'import_s': ...}
 
     Raises :class:`~models.embeddings.errors.NotAPickleSafeFileError` (pickle / zip / torch),
     :class:`InvalidModelFileError` (anything that does not parse, with ``line`` / ``offset``),

@@ -10,10 +10,30 @@ One process — the runner — runs the jobs (:class:`JobManager`). A job found 
 process becomes the runner was interrupted (its runner died, ``kill -9`` included) and is marked
 ``failed``; ``queued`` jobs stay queued and run.
 
->>> manager = JobManager(Path("/tmp/jobs-demo"), max_concurrent=1, service="demo")  # doctest: +SKIP
->>> job = manager.submit("train", "models.demo:train", {"epochs": 3}, model="m")      # doctest: +SKIP
->>> manager.get(job.id).status                                                        # doctest: +SKIP
-'running'
+A job is a module-level function ``f(spec, report) -> dict`` named ``"package.module:function"``
+(:mod:`service.kit.job_worker`), here the embeddings service's training job on inline sentences:
+
+>>> manager = JobManager(tmp_path / "jobs", max_concurrent=1, service="demo")
+>>> manager.start()
+>>> spec = {"name": "m", "algorithm": "word2vec", "store_root": str(tmp_path / "models"),
+...         "sentences": [["king", "queen"], ["man", "woman"]] * 10, "params": {"min_count": 1, "epochs": 2}}
+>>> job = manager.submit("train", "service.embeddings.worker:train", spec, model="m")
+>>> job.status
+'queued'
+>>> manager.submit("train", "service.embeddings.worker:train", spec, model="m")  # one job per model
+Traceback (most recent call last):
+...
+service.kit.errors.ConflictError: job ... is ... for model 'm'; wait for it to end or cancel it
+(DELETE /v1/jobs/...)
+>>> deadline = time.monotonic() + 60
+>>> while manager.get(job.id).status in ACTIVE and time.monotonic() < deadline:
+...     time.sleep(0.1)
+>>> done = manager.get(job.id)
+>>> done.status, done.progress, done.result["version"], done.result["vocab_size"]
+('succeeded', 1.0, 1, 4)
+>>> [(h["epoch"], h["progress"]) for h in done.history]
+[(1, 0.5), (2, 1.0)]
+>>> manager.shutdown()
 """
 
 from __future__ import annotations

@@ -3,7 +3,15 @@
 Each service brings its view of a job (what its jobs report: per-epoch loss for gensim, per-step
 lr and dev metrics for the seq2seq trainer); the runtime's job manager serves them:
 
->>> router = jobs_router(view=job_info, job_model=JobInfo)  # doctest: +SKIP
+>>> class JobInfo(BaseModel):
+...     id: str
+...     status: str
+...     progress: float
+>>> def job_info(record: JobRecord) -> JobInfo:
+...     return JobInfo(id=record.id, status=record.status, progress=record.progress)
+>>> router = jobs_router(view=job_info, job_model=JobInfo)
+>>> [f"{method} {route.path}" for route in router.routes for method in sorted(route.methods)]
+['GET /v1/jobs', 'GET /v1/jobs/{job_id}', 'DELETE /v1/jobs/{job_id}']
 
 ``GET /v1/jobs`` answers ``{"jobs": [...]}`` (newest first, filters ``status`` and ``model``, no
 history); ``GET /v1/jobs/{id}`` one job with its history (``history=false`` leaves it out);

@@ -1,8 +1,14 @@
 """Structured logs: one JSON object per line, carrying the request id of the request being served.
 
->>> import logging; configure_logging("info", json_lines=True)
->>> logging.getLogger("demo").info("model loaded", extra={"model": "default"})  # doctest: +SKIP
-{"ts": "2026-11-26T14:50:00.123Z", "level": "info", "logger": "demo", "msg": "model loaded", "model": "default"}
+:func:`configure_logging` sends every record to stderr, formatted by :class:`JsonFormatter`: after
+``configure_logging("info")``, ``logging.getLogger("demo").info("model loaded", extra={"model":
+"default"})`` writes the line that this formatter makes of that record:
+
+>>> import logging
+>>> record = logging.getLogger("demo").makeRecord(
+...     "demo", logging.INFO, __file__, 1, "model %s", ("loaded",), None, extra={"model": "default"})
+>>> print(JsonFormatter().format(record))
+{"ts": "...T...Z", "level": "info", "logger": "demo", "msg": "model loaded", "model": "default"}
 
 Python ``warnings`` (matplotlib's, gensim's, torch's…) are logged too, through the ``py.warnings``
 logger, so they come out as JSON lines like everything else rather than raw text on stderr::

@@ -10,11 +10,22 @@ A version is written into a temporary directory and renamed into place in one st
 (:func:`service.kit.storage.atomic_directory`); ``CURRENT.json`` is replaced atomically after that.
 A crash at any point leaves the previous version as the current, loadable one.
 
->>> store = ModelStore(Path("/tmp/store-demo"))                   # doctest: +SKIP
->>> with store.new_version("default", meta={"algorithm": "word2vec"}) as d:  # doctest: +SKIP
-...     (d / "vectors.txt").write_text("...")
->>> store.current("default").version                              # doctest: +SKIP
+>>> store = ModelStore(tmp_path / "models")
+>>> for text in ("first", "second"):
+...     with store.new_version("default", meta={"algorithm": "word2vec"}) as d:
+...         _ = (d / "vectors.txt").write_text(text)
+>>> current = store.current("default")
+>>> current.version, current.meta, (current.path / "vectors.txt").read_text()
+(2, {'algorithm': 'word2vec', 'version': 2}, 'second')
+>>> sorted(p.name for p in (tmp_path / "models" / "default").iterdir())
+['CURRENT.json', 'v1', 'v2']
+>>> store.set_current("default", 1).version  # roll back
 1
+>>> store.delete_version("default", 1)
+Traceback (most recent call last):
+...
+service.kit.errors.ConflictError: version 1 is the current version of model 'default'; make another version
+current first (PUT /v1/models/{name}/current) or delete the model
 """
 
 from __future__ import annotations

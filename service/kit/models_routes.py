@@ -14,7 +14,10 @@ as a resource.
 Every query and inference route takes ``?version=N`` (:data:`VersionQuery`) to use another version
 than the current one.
 
->>> router = models_router(summary=lambda meta: {"vocab_size": meta.get("vocab_size")})  # doctest: +SKIP
+>>> router = models_router(summary=lambda meta: {"vocab_size": meta.get("vocab_size")})
+>>> [f"{method} {route.path}" for route in router.routes for method in sorted(route.methods)]
+['DELETE /v1/models/{name}', 'GET /v1/models/{name}/versions', 'PUT /v1/models/{name}/current',
+ 'DELETE /v1/models/{name}/versions/{version}']
 
 (Each service adds its own ``POST /v1/models`` and ``GET /v1/models[/{name}]``: what a model is
 differs between them.)

@@ -14,9 +14,17 @@ and follows the model store on disk:
 * loads of one model are serialised, and an entry is swapped in whole, so a request holds one
   consistent ``(version, model)`` pair even while a new version loads.
 
->>> registry = ModelRegistry(store, loader=lambda v: v.path.name, service="demo")  # doctest: +SKIP
->>> registry.get("default").version                                                  # doctest: +SKIP
-2
+>>> store = ModelStore(tmp_path / "models")
+>>> for text in ("first", "second"):
+...     with store.new_version("default", meta={}) as d:
+...         _ = (d / "model.txt").write_text(text)
+>>> registry = ModelRegistry(store, loader=lambda v: (v.path / "model.txt").read_text(), service="demo")
+>>> entry = registry.get("default")
+>>> entry.version, entry.model
+(2, 'second')
+>>> _ = store.set_current("default", 1)  # another process rolls back: the next lookup follows
+>>> registry.get("default").model, registry.get("default", version=2).model, registry.loaded()
+('first', 'second', {'default': 1})
 """
 
 from __future__ import annotations

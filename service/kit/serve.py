@@ -63,8 +63,9 @@ WRITER_OPTIONS: dict[str, Any] = {
 def build_app(service: str, settings: dict[str, Any]) -> FastAPI:
     """The service's FastAPI app with ``settings`` over its environment settings (``<PREFIX>*``).
 
-    >>> build_app("embeddings", {"role": "query", "data_dir": "/tmp/d"}).state.settings.role
-    'query'
+    >>> app = build_app("embeddings", {"role": "query", "data_dir": str(tmp_path)})
+    >>> app.state.settings.role, app.title
+    ('query', 'embattn embeddings')
     """
     spec = SERVICES[service]
     return spec.create_app(spec.settings_class()(**settings))

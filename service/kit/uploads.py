@@ -11,10 +11,21 @@ A failed or interrupted upload leaves nothing but ``.tmp-*`` files, removed at s
 :meth:`UploadStore.clean`. The ``meta.json`` files are the index: a directory without one is not
 an upload.
 
->>> store = UploadStore(Path("/tmp/uploads-demo"), kind="corpus")          # doctest: +SKIP
->>> tmp = store.incoming(); tmp.write_text("the cat sat\\n")                 # doctest: +SKIP
->>> store.commit("cats", tmp, "data.txt", {"format": "text"})["id"]        # doctest: +SKIP
-'cats'
+>>> store = UploadStore(tmp_path / "corpora", kind="corpus")
+>>> tmp = store.incoming()  # the upload is streamed here, then validated
+>>> _ = tmp.write_text("the cat sat\\n")
+>>> store.commit("cats", tmp, "data.txt", {"format": "text"})
+{'id': 'cats', 'kind': 'corpus', 'format': 'text', 'bytes': 12, 'created': '...'}
+>>> store.path("cats").read_text(), [m["id"] for m in store.list()]
+('the cat sat\\n', ['cats'])
+>>> again = store.incoming()
+>>> _ = again.write_text("the dog sat\\n")
+>>> store.commit("cats", again, "data.txt", {"format": "text"})
+Traceback (most recent call last):
+...
+service.kit.errors.ConflictError: a corpus named 'cats' exists
+>>> again.exists()  # removed either way
+False
 """
 
 from __future__ import annotations

@@ -5,7 +5,15 @@
 while a queued or running job uses it). Each service adds its own ``POST`` (what an upload is, and
 how it is validated, differs) and may add to what one upload shows (``show``).
 
->>> router = uploads_router("/v1/corpora", item=CorpusInfo, listing=CorpusList)  # doctest: +SKIP
+>>> from pydantic import BaseModel
+>>> class CorpusInfo(BaseModel):
+...     id: str
+...     bytes: int
+>>> class CorpusList(BaseModel):
+...     corpora: list[CorpusInfo]
+>>> router = uploads_router("/v1/corpora", item=CorpusInfo, listing=CorpusList)
+>>> [f"{method} {route.path}" for route in router.routes for method in sorted(route.methods)]
+['GET /v1/corpora', 'GET /v1/corpora/{name}', 'DELETE /v1/corpora/{name}']
 """
 
 from __future__ import annotations
