@@ -45,3 +45,14 @@ def write_model(spec, report):
         (d / "model.txt").write_text(spec["text"])
     report(progress=1.0)
     return {"name": spec["name"]}
+
+
+def commit_slowly(spec, report):
+    """Reach the job's commit point, say so in ``spec["marker"]``, then take a moment to "publish"."""
+    from service.kit.job_worker import commit_point
+
+    report(progress=0.5, phase="saving")
+    commit_point()
+    Path(spec["marker"]).write_text("committing")
+    time.sleep(1.0)
+    return {"published": True}

@@ -249,3 +249,28 @@ def _alive(pid: int) -> bool:
             return "State:\tZ" not in f.read()
     except OSError:
         return False
+
+
+def test_a_cancel_that_reaches_a_job_past_its_commit_point_lets_it_succeed(manager, tmp_path):
+    # From its commit point on, a job publishes its output and returns: a cancel then must not end
+    # it as "cancelled" with its version published.
+    marker = tmp_path / "committing"
+    job = manager.submit("train", "tests.jobfuncs:commit_slowly", {"marker": str(marker)}, model="m")
+    wait_for(marker.exists, 60)
+    rec = manager.cancel(job.id)
+    assert rec.status == "succeeded" and rec.result == {"published": True} and rec.error is None, rec
+
+
+def test_an_orphan_worker_does_not_reach_its_commit_point(monkeypatch):
+    import subprocess
+
+    from service.kit import job_worker
+
+    job_worker.commit_point()  # outside a worker: nothing to do
+    assert not job_worker._committing
+    runner = subprocess.Popen(["true"])
+    runner.wait()
+    monkeypatch.setattr(job_worker, "_runner", runner.pid)  # a worker whose runner has died
+    with pytest.raises(SystemExit):
+        job_worker.commit_point()
+    assert not job_worker._committing

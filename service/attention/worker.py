@@ -9,8 +9,10 @@ The spec is plain JSON built by the ``POST /v1/models`` route (already validated
      "max_src_len", "max_output_len"}
 
 It reports ``lr``/``train_loss`` every step and the dev metrics every epoch (both into the job's
-history), trains with :func:`models.seq2seq.training.train` (best dev checkpoint) and saves a new
-version through :meth:`ModelStore.new_version`.
+history), trains with :func:`models.seq2seq.training.train` (best dev checkpoint), saves it into a
+draft of the model's next version (:meth:`ModelStore.draft`) and publishes it as its last step,
+after :func:`~service.kit.job_worker.commit_point`: a cancel or a crash before leaves the model as
+it was.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from models.seq2seq.tokenizers import get_tokenizer, tokenization_sides
 from service.attention import checkpoints
 from service.attention.checkpoints import DEV_FILE
 from service.attention.datasets import read_pairs
+from service.kit.job_worker import commit_point
 from service.kit.model_store import ModelStore
 from service.kit.storage import atomic_write_bytes
 
@@ -206,11 +209,12 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         "created": datetime.now(UTC).isoformat(),
     }
     store = ModelStore(Path(spec["models_dir"]))
-    with store.new_version(spec["name"], meta) as directory:
-        checkpoints.save(model, directory, result.metrics)
+    with store.draft(spec["name"]) as draft:
+        checkpoints.save(model, draft.path, result.metrics)
         if dev_ex:
             lines = [_example_json(e) for e in dev_ex]
-            atomic_write_bytes(directory / DEV_FILE, ("\n".join(lines) + "\n").encode("utf-8"))
+            atomic_write_bytes(draft.path / DEV_FILE, ("\n".join(lines) + "\n").encode("utf-8"))
+        draft.publish(meta, before_commit=commit_point)
     return {
         "model": spec["name"],
         "version": meta["version"],

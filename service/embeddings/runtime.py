@@ -130,7 +130,9 @@ class EmbeddingsRuntime(ServiceRuntime[VectorQueries]):
 
     def clean_leftovers(self) -> None:
         """The kit's cleaning, and staged uploads no queued or running job reads (older than a minute:
-        another process may be about to submit the job of a younger one)."""
+        another process may be about to submit the job of a younger one). The staged file of a job
+        that was running, interrupted, is removed at once when the job is marked failed, at
+        start-up or on a take-over (:meth:`_on_job_finished`)."""
         super().clean_leftovers()
         if not self.staged_dir.exists():
             return
@@ -145,6 +147,8 @@ class EmbeddingsRuntime(ServiceRuntime[VectorQueries]):
                 continue
 
     def _on_job_finished(self, rec: JobRecord) -> None:
+        # Whatever its outcome (interrupted included: the job manager calls this for the jobs it
+        # finds running when it becomes the runner), an import job's staged upload is no longer needed.
         if rec.kind == "import" and rec.spec.get("staged"):
             Path(rec.spec["path"]).unlink(missing_ok=True)
         super()._on_job_finished(rec)

@@ -3,9 +3,14 @@
 ``train(spec, report)`` reads the corpus from disk with the streaming reader of
 :mod:`models.embeddings.corpus` (or takes the inline token lists of the spec), trains with
 :func:`models.embeddings.training.train_model` (continuing from the model's current version for
-``mode="continue"``), and saves the result as the model's next version with
-:meth:`ModelStore.new_version` + :func:`models.embeddings.storage.save_model`. Nothing of this runs in
+``mode="continue"``), and saves the result into a draft of the model's next version
+(:meth:`ModelStore.draft` + :func:`models.embeddings.storage.save_model`). Nothing of this runs in
 the API process, so its memory never grows with the corpus.
+
+Every job publishes last: the draft gets all its files (the ANN index included) before
+:meth:`~service.kit.model_store.Draft.publish` makes it a version and the current one, after the
+job's :func:`~service.kit.job_worker.commit_point`; a cancel or a crash in any phase before that
+leaves the model as it was.
 
 The spec (JSON, persisted with the job)::
 
@@ -15,14 +20,15 @@ The spec (JSON, persisted with the job)::
      "params": {...given hyper-parameters...}, "source": "trained" | "continued" | "builtin",
      "index_min_vocab": 200000}
 
-A trained version whose vocabulary reaches ``index_min_vocab`` gets its ANN index in the same job
-(:func:`add_index`). ``import_job(spec, report)`` imports a user's vectors file (streamed, the
+A trained version whose vocabulary reaches ``index_min_vocab`` gets its ANN index in the same job,
+before it is published (:func:`write_index`). ``import_job(spec, report)`` imports a user's vectors file (streamed, the
 matrix never in memory: :mod:`models.embeddings.vector_import`) as the model's next version::
 
     {"mode": "import", "name": "news", "path": "/imports/news.bin", "format": "auto", "limit": null,
      "staged": false, "store_root": "...", "index_min_vocab": 200000}
 
-(``staged``: the file is an upload kept for the job, removed when it ends.) ``build_index_job(spec, report)`` adds one to an existing version::
+(``staged``: the file is an upload kept for the job, removed when it ends.) ``build_index_job(spec, report)``
+adds one to an existing version (its file moved in, and the metadata changed, at the end)::
 
     {"mode": "index", "name": "news", "version": 3, "store_root": "...",
      "params": {"m": 32, "ef_construction": 200, "ef_search": 128}, "sample": 1000}
@@ -47,6 +53,7 @@ from models.embeddings.corpus import LineCorpus, Tokenizer
 from models.embeddings.storage import load_full_model, load_vectors, save_model
 from models.embeddings.training import TrainParams, train_model
 from models.embeddings.vector_import import import_into, matrix_bytes
+from service.kit.job_worker import commit_point
 from service.kit.model_store import ModelStore
 
 FASTTEXT_ONLY = ("min_n", "max_n", "bucket")
@@ -130,16 +137,15 @@ def train(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     }
     if base_version is not None:
         meta["continued_from"] = base_version
-    with store.new_version(name, meta) as directory:
-        io_meta = save_model(model, directory)
-        meta.update(
-            io_meta
-        )  # format_version, kind, has_full_model, vector_size, vocab_size (read by load_vectors)
     out: dict[str, Any] = {}
-    threshold = spec.get("index_min_vocab")
-    if threshold is not None and meta["vocab_size"] >= threshold:
-        report(progress=1.0, phase="indexing")
-        out["index"] = add_index(store, name, meta["version"], model.wv, HnswParams())
+    with store.draft(name) as draft:
+        # format_version, kind, has_full_model, vector_size, vocab_size (read by load_vectors)
+        meta.update(save_model(model, draft.path))
+        threshold = spec.get("index_min_vocab")
+        if threshold is not None and meta["vocab_size"] >= threshold:
+            report(progress=1.0, phase="indexing")
+            out["index"] = meta["index"] = write_index(draft.path, model.wv, HnswParams())
+        draft.publish(meta, before_commit=commit_point)
     return {
         **out,
         "model": name,
@@ -153,20 +159,15 @@ def train(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     }
 
 
-def add_index(
-    store: ModelStore, name: str, version: int, kv: KeyedVectors, params: HnswParams, sample: int = 1000
-) -> dict[str, Any]:
-    """Build the HNSW index of a stored version, write it beside the version (``index.faiss``),
-    measure its recall@10 against exact search and record all that in the version's metadata."""
-    stored = store.get(name, version)
-    if stored is None:
-        raise ValueError(f"model {name!r} has no version {version}")
+def write_index(directory: Path, kv: KeyedVectors, params: HnswParams, sample: int = 1000) -> dict[str, Any]:
+    """Build the HNSW index of ``kv``, measure its recall@10 against exact search, and write it into
+    ``directory`` (``index.faiss``); returns what the version's metadata records of it."""
     t0 = time.perf_counter()
     index = build_index(kv, params)
     build_s = time.perf_counter() - t0
-    size = save_index(index, stored.path / INDEX_FILE)
     recall = recall_at_10(kv, index, sample=sample, ef_search=params.ef_search)
-    info = {
+    size = save_index(index, directory / INDEX_FILE)
+    return {
         "kind": "hnsw",
         **params.to_dict(),
         "build_s": round(build_s, 4),
@@ -176,12 +177,11 @@ def add_index(
         "built": datetime.now(UTC).isoformat(),
         "faiss": faiss.__version__,
     }
-    store.update_meta(name, version, {"index": info})
-    return info
 
 
 def build_index_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
-    """The ``index`` job: the ANN index of version ``spec["version"]`` of model ``spec["name"]``."""
+    """The ``index`` job: the ANN index of version ``spec["version"]`` of model ``spec["name"]``,
+    written beside it and recorded in its metadata at the end (a cancel before leaves it as it was)."""
     store = ModelStore(Path(spec["store_root"]))
     name, version = spec["name"], int(spec["version"])
     stored = store.get(name, version)
@@ -189,7 +189,10 @@ def build_index_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         raise ValueError(f"model {name!r} has no version {version}")
     report(progress=0.0, phase="indexing")
     kv = load_vectors(stored.path, mmap=True)
-    info = add_index(store, name, version, kv, HnswParams(**spec.get("params", {})), spec.get("sample", 1000))
+    params = HnswParams(**spec.get("params", {}))
+    with store.add_files(name, version) as addition:
+        info = write_index(addition.path, kv, params, spec.get("sample", 1000))
+        addition.commit({"index": info}, before_commit=commit_point)
     return {"model": name, "version": version, "vocab_size": len(kv.index_to_key), "index": info}
 
 
@@ -213,12 +216,18 @@ def store_import(
     fmt: str,
     limit: int | None = None,
     progress: Callable[[float], None] | None = None,
+    *,
+    finish: Callable[[Path, dict[str, Any]], None] | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Import the checked file ``path`` (format ``fmt``) as the next version of ``name``; return its meta.
 
-    Refuses to start when the model directory's disk lacks room for the matrix (plus a tenth), and
-    turns a disk that fills up meanwhile into a clear error; either way no version is made and the
-    previous one is still served. Raises what :func:`~models.embeddings.vector_import.import_into` raises.
+    The version is written into a draft; ``finish(directory, meta)``, when given, completes it
+    (the import job adds the index there), then it is published (``before_commit``: see
+    :meth:`~service.kit.model_store.Draft.publish`). Refuses to start when the model directory's
+    disk lacks room for the matrix (plus a tenth), and turns a disk that fills up meanwhile into a
+    clear error; either way no version is made and the previous one is still served. Raises what
+    :func:`~models.embeddings.vector_import.import_into` raises.
     """
     need = matrix_bytes(path, fmt, limit)
     store.root.mkdir(parents=True, exist_ok=True)
@@ -232,8 +241,11 @@ def store_import(
         )
     meta = import_meta(fmt)
     try:
-        with store.new_version(name, meta) as directory:
-            meta.update(import_into(path, directory, fmt, limit=limit, progress=progress))
+        with store.draft(name) as draft:
+            meta.update(import_into(path, draft.path, fmt, limit=limit, progress=progress))
+            if finish is not None:
+                finish(draft.path, meta)
+            draft.publish(meta, before_commit=before_commit)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise OSError(
@@ -246,26 +258,31 @@ def store_import(
 
 
 def import_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
-    """The ``import`` job: a user's vectors file becomes the next version of ``spec["name"]``."""
+    """The ``import`` job: a user's vectors file becomes the next version of ``spec["name"]`` (with
+    its ANN index when its vocabulary reaches ``spec["index_min_vocab"]``), published last."""
     store = ModelStore(Path(spec["store_root"]))
     name = spec["name"]
     report(progress=0.0, phase="importing")
     t0 = time.perf_counter()
     start_rss = _rss_bytes()
+    out: dict[str, Any] = {}
+    threshold = spec.get("index_min_vocab")
 
     def progress(fraction: float) -> None:
         report(progress=round(0.95 * fraction, 4), phase="importing")
 
-    meta = store_import(store, name, spec["path"], spec["format"], spec.get("limit"), progress)
-    import_s = time.perf_counter() - t0
-    out: dict[str, Any] = {}
-    threshold = spec.get("index_min_vocab")
-    if threshold is not None and meta["vocab_size"] >= threshold:
-        report(progress=0.95, phase="indexing")
-        stored = store.get(name, meta["version"])
-        assert stored is not None
-        kv = load_vectors(stored.path, mmap=True)
-        out["index"] = add_index(store, name, meta["version"], kv, HnswParams())
+    def index(directory: Path, meta: dict[str, Any]) -> None:
+        out["import_s"] = time.perf_counter() - t0
+        if threshold is not None and meta["vocab_size"] >= threshold:
+            report(progress=0.95, phase="indexing")
+            kv = load_vectors(directory, mmap=True)
+            out["index"] = meta["index"] = write_index(directory, kv, HnswParams())
+
+    meta = store_import(
+        store, name, spec["path"], spec["format"], spec.get("limit"), progress,
+        finish=index, before_commit=commit_point,
+    )  # fmt: skip
+    import_s = out.pop("import_s")
     return {
         **out,
         "model": name,

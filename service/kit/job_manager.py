@@ -73,10 +73,13 @@ class JobManager:
     queued and running jobs are always kept.
 
     ``on_finished(record)`` is called (in the runner, in a manager thread) when a job ends,
-    whatever its outcome, so the service can load the model a job produced. For a success it is
-    called *before* the job's status becomes ``succeeded``: a client that sees ``succeeded`` can
-    query the model. ``on_runner()`` is called once, before any job runs, when this process becomes
-    the runner at start-up (not on a later take-over): the moment to clean leftovers.
+    whatever its outcome, so the service can load the model a job produced or remove what a failed
+    one left. It is called with the outcome *before* the job's status shows it: a client that sees
+    ``succeeded`` can query the model, one that sees ``failed`` or ``cancelled`` finds the store
+    cleaned. A job found ``running`` when this process becomes the runner (at start-up or on a
+    take-over) has ended too, as ``failed`` (interrupted): it is called for it, before any job
+    runs. ``on_runner()`` is called once, before any job runs, when this process becomes the
+    runner at start-up (not on a later take-over): the moment to clean leftovers.
     ``log_config`` is the service's ``(level, json_lines)``, which the worker processes log with.
 
     Job functions run in processes started by a forkserver, which re-imports the parent's
@@ -154,13 +157,20 @@ class JobManager:
     def _become_runner(self, *, boot: bool) -> None:
         if boot and self.on_runner is not None:
             self.on_runner()
-        with self.store.transaction() as tx:  # only the runner runs jobs: a running one was interrupted
+        # Only the runner runs jobs: one found running was interrupted. It has ended: the service
+        # removes what it left (a staged file, a draft) before the job shows failed.
+        why = "interrupted: the service stopped while this job was running"
+        with self.store.transaction() as tx:
+            interrupted = tx.running()
+        for rec in interrupted:
+            log.warning("job interrupted", extra={"job": rec.id, "model": rec.model})
+            self._call_hook(rec.model_copy(update={"status": "failed", "error": why}, deep=True))
+        with self.store.transaction() as tx:
             for rec in tx.running():
                 rec.status = "failed"
-                rec.error = "interrupted: the service stopped while this job was running"
+                rec.error = why
                 rec.finished = rec.finished or utc_now()
                 tx.put(rec, history=False)
-                log.warning("job interrupted", extra={"job": rec.id, "model": rec.model})
         self._prune()
         self._update_gauges()
         for i in range(self.max_concurrent):
@@ -358,14 +368,15 @@ class JobManager:
             except Exception:
                 log.exception("job %s: the manager failed", rec.id)
                 with self._lock:
-                    if rec.status in ACTIVE:
+                    failed = rec.status in ACTIVE
+                    if failed:
                         self._finish(rec, "failed", error="internal error while running the job")
+                if failed:
+                    self._call_hook(rec.model_copy(deep=True))
             with self._lock:
                 self._running.pop(rec.id, None)
                 self._procs.pop(rec.id, None)
                 self._cancelled.discard(rec.id)
-            if rec.status != "succeeded":  # successes were announced before they were published
-                self._call_hook(rec.model_copy(deep=True))
 
     def _call_hook(self, rec: JobRecord) -> None:
         if self.on_finished is None:
@@ -427,27 +438,29 @@ class JobManager:
         finally:
             proc.join(10)
             parent_conn.close()
+        status: JobStatus
         if result is not None:
             # The worker returned, so what it produced is already stored: the job succeeded, even if
-            # a cancel arrived meanwhile (cancel() answers 409 from here on). Let the service load
-            # it before anyone sees "succeeded".
+            # a cancel arrived meanwhile (cancel() answers 409 from here on).
             with self._lock:
                 rec.result = result
-                done = rec.model_copy(deep=True)
-            self._persist(done)
-            done.status = "succeeded"
-            self._call_hook(done)
+                rec.error = None  # a cancel that came too late (the job was publishing) is no error
+                self._persist(rec.model_copy(deep=True))
+            status, why = "succeeded", None
+        elif rec.id in self._cancelled or self.store.cancel_requested(rec.id):
+            status, why = "cancelled", "cancelled by request"
+        elif self._stopping.is_set():
+            status, why = "failed", rec.error or "interrupted: the service shut down"
+        else:
+            status, why = "failed", error or f"the worker process died (exit code {proc.exitcode})"
+        # The service acts on the outcome (loads the new model, removes what a killed worker left)
+        # before anyone sees it.
         with self._lock:
-            if result is not None:
-                self._finish(rec, "succeeded")
-            elif rec.id in self._cancelled or self.store.cancel_requested(rec.id):
-                self._finish(rec, "cancelled", error="cancelled by request")
-            elif self._stopping.is_set():
-                self._finish(rec, "failed", error=rec.error or "interrupted: the service shut down")
-            else:
-                code = proc.exitcode
-                why = error or (f"the worker process died (exit code {code})")
-                self._finish(rec, "failed", error=why)
+            done = rec.model_copy(deep=True)
+        done.status, done.error = status, why if why is not None else done.error
+        self._call_hook(done)
+        with self._lock:
+            self._finish(rec, status, error=why)
         log.info("job ended", extra={"job": rec.id, "status": rec.status})
 
 

@@ -12,7 +12,8 @@ starts the process with :func:`worker_main` as its target and reads what comes b
   ``{"value": x}``), or ``("error", message, traceback)`` when it raised.
 
 A worker ends within a second of its runner's death (:func:`_exit_with_runner`), and unwinds on
-SIGTERM so that the job's ``finally`` blocks run when it is cancelled.
+SIGTERM so that the job's ``finally`` blocks run when it is cancelled — until the job reaches its
+:func:`commit_point` (publishing what it made), from where a cancel no longer stops it.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def worker_main(
     except Exception:  # noqa: S110 - limiting BLAS threads is best effort
         pass
 
+    global _runner
+    _runner = runner
     if runner is not None:
         _exit_with_runner(runner)
     # A cancel terminates the process: unwind it, so that the job's ``finally`` blocks remove what it
@@ -76,8 +79,34 @@ def worker_main(
         conn.close()
 
 
+#: The runner's pid, in a worker process (None elsewhere, or when it was not given).
+_runner: int | None = None
+#: Set by :func:`commit_point`: a SIGTERM no longer unwinds the job.
+_committing = False
+
+
 def _unwind(signum: int, _frame: Any) -> None:
+    if _committing:  # the job is publishing: it ends (and succeeds) within moments
+        return
     raise SystemExit(128 + signum)
+
+
+def commit_point() -> None:
+    """Mark the start of the job's last step: publishing what it made, then returning its result.
+
+    From here on a cancel (SIGTERM) no longer unwinds the job: its output is published and its
+    result sent together, so a job is never ``cancelled`` with its version published (a cancel
+    that arrives now gets the job ``succeeded``; a worker still not done after the runner's grace
+    period is killed, and an unfinished publication is undone by the store's cleaning). Raises
+    :class:`SystemExit` when the runner is gone: an orphan worker must not publish a version for a
+    job that its next runner marks failed. Outside a worker process this does nothing.
+    """
+    global _committing
+    if _runner is None:
+        return
+    if not _process_alive(_runner):
+        raise SystemExit(70)
+    _committing = True
 
 
 def _exit_with_runner(runner: int, period_s: float = 1.0) -> None:
@@ -88,20 +117,21 @@ def _exit_with_runner(runner: int, period_s: float = 1.0) -> None:
     interrupted.
     """
 
-    def alive() -> bool:
-        try:
-            os.kill(runner, 0)
-            with open(f"/proc/{runner}/stat", encoding="ascii") as fh:
-                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a dead, unreaped runner
-        except ProcessLookupError:
-            return False
-        except (OSError, IndexError):
-            return True  # no /proc: trust kill(0)
-
     def watch() -> None:
         while True:
             time.sleep(period_s)
-            if not alive():
+            if not _process_alive(runner):
                 os._exit(70)
 
     threading.Thread(target=watch, name="exit-with-runner", daemon=True).start()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # dead, not yet reaped
+    except ProcessLookupError:
+        return False
+    except (OSError, IndexError):
+        return True  # no /proc: trust kill(0)

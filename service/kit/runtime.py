@@ -135,11 +135,13 @@ class ServiceRuntime(Generic[T]):
         return self.settings.role == "all"
 
     def clean_leftovers(self) -> None:
-        """Remove what interrupted writes left (temporaries, half-made uploads).
+        """Remove what interrupted writes left (temporaries, drafts of versions, unfinished
+        publications, half-made uploads).
 
         Called by the job manager when this process becomes the runner at start-up, before any
         job runs: the processes that start beside it (``--workers N``) do not clean, so they
-        never remove a file another process is writing.
+        never remove a file another process is writing. (On a take-over, what the interrupted
+        jobs left is removed by :meth:`clean_after`.)
         """
         self.store.clean()
         self.uploads.clean()
@@ -299,12 +301,33 @@ class ServiceRuntime(Generic[T]):
             self.registry.forget_version(name, version)
 
     def _on_job_finished(self, rec: JobRecord) -> None:
-        if rec.status != "succeeded" or not rec.model:
+        if not rec.model:
+            return
+        if rec.status != "succeeded":
+            self.clean_after(rec)
             return
         try:
             self.registry.load(rec.model)
         except Exception:
             log.exception("could not load model %s after job %s", rec.model, rec.id)
+
+    def clean_after(self, rec: JobRecord) -> None:
+        """Remove what a job that failed or was cancelled left in its model's directory.
+
+        A worker that was killed (``kill -9``, or after the grace period of a cancel) leaves its
+        draft, or a publication to undo; a failed first version, an empty model directory
+        (:meth:`ModelStore.clean_model`). Under the rules' lock, so no in-request write of the
+        model runs meanwhile; a writer still ending (the worker of a runner that was killed, on a
+        take-over) is waited for a few seconds.
+        """
+        try:
+            with self.lock:
+                removed = self.store.clean_model(rec.model, wait_s=5.0)
+        except Exception:
+            log.exception("could not clean model %s after job %s", rec.model, rec.id)
+            return
+        if removed:
+            log.info("removed what the job left", extra={"job": rec.id, "model": rec.model})
 
 
 async def get_runtime(request: Request) -> Any:
