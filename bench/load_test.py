@@ -134,16 +134,21 @@ def run(data_dir: Path, *, seconds: float, connections: int, tool: str | None, t
         return Report(loads, statuses, {"embeddings": rss.growth(0), "attention": rss.growth(1)})
 
 
-def print_report(report: Report, seconds: float, connections: int) -> None:
-    print(f"\nLoad test: {connections} connections ({connections // 2} per service) for {seconds:.0f} s")
+def print_loads(loads: dict[str, LoadResult], jobs: dict[str, str]) -> None:
+    """The table of each service's load, then what became of the training jobs."""
     print(f"{'service':<12}{'tool':<8}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for service, r in report.loads.items():
+    for service, r in loads.items():
         print(
             f"{service:<12}{r.tool:<8}{r.requests:>10}{r.rps:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}"
             f"{r.errors:>8}" + (f"  {r.error_detail}" if r.errors else "")
         )
-    for service, status in report.jobs.items():
+    for service, status in jobs.items():
         print(f"training job under load, {service}: {status}")
+
+
+def print_report(report: Report, seconds: float, connections: int) -> None:
+    print(f"\nLoad test: {connections} connections ({connections // 2} per service) for {seconds:.0f} s")
+    print_loads(report.loads, report.jobs)
     for service, (first, last) in report.rss.items():
         print(f"RSS {service}: {first / 2**20:.0f} MiB at the start -> {last / 2**20:.0f} MiB at the end")
     print("OK: no errors, no lost jobs" if report.ok else "FAILED: errors or lost jobs")

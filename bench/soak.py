@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.load import LoadResult, Req, drive, wrk_available  # noqa: E402
-from bench.load_test import attention_mix, embeddings_mix, submit_training, wait_jobs  # noqa: E402
+from bench.load_test import attention_mix, embeddings_mix, print_loads, submit_training, wait_jobs  # noqa: E402
 from tests.helpers import PeakRss, Server  # noqa: E402
 
 #: The compose memory limits (docker-compose.yml: EMBEDDINGS_MEMORY, ATTENTION_MEMORY).
@@ -133,16 +133,9 @@ def print_report(report: Report, seconds: float, connections: int) -> None:
     print(
         f"\nSoak: {connections} connections for {seconds:.0f} s, legitimate and oversized requests, training"
     )
-    print(f"{'service':<12}{'tool':<8}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for service, r in report.loads.items():
-        print(
-            f"{service:<12}{r.tool:<8}{r.requests:>10}{r.rps:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}"
-            f"{r.errors:>8}" + (f"  {r.error_detail}" if r.errors else "")
-        )
+    print_loads(report.loads, report.jobs)
     for service, counts in report.refused.items():
         print(f"oversized, {service}: " + ", ".join(f"{n} x {s or 'cut'}" for s, n in sorted(counts.items())))
-    for service, status in report.jobs.items():
-        print(f"training job under load, {service}: {status}")
     for service, peak in report.peak.items():
         print(f"peak RSS {service}: {peak / 2**20:.0f} MiB (limit {LIMITS[service] / 2**20:.0f} MiB)")
     print("OK" if report.ok else "FAILED")

@@ -268,7 +268,7 @@ class ModelStore:
                 if p.is_dir() and is_valid_name(p.name):
                     count += self.clean_model(p.name, wait_s=wait_s)
         live = {p for p in self._scratch_dirs() if _alive(_pid_of(p))}
-        count += _remove_temporaries_except(self.root, live)
+        count += remove_temporaries(self.root, live)
         return count
 
     def clean_model(self, name: str, *, wait_s: float = 0.0) -> int:
@@ -477,18 +477,3 @@ def _remove_if_empty(d: Path) -> None:
         os.rmdir(d)
     except OSError:  # not empty (or gone): keep it
         pass
-
-
-def _remove_temporaries_except(root: Path, keep: set[Path]) -> int:
-    if not keep:
-        return remove_temporaries(root)
-    count = 0
-    for path in sorted(root.rglob(f"{TMP_PREFIX}*"), key=lambda p: len(p.parts), reverse=True):
-        if path in keep or any(k in path.parents for k in keep):
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        count += 1
-    return count

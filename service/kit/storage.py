@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -84,13 +84,16 @@ def atomic_directory(final: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def remove_temporaries(root: Path) -> int:
-    """Delete ``.tmp-*`` leftovers of interrupted writes under ``root``; return how many."""
+def remove_temporaries(root: Path, keep: Collection[Path] = ()) -> int:
+    """Delete ``.tmp-*`` leftovers of interrupted writes under ``root`` (but ``keep`` and what is
+    inside it); return how many."""
     root = Path(root)
     if not root.exists():
         return 0
     count = 0
     for path in sorted(root.rglob(f"{TMP_PREFIX}*"), key=lambda p: len(p.parts), reverse=True):
+        if path in keep or any(k in path.parents for k in keep):
+            continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
