@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from service.kit.http_server import http_protocol
+
     uvicorn.run(
         spec.app_factory,
         factory=True,
@@ -69,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         timeout_graceful_shutdown=5,
         proxy_headers=True,
+        # Slow or idle clients: headers within HEADER_TIMEOUT_S (408), an idle kept-alive connection
+        # closed after 5 s, at most MAX_CONCURRENT_REQUESTS connections per process (503); a body that
+        # stalls is the app's middleware's (BODY_TIMEOUT_S).
+        http=http_protocol(header_timeout_s=settings.header_timeout_s, prefix=prefix),
+        timeout_keep_alive=5,
+        limit_concurrency=settings.max_concurrent_requests,
     )
     return 0
 

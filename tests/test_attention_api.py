@@ -380,6 +380,28 @@ def test_dataset_upload_list_get_delete_and_bad_lines(client):
     assert_problem(client.delete(f"/v1/datasets/{auto['id']}"), 404)
 
 
+def test_dataset_name_names_it_as_a_corpus_name_does(client):
+    """``POST /v1/datasets?name=`` gives the dataset its id, with the rules of every name (pattern,
+    64 characters) and a 409 when taken -- as ``POST /v1/corpora?name=`` does; it used to be ignored."""
+    tsv = b"abc\tcba\nxy\tyx\n"
+    resp = client.post("/v1/datasets", content=tsv, params={"format": "tsv", "name": "named-ds"})
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["id"] == "named-ds" and resp.headers["location"] == "/v1/datasets/named-ds"
+    assert client.get("/v1/datasets/named-ds").json()["pairs"] == 2
+    taken = assert_problem(
+        client.post("/v1/datasets", content=tsv, params={"name": "named-ds"}), 409, "dataset-exists"
+    )
+    assert "named-ds" in taken["detail"]
+    for bad in ("Bad/Name", "UPPER", "x" * 65, ".."):
+        problem = assert_problem(client.post("/v1/datasets", content=tsv, params={"name": bad}), 422)
+        assert problem["errors"][0]["loc"] == ["query", "name"], problem
+    assert client.get("/v1/datasets/named-ds").json()["pairs"] == 2  # the 409 kept the first one
+    assert client.delete("/v1/datasets/named-ds").status_code == 204
+    again = client.post("/v1/datasets", content=tsv, params={"name": "named-ds"})
+    assert again.status_code == 201 and again.json()["id"] == "named-ds"  # a freed name can be used again
+    assert client.post("/v1/datasets", content=tsv).json()["id"] != "named-ds"  # no name: 32 hex characters
+
+
 def test_dataset_with_more_pairs_than_a_job_accepts_is_refused_and_keeps_nothing(client):
     # every pair of an upload used to be parsed into memory at once, however many there were
     limit = client.app.state.runtime.settings.max_train_pairs

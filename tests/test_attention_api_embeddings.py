@@ -3,6 +3,8 @@ with gensim, and from the embeddings service running on a real uvicorn port."""
 
 from __future__ import annotations
 
+import json
+import logging
 import socket
 import threading
 import time
@@ -153,11 +155,45 @@ def test_init_from_the_embeddings_service(tmp_path, embeddings_service):
         problem = missing.json()
         assert problem["errors"][0]["loc"] == ["body", "embeddings", "model"]
         assert "'absent'" in problem["detail"] and embeddings_service in problem["detail"]
+        # A URL the client names: refused, timed out, no such model, any other answer -- one and the
+        # same problem, so a token holder cannot use the service to probe what answers where.
         dead = f"http://127.0.0.1:{_free_port()}"
-        down = client.post("/v1/models", json={**body, "embeddings": {"model": "vecs", "url": dead}})
-        assert down.status_code == 422, down.text
-        assert (
-            down.json()["errors"][0]["loc"] == ["body", "embeddings", "url"] and dead in down.json()["detail"]
+        logged: list[str] = []
+        handler = logging.Handler()
+        handler.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
+        logging.getLogger("service.attention.training").addHandler(handler)
+        answers = [
+            client.post("/v1/models", json={**body, "embeddings": {"model": model, "url": url}})
+            for model, url in (
+                ("vecs", dead),  # connection refused
+                ("absent", embeddings_service),  # the service answers 404
+                ("vecs", f"{embeddings_service}/healthz"),  # something answers, not a model (404)
+            )
+        ]
+        for resp in answers:
+            assert resp.status_code == 422, resp.text
+            problem = resp.json()
+            assert problem["type"].endswith("/embeddings-model-unavailable")
+            assert problem["errors"][0]["loc"] == ["body", "embeddings"]
+            assert dead not in problem["detail"] and "refused" not in problem["detail"].lower()
+            assert "404" not in problem["detail"] and "Connect" not in problem["detail"]
+        details = {r.json()["detail"].replace("'absent'", "'vecs'") for r in answers}
+        assert len(details) == 1, details  # the same words whatever went wrong (the model's name aside)
+        logging.getLogger("service.attention.training").removeHandler(handler)
+        assert any("ConnectError" in m and dead in m for m in logged), logged  # the log says which
+        assert any("answered 404" in m for m in logged), logged
+        # credentials in the URL are refused, naming the field (jobs and models would show them)
+        creds = client.post(
+            "/v1/models",
+            json={
+                **body,
+                "embeddings": {"model": "vecs", "url": embeddings_service.replace("//", "//u:pw@")},
+            },
+        )
+        assert creds.status_code == 422, creds.text
+        assert creds.json()["errors"][0]["loc"] == ["body", "embeddings", "url"]
+        assert "credentials" in creds.json()["detail"] and "pw" not in json.dumps(
+            creds.json()["errors"][0]["msg"]
         )
         assert client.get("/v1/jobs", params={"model": "nope"}).json()["jobs"] == []
         assert client.get("/readyz").status_code == 200

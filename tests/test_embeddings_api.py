@@ -122,11 +122,21 @@ def test_corpus_bad_content_names_the_line_and_keeps_nothing(client, query, cont
     assert not list(root.glob(f"{name}*")) and not list(root.glob(".tmp-*"))
 
 
-def test_corpus_gzip_inflating_to_a_huge_line_is_422_and_keeps_nothing(client):
-    # a small upload that would inflate to one 64 MiB line in the API process' memory
+def test_corpus_gzip_inflating_to_a_huge_line_is_refused_and_keeps_nothing(client):
+    # a small upload that would inflate to one 64 MiB line in the API process' memory: a bomb by its
+    # ratio (~1000:1), refused before any line is read (413)
     bomb = gzip.compress(b"ok line\n" + b"z" * (64 << 20))
     assert len(bomb) < 200_000
-    body = assert_problem(client.post("/v1/corpora?name=bomb", content=bomb), 422, "invalid-corpus")
+    body = assert_problem(client.post("/v1/corpora?name=bomb", content=bomb), 413, "corpus-compression-ratio")
+    assert "EMBEDDINGS_MAX_DECOMPRESSION_RATIO" in body["detail"]
+    # a line too long that compresses as ordinary text does: the line guard names it (422)
+    rng = np.random.default_rng(0)
+    long_line = bytes(rng.integers(97, 123, size=3 << 20, dtype=np.uint8))  # 3 MiB of random letters
+    body = assert_problem(
+        client.post("/v1/corpora?name=bomb", content=gzip.compress(b"ok line\n" + long_line)),
+        422,
+        "invalid-corpus",
+    )
     assert body["line"] == 2 and "longer than" in body["detail"]
     assert_problem(client.get("/v1/corpora/bomb"), 404)
     root = client.app.state.runtime.uploads.root

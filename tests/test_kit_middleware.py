@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from service.kit.logging import JsonFormatter, request_id_var
-from service.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from service.kit.middleware import BodySizeLimitMiddleware, BodyTimeoutMiddleware, RequestContextMiddleware
 from service.kit.problems import install_problem_handlers
 from tests.helpers import assert_problem
 
@@ -355,3 +356,93 @@ def test_non_http_scopes_pass_through_both_middlewares():
     with TestClient(wrapped):
         pass
     assert seen == ["lifespan"]
+
+
+# --------------------------------------------------------------------------- body timeout
+
+
+def timed_app(timeout_s: float = 0.3, min_rate: int = 1000) -> FastAPI:
+    """An app wired as the kit wires it: the body timeout inside the request context."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/echo")
+    async def echo(request: Request):
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return {"bytes": size}
+
+    @app.post("/busy")
+    async def busy(request: Request):
+        """Works 0.2 s between reads: the app's own time is not the client's."""
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            await asyncio.sleep(0.2)
+        return {"bytes": size}
+
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=timeout_s, min_rate=min_rate, prefix="MW_")
+    app.add_middleware(RequestContextMiddleware, service=SERVICE)
+    return app
+
+
+def paced(n: int, size: int, pause: float, first_pause: float = 0.0):
+    async def gen():
+        await asyncio.sleep(first_pause)
+        for _ in range(n):
+            yield b"x" * size
+            await asyncio.sleep(pause)
+
+    return gen()
+
+
+def timed_post(app: FastAPI, path: str, content) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    r = asgi_post(app, path, content)
+    return r, time.perf_counter() - started
+
+
+@pytest.mark.parametrize(
+    ("what", "content"),
+    [
+        ("a drip of a byte every 50 ms", lambda: paced(200, 1, 0.05)),
+        ("a body that stalls", lambda: paced(2, 100, 30.0)),
+        ("a body that never starts", lambda: paced(1, 100, 0.0, first_pause=30.0)),
+    ],
+)
+def test_a_body_that_keeps_the_app_waiting_is_a_408_that_closes(what, content, access_log):
+    r, elapsed = timed_post(timed_app(), "/echo", content())
+    body = assert_problem(r, 408, "request-timeout")
+    assert elapsed < 1.5, (what, elapsed)
+    assert r.headers["connection"] == "close"  # the rest of the body is never read
+    assert "MW_BODY_TIMEOUT_S" in body["detail"] and "MW_BODY_MIN_RATE" in body["detail"]
+    assert body["request_id"] == r.headers["x-request-id"]
+    assert any(line["msg"] == "request body timed out" for line in access_log)
+
+
+def test_a_body_at_an_ordinary_speed_earns_its_time():
+    # 2 s of sending, far past the 0.3 s: each 10 kB earns 10 s at 1000 B/s
+    r, elapsed = timed_post(timed_app(), "/echo", paced(100, 10_000, 0.02))
+    assert r.status_code == 200 and r.json() == {"bytes": 1_000_000}, r.text
+    assert elapsed > 1.5
+
+
+def test_only_the_waits_for_the_body_count_not_the_apps_work():
+    r, elapsed = timed_post(timed_app(), "/busy", paced(5, 10, 0.0))
+    assert r.status_code == 200 and r.json() == {"bytes": 50}, r.text
+    assert elapsed > 0.9  # five reads, 0.2 s of work after each: three times the timeout
+
+
+def test_bodiless_requests_and_the_wait_for_a_disconnect_are_not_timed():
+    app = timed_app(timeout_s=0.05)
+
+    @app.get("/wait")
+    async def wait(request: Request):
+        await request.body()  # no body: complete at once
+        await asyncio.sleep(0.2)
+        return {"disconnected": await request.is_disconnected()}
+
+    with TestClient(app) as client:
+        r = client.get("/wait")
+        assert r.status_code == 200 and r.json() == {"disconnected": False}

@@ -128,3 +128,48 @@ def test_cors_origins_setting(make_attention_client):
     with make_attention_client(ui_peer_url="", cors_origins="http://a.example") as c:
         r = c.get("/healthz", headers={"Origin": "http://a.example"})
         assert r.headers["access-control-allow-origin"] == "http://a.example"
+
+
+def _directives(csp: str) -> dict[str, list[str]]:
+    return {d.split()[0]: d.split()[1:] for d in (x.strip() for x in csp.split(";")) if d}
+
+
+@pytest.mark.parametrize("prefix", ["", "/embeddings"])  # "/embeddings": Serve's route_prefix
+def test_every_ui_answer_has_the_security_headers(api, prefix):
+    """A CSP that lets the page work and nothing more, ``frame-ancestors 'none'`` and ``nosniff`` on
+    every answer under /ui: the page, each module, the stylesheet, config.json, the redirect, a 404."""
+    client = TestClient(api.app, root_path=prefix) if prefix else api
+    paths = ["/ui", "/ui/", "/ui/index.html", "/ui/style.css", "/ui/config.json", "/ui/missing.js"]
+    paths += [f"/ui/{p.name}" for p in sorted(ui_dir().glob("*.js"))]
+    peer = api.app.state.settings.ui_peer_url.rstrip("/")
+    for path in paths:
+        r = client.get(prefix + path, follow_redirects=False)
+        assert r.status_code in (200, 307, 404), (path, r.status_code)
+        assert r.headers["x-content-type-options"] == "nosniff", path
+        assert r.headers["x-frame-options"] == "DENY", path
+        csp = _directives(r.headers["content-security-policy"])
+        assert csp["frame-ancestors"] == ["'none'"], path
+        assert csp["default-src"] == ["'none'"] and csp["base-uri"] == ["'none'"], csp
+        assert csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"], csp  # no inline code
+        assert csp["img-src"] == ["'self'", "data:"], csp  # the empty data: favicon
+        assert csp["connect-src"][0] == "'self'" and peer in csp["connect-src"], csp  # the peer's jobs
+        assert not any("unsafe" in v for values in csp.values() for v in values), csp
+    # elsewhere the page's policy does not apply (the manuals have their own)
+    assert "frame-ancestors" not in api.get("/healthz").headers.get("content-security-policy", "")
+    assert "connect-src 'self';" in api.get("/docs").headers["content-security-policy"] + ";"
+
+
+def test_the_page_has_no_inline_code_a_strict_csp_would_block():
+    html = (ui_dir() / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "an inline script"
+    assert "<style" not in html and not re.search(r"\sstyle=", html) and not re.search(r"\son[a-z]+=", html)
+    js = "\n".join(p.read_text(encoding="utf-8") for p in sorted(ui_dir().glob("*.js")))
+    assert "innerHTML" not in js and 'setAttribute("style"' not in js and "eval(" not in js
+
+
+def test_csp_connects_to_the_peer_in_both_loopback_spellings(make_attention_client):
+    with make_attention_client(ui_peer_url="http://localhost:9001/") as c:
+        csp = _directives(c.get("/ui/").headers["content-security-policy"])
+        assert csp["connect-src"] == ["'self'", "http://localhost:9001", "http://127.0.0.1:9001"]
+    with make_attention_client(ui_peer_url="") as c:
+        assert _directives(c.get("/ui/").headers["content-security-policy"])["connect-src"] == ["'self'"]

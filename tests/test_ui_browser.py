@@ -187,6 +187,8 @@ def page(browser):
     errors: list[str] = []
     p.on("request", lambda req: requests.append(req.url))
     p.on("pageerror", lambda exc: errors.append(str(exc)))
+    # the page runs under its Content-Security-Policy (service/kit/ui.py): nothing it does may be refused
+    p.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     p.requests = requests  # type: ignore[attr-defined]
     yield p
     context.close()
@@ -207,6 +209,12 @@ def body_schema(client: httpx.Client, path: str, method: str = "post") -> dict:
     for key in ref.removeprefix("#/").split("/"):  # a JSON pointer: "#/components/schemas/X"
         node = node[key.replace("~1", "/").replace("~0", "~")]
     return node
+
+
+def wait_text(page, selector: str, text: str) -> None:
+    """Wait until the element's text contains ``text`` (Playwright's ``expect``: ``wait_for_function``
+    evaluates a string, which the page's CSP -- no 'unsafe-eval' -- refuses)."""
+    sync_api.expect(page.locator(selector)).to_contain_text(text, timeout=15_000)
 
 
 def shot(page, name: str) -> None:
@@ -234,6 +242,10 @@ def test_explorer_neighbours_autocomplete_projection_analogy(servers, page):
         n["word"] for n in expected["results"]
     ]
     assert page.locator("#ex-results .bar > span").count() == 10
+    # the bars' widths are set through the CSSOM, which the page's CSP allows (a style attribute it would not)
+    assert page.locator("#ex-results .bar > span").first.evaluate("e => e.style.width").endswith("%")
+    csp = page.evaluate("fetch('./').then(r => r.headers.get('content-security-policy'))")
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     status = page.locator("#ex-status").inner_text()
     assert f"neighbours of “{word}” in" in status and " ms" in status
     # The exact/index switch is shown only if the API takes "exact".
@@ -256,10 +268,10 @@ def test_explorer_neighbours_autocomplete_projection_analogy(servers, page):
     # An unknown word is reported, not crashed on.
     page.fill("#ex-word", "qwzxqwzx")
     page.click("#ex-form button")
-    page.wait_for_function("document.querySelector('#ex-status').textContent.includes('unknown words')")
+    wait_text(page, "#ex-status", "unknown words")
     page.fill("#ex-word", word)
     page.click("#ex-form button")
-    page.wait_for_function("document.querySelector('#ex-status').textContent.includes('neighbours')")
+    wait_text(page, "#ex-status", "neighbours")
     page.locator("#ex-projection circle.query").hover()
     shot(page, "embeddings")
 
@@ -399,7 +411,7 @@ def test_alignment_n_best_hypotheses_switch_the_heatmap(servers, page):
     # A length penalty goes to the API and its ranking comes back.
     page.fill("#al-lp", "0.6")
     page.click("#al-form button[type=submit]")
-    page.wait_for_function("() => document.querySelector('#al-status').textContent.includes('ms')")
+    wait_text(page, "#al-status", "ms")
     assert bodies[-1]["length_penalty"] == 0.6 and "coverage_penalty" not in bodies[-1]
     want = att.post("/v1/models/rev/translate", json=bodies[-1]).json()["outputs"][0]["hypotheses"]
     card = page.locator(".column[data-model=rev] .hyp-card").first
@@ -416,7 +428,7 @@ def test_alignment_n_best_hypotheses_switch_the_heatmap(servers, page):
     page.fill("#al-nbest", "5")
     n = len(bodies)
     page.click("#al-form button[type=submit]")
-    page.wait_for_function("() => document.querySelector('#al-status').classList.contains('error')")
+    sync_api.expect(page.locator("#al-status")).to_have_class(re.compile(r"\berror\b"), timeout=15_000)
     assert "at most the beam" in page.locator("#al-status").inner_text() and len(bodies) == n
     page.fill("#al-nbest", "3")
     page.click("#al-form button[type=submit]")
@@ -473,7 +485,7 @@ def test_alignment_model_metrics_and_g2p_phoneme_axes(servers, page):
     page.select_option("#al-decode", "greedy")
     page.fill("#al-inputs", "tomato")
     page.click("#al-form button[type=submit]")
-    page.wait_for_function("() => document.querySelector('#al-status').textContent.includes('ms')")
+    wait_text(page, "#al-status", "ms")
     out = att.post("/v1/models/g2p/translate", json={"inputs": ["tomato"]}).json()["outputs"][0]
     card = page.locator(".column[data-model=g2p] .heatmap-card").first
     assert labels(card, "row") == out["output_tokens"]

@@ -15,7 +15,10 @@ Blank lines (and lines with no token) are skipped. Errors name the 1-based line 
 (:class:`~models.embeddings.errors.CorpusFormatError`, a ``ValueError``). ``max_decompressed_bytes``
 bounds what a gzip file may inflate to: past it, reading stops at once with
 :class:`~models.embeddings.errors.CorpusTooLargeError` (a small gzip bomb never fills the disk or the
-scan's time).
+scan's time); ``max_ratio`` bounds how many times its compressed size it may inflate to (past a first
+MiB), so a bomb is refused after about a MiB of output instead of at the size limit
+(:class:`~models.embeddings.errors.CorpusRatioError`). With either bound, the file is first inflated
+once without reading its lines (zlib alone), so a bomb is refused in milliseconds.
 
 >>> import gzip
 >>> text = "Hundreds of people have been forced\\n\\nThe cat sat.\\n"
@@ -31,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -45,7 +49,7 @@ from gensim.utils import simple_preprocess, tokenize
 
 from models.unicode import escape_surrogates, has_surrogate
 
-from .errors import CorpusFormatError, CorpusTooLargeError
+from .errors import CorpusFormatError, CorpusRatioError, CorpusTooLargeError
 
 CorpusFormat = Literal["text", "jsonl"]
 CORPUS_FORMATS: tuple[str, ...] = ("text", "jsonl")
@@ -57,6 +61,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 #: this bound, so a huge line (or a small gzip that inflates to one) is a CorpusFormatError naming
 #: the line instead of exhausting memory. gensim truncates sentences beyond 10,000 tokens anyway.
 MAX_LINE_BYTES = 1 << 20
+
+#: How many decompressed bytes a gzip file may have before ``max_ratio`` applies (a small file
+#: compresses badly or very well, whatever it is); past them its output may be at most ``max_ratio``
+#: times the compressed bytes read so far.
+RATIO_GRACE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -111,31 +120,47 @@ def is_gzip(path: str | os.PathLike) -> bool:
         return f.read(2) == _GZIP_MAGIC
 
 
-def _open_binary(path: str | os.PathLike) -> IO[bytes]:
-    if is_gzip(path):
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+def _reader(raw: IO[bytes], gz: bool) -> IO[bytes]:
+    """The file's lines as bytes: ``raw`` itself, or its gzip stream (``raw.tell()`` then counts the
+    compressed bytes read)."""
+    if gz:
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return contextlib.nullcontext(raw)  # type: ignore[return-value]
 
 
 def _raw_lines(
-    path: str | os.PathLike, max_decompressed_bytes: int | None = None
+    path: str | os.PathLike,
+    max_decompressed_bytes: int | None = None,
+    max_ratio: float | None = None,
 ) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, raw_bytes)``; a corrupt/truncated gzip stream becomes CorpusFormatError.
 
     A gzip file that inflates past ``max_decompressed_bytes`` raises :class:`CorpusTooLargeError` as
-    soon as the line that crosses the limit is read (lines are read at most ``MAX_LINE_BYTES`` at a time).
+    soon as the line that crosses the limit is read (lines are read at most ``MAX_LINE_BYTES`` at a
+    time); one that, past its first ``RATIO_GRACE_BYTES``, has inflated to more than ``max_ratio``
+    times the compressed bytes read so far raises :class:`CorpusRatioError` as soon as it has. With
+    either bound, a first pass inflates the file without reading lines (:func:`_check_inflation`),
+    so a bomb is refused before a single line is tokenized.
     """
     line_no = 0
-    limit = max_decompressed_bytes if max_decompressed_bytes is not None and is_gzip(path) else None
+    gz = is_gzip(path)
+    limit = max_decompressed_bytes if max_decompressed_bytes is not None and gz else None
+    ratio = max_ratio if max_ratio is not None and gz else None
     total = 0
+    if limit is not None or ratio is not None:
+        _check_inflation(path, limit, ratio)
     try:
-        with _open_binary(path) as f:
+        with open(path, "rb") as compressed, _reader(compressed, gz) as f:
             while raw := f.readline(MAX_LINE_BYTES + 1):
                 line_no += 1
-                if limit is not None:
-                    total += len(raw)
-                    if total > limit:
-                        raise CorpusTooLargeError(limit, line=line_no, path=os.fspath(path))
+                total += len(raw)
+                if limit is not None and total > limit:
+                    raise CorpusTooLargeError(limit, line=line_no, path=os.fspath(path))
+                if ratio is not None and total > RATIO_GRACE_BYTES and total > ratio * compressed.tell():
+                    raise CorpusRatioError(
+                        ratio, RATIO_GRACE_BYTES, limit=int(ratio * compressed.tell()), line=line_no,
+                        path=os.fspath(path),
+                    )  # fmt: skip
                 if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                     raise CorpusFormatError(
                         line_no,
@@ -145,6 +170,29 @@ def _raw_lines(
                 yield line_no, raw
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise CorpusFormatError(line_no + 1, f"corrupt gzip stream ({exc})", path=os.fspath(path)) from None
+
+
+def _check_inflation(path: str | os.PathLike, limit: int | None, ratio: float | None) -> None:
+    """Inflate a gzip file without reading its lines (zlib alone: hundreds of MB a second) and raise
+    the size or ratio error the line reader would raise, before any line is tokenized: a bomb is
+    refused in milliseconds, not after seconds of tokenizing its first MiB. A corrupt stream ends
+    this pass quietly; the line reader then reports it with its line number."""
+    total = newlines = 0
+    try:
+        with open(path, "rb") as compressed, gzip.GzipFile(fileobj=compressed, mode="rb") as f:
+            while chunk := f.read(1 << 16):
+                before, total = total, total + len(chunk)
+                if limit is not None and total > limit:  # the line holding byte `limit`, as the reader says
+                    line = newlines + chunk[: limit - before].count(b"\n") + 1
+                    raise CorpusTooLargeError(limit, line=line, path=os.fspath(path))
+                newlines += chunk.count(b"\n")
+                if ratio is not None and total > RATIO_GRACE_BYTES and total > ratio * compressed.tell():
+                    raise CorpusRatioError(
+                        ratio, RATIO_GRACE_BYTES, limit=int(ratio * compressed.tell()), line=newlines + 1,
+                        path=os.fspath(path),
+                    )  # fmt: skip
+    except (gzip.BadGzipFile, EOFError, zlib.error):
+        return
 
 
 def _decode(raw: bytes, line_no: int, path: str) -> str:
@@ -191,6 +239,7 @@ def iter_sentences(
     tokenizer: Tokenizer | None = None,
     *,
     max_decompressed_bytes: int | None = None,
+    max_ratio: float | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line_number, tokens)`` for each non-empty sentence, streaming from disk.
 
@@ -205,14 +254,14 @@ def iter_sentences(
 
     Raises :class:`CorpusFormatError` (``ValueError``) naming the line for bad UTF-8 or bad JSON lines
     and for a corrupt / truncated gzip stream, :class:`CorpusTooLargeError` when a gzip file inflates
-    past ``max_decompressed_bytes``, ``ValueError`` for an unknown format, ``OSError`` if the file
-    cannot be read.
+    past ``max_decompressed_bytes`` and :class:`CorpusRatioError` past ``max_ratio`` (see
+    :func:`scan_corpus`), ``ValueError`` for an unknown format, ``OSError`` if the file cannot be read.
     """
     if format not in CORPUS_FORMATS:
         raise ValueError(f"unknown corpus format {format!r}; expected one of {CORPUS_FORMATS}")
     tok = tokenizer or DEFAULT_TOKENIZER
     spath = os.fspath(path)
-    for line_no, raw in _raw_lines(path, max_decompressed_bytes):
+    for line_no, raw in _raw_lines(path, max_decompressed_bytes, max_ratio):
         text = _decode(raw, line_no, spath)
         if _BLANK.match(text):
             continue
@@ -289,6 +338,7 @@ def scan_corpus(
     count_distinct: bool = True,
     max_distinct: int | None = None,
     max_decompressed_bytes: int | None = None,
+    max_ratio: float | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> CorpusStats:
     """Validate the whole file in one streaming pass and return its :class:`CorpusStats`.
@@ -297,7 +347,10 @@ def scan_corpus(
     ``count_distinct=True`` counts each distinct token (memory ~ vocabulary size), which gives
     ``distinct`` and ``max_token_count``; past ``max_distinct`` of them both are given up (``None``)
     so the table stays bounded. ``max_decompressed_bytes`` bounds what a gzip file may inflate to
-    (:class:`CorpusTooLargeError` as soon as it is crossed). ``should_stop()`` is asked every few
+    (:class:`CorpusTooLargeError` as soon as it is crossed), ``max_ratio`` how many times its
+    compressed size it may inflate to past its first ``RATIO_GRACE_BYTES`` (:class:`CorpusRatioError`
+    as soon as it does: a decompression bomb is refused after about a MiB of output, however large it
+    would grow). ``should_stop()`` is asked every few
     thousand lines; when it answers True the scan ends with :class:`ScanCancelled` (the client that
     sent the upload has gone, say).
 
@@ -307,7 +360,8 @@ def scan_corpus(
                 max_sentence_tokens=607, max_token_count=4135)
 
     Raises :class:`CorpusFormatError` (``ValueError``) naming the line (bad UTF-8, bad JSON, a lone
-    surrogate escape, corrupt gzip), :class:`CorpusTooLargeError` past ``max_decompressed_bytes``,
+    surrogate escape, corrupt gzip), :class:`CorpusTooLargeError` past ``max_decompressed_bytes``
+    (:class:`CorpusRatioError`, a subclass, past ``max_ratio``),
     ``ValueError`` for an unknown format, ``OSError`` for unreadable files.
     """
     if format not in CORPUS_FORMATS:
@@ -317,7 +371,7 @@ def scan_corpus(
     gz = is_gzip(path)
     lines = sentences = tokens = longest = 0
     counts: Counter[str] | None = Counter() if count_distinct else None
-    for line_no, raw in _raw_lines(path, max_decompressed_bytes):
+    for line_no, raw in _raw_lines(path, max_decompressed_bytes, max_ratio):
         lines = line_no
         if should_stop is not None and line_no % 4096 == 0 and should_stop():
             raise ScanCancelled(f"the scan of {spath} was stopped at line {line_no}")

@@ -10,6 +10,8 @@ Plain Python exceptions carrying data; the HTTP layer maps them to RFC 9457 prob
   ``.line`` is the 1-based line number.
 * :class:`CorpusTooLargeError` (``ValueError``) -- a gzip corpus that inflates past the limit on
   decompressed bytes; ``.limit`` is that limit, ``.line`` the line being read when it was crossed.
+* :class:`CorpusRatioError` (``CorpusTooLargeError``) -- a gzip corpus that inflates more than a
+  given ratio of its compressed size (a decompression bomb); ``.ratio`` is that ratio.
 * :class:`DatasetFormatError` (``ValueError``) -- an evaluation dataset line that cannot be parsed.
 """
 
@@ -103,6 +105,31 @@ class CorpusTooLargeError(ValueError):
         self.path = path
         where = f"; crossed at line {line}" if line is not None else ""
         super().__init__(f"the corpus decompresses to more than {limit} bytes (the limit{where})")
+
+
+class CorpusRatioError(CorpusTooLargeError):
+    """A gzip corpus inflates more than ``ratio`` times its compressed size (past a first ``grace``
+    of bytes): a decompression bomb, refused as soon as the ratio is crossed, long before the size
+    limit would stop it.
+
+    ``.ratio`` is the ratio allowed, ``.limit`` the decompressed bytes it allowed at the point where
+    reading stopped, ``.line`` that line.
+
+    >>> str(CorpusRatioError(100, 1 << 20, limit=2_000_000, line=9))
+    'the corpus inflates more than 100:1 (past its first 1048576 bytes; crossed at line 9)'
+    """
+
+    def __init__(
+        self, ratio: float, grace: int, *, limit: int, line: int | None = None, path: str | None = None
+    ):
+        super().__init__(limit, line=line, path=path)
+        self.ratio = ratio
+        self.grace = grace
+        where = f"; crossed at line {line}" if line is not None else ""
+        self.args = (f"the corpus inflates more than {ratio:g}:1 (past its first {grace} bytes{where})",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class DatasetFormatError(ValueError):

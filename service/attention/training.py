@@ -9,6 +9,7 @@ failed job); a configuration the core accepts. The spec is what the worker
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +25,9 @@ from service.attention.runtime import AttentionRuntime
 from service.attention.schemas.models import TrainRequest
 from service.kit.errors import InvalidInputError, NotFoundError, UnavailableError, UpstreamError
 from service.kit.job_record import JobRecord
+from service.kit.redact import redact_url
+
+log = logging.getLogger("service.attention.training")
 
 
 def submit_training(body: TrainRequest, runtime: AttentionRuntime) -> JobRecord:
@@ -52,39 +56,54 @@ def _dataset(state: AttentionRuntime, dataset_id: str, field: str, kind: str) ->
 
 def check_embeddings_model(url: str, model: str, url_given: bool, settings: Any) -> None:
     """Ask the embeddings service for ``model`` before a job is queued, so that a missing model or an
-    unreachable service is answered now (naming it) rather than as a failed job.
+    unreachable service is answered now rather than as a failed job.
 
-    Unreachable: 422 on ``embeddings.url`` when the request named the URL, else 503 (the service's
-    own ATTENTION_EMBEDDINGS_URL is down: not the client's fault). No such model: 422 on
-    ``embeddings.model``. Any other answer: 502.
+    A URL the request names (``embeddings.url``): any failure to get the model -- refused or timed-out
+    connection, no such model, any other answer -- is one and the same 422
+    (``embeddings-model-unavailable`` on ``embeddings``), whose detail does not say which: the
+    service never becomes a probe of what answers where. The server log keeps the reason (with the
+    request id). The service's own ATTENTION_EMBEDDINGS_URL (which no client chooses): unreachable is
+    a 503 (not the client's fault), no such model a 422 on ``embeddings.model``, any other answer a
+    502.
     """
     endpoint = f"{url.rstrip('/')}/v1/models/{model}"
+    shown = redact_url(url)
     try:
         resp = httpx.get(endpoint, timeout=min(10.0, settings.embeddings_timeout_s))
+        reason = None if resp.status_code == 200 else f"it answered {resp.status_code}: {resp.text[:300]!r}"
     except httpx.HTTPError as exc:
-        detail = f"cannot reach the embeddings service at {url}: {type(exc).__name__}: {exc}"
-        if url_given:
-            raise InvalidInputError(
-                detail, loc=["body", "embeddings", "url"], code="embeddings-unreachable"
-            ) from None
+        resp, reason = None, f"{type(exc).__name__}: {exc}"
+    if reason is None:
+        return
+    log.warning(
+        "cannot get model %r from the embeddings service at %s: %s", model, shown, redact_url(reason),
+        extra={"model": model, "url_given": url_given},
+    )  # fmt: skip
+    if url_given:
+        raise InvalidInputError(
+            f"cannot get model {model!r} from the embeddings service at the given URL (the service is "
+            "unreachable there, or has no such model); check embeddings.url and embeddings.model",
+            loc=["body", "embeddings"],
+            code="embeddings-model-unavailable",
+        )
+    if resp is None:
         raise UnavailableError(
-            detail + " (ATTENTION_EMBEDDINGS_URL)",
+            f"cannot reach the embeddings service at {shown} (ATTENTION_EMBEDDINGS_URL)",
             code="embeddings-unavailable",
             title="Embeddings service unavailable",
             retry_after=10,
-        ) from None
+        )
     if resp.status_code == 404:
         raise InvalidInputError(
-            f"the embeddings service at {url} has no model {model!r}",
+            f"the embeddings service at {shown} has no model {model!r}",
             loc=["body", "embeddings", "model"],
             code="unknown-embeddings-model",
         )
-    if resp.status_code != 200:
-        raise UpstreamError(
-            f"the embeddings service at {url} answered {resp.status_code} for {endpoint}: {resp.text[:300]}",
-            code="embeddings-error",
-            title="Embeddings service error",
-        )
+    raise UpstreamError(
+        f"the embeddings service at {shown} answered {resp.status_code} for model {model!r}",
+        code="embeddings-error",
+        title="Embeddings service error",
+    )
 
 
 GUIDED_NEEDS_LINKS = "guided_alignment_weight needs training pairs with links"

@@ -41,7 +41,10 @@ async def import_named_file(runtime: EmbeddingsRuntime, name: str, request: Requ
     """Queue the job that imports the file a JSON body names in the import directory."""
     body = await _import_request(request)
     path = import_path(runtime, body.path)
-    fmt = await run_in_threadpool(checked_format, path, body.format)
+    try:
+        fmt = await run_in_threadpool(checked_format, path, body.format)
+    except OSError as exc:  # unreadable (permissions), or gone since import_path looked
+        raise _path_error(body.path, exc) from None
     return submit_import(runtime, name, path, fmt, body.limit, body.overwrite, staged=False)
 
 
@@ -93,17 +96,22 @@ def import_path(runtime: EmbeddingsRuntime, relative: str) -> Path:
         )
     base = Path(os.path.realpath(root))
     outside = Path(relative).is_absolute() or "\x00" in relative
-    target = base if outside else Path(os.path.realpath(base / relative))
-    if outside or not target.is_relative_to(base):
-        raise InvalidInputError(
-            f"path {relative!r} leaves the import directory; name a file inside it", loc=loc,
-            code="path-outside-import-dir",
-        )  # fmt: skip
-    if not target.is_file():
-        raise InvalidInputError(
-            f"there is no file {relative!r} in the import directory", loc=loc, code="import-file-not-found"
-        )
-    size = target.stat().st_size
+    try:
+        target = base if outside else Path(os.path.realpath(base / relative))
+        if outside or not target.is_relative_to(base):
+            raise InvalidInputError(
+                f"path {relative!r} leaves the import directory; name a file inside it", loc=loc,
+                code="path-outside-import-dir",
+            )  # fmt: skip
+        if not target.is_file():
+            raise InvalidInputError(
+                f"there is no file {relative!r} in the import directory",
+                loc=loc,
+                code="import-file-not-found",
+            )
+        size = target.stat().st_size
+    except OSError as exc:  # a name too long (ENAMETOOLONG), a directory that cannot be searched…
+        raise _path_error(relative, exc) from None
     if size > settings.max_import_bytes:
         raise InvalidInputError(
             f"{relative!r} has {size} bytes, over EMBEDDINGS_MAX_IMPORT_BYTES ({settings.max_import_bytes})",
@@ -111,6 +119,28 @@ def import_path(runtime: EmbeddingsRuntime, relative: str) -> Path:
             code="import-file-too-large",
         )
     return target
+
+
+def _path_error(relative: str, exc: OSError) -> InvalidInputError:
+    """422 on ``body.path`` for an OS error on a path the client named: the OS's reason, never the
+    server's absolute path."""
+    reason = exc.strerror or type(exc).__name__
+    return InvalidInputError(
+        f"cannot use path {relative[:200]!r} of the import directory: {reason}",
+        loc=["body", "path"],
+        code="invalid-import-path",
+    )
+
+
+def shown_path(runtime: EmbeddingsRuntime, path: Path, *, staged: bool) -> str:
+    """How a job shows the file it imports: relative to the import directory, or ``"upload"`` for a
+    staged upload -- never the server's absolute path."""
+    if staged or runtime.settings.import_dir is None:
+        return "upload" if staged else path.name
+    try:
+        return path.relative_to(os.path.realpath(runtime.settings.import_dir)).as_posix()
+    except ValueError:
+        return path.name
 
 
 def checked_format(path: Path, fmt: str) -> str:
@@ -139,6 +169,7 @@ def submit_import(
         "mode": "import",
         "name": name,
         "path": str(path),
+        "file": shown_path(runtime, path, staged=staged),
         "format": fmt,
         "limit": limit,
         "staged": staged,

@@ -3,15 +3,22 @@ learning rate and words per second."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from service.embeddings.schemas.jobs import EpochReport, JobInfo
 from service.kit.job_record import JobRecord
 from service.kit.jobs_routes import job_fields
 
+#: Spec members a job never shows: server paths (the store, the imported file, a corpus' file).
+HIDDEN = ("store_root", "sentences", "corpus", "path", "file")
+
 
 def _request_summary(spec: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in spec.items() if k not in ("store_root", "sentences", "corpus")}
+    out = {k: v for k, v in spec.items() if k not in HIDDEN}
+    if spec.get("mode") == "import":
+        # the file relative to the import directory, or "upload" (a spec without "file" predates it)
+        out["path"] = spec.get("file") or ("upload" if spec.get("staged") else Path(spec["path"]).name)
     if spec.get("sentences") is not None:
         out["inline_sentences"] = len(spec["sentences"])
     corpus = spec.get("corpus")

@@ -40,6 +40,12 @@ class Settings(ServiceSettings):
     max_decompressed_bytes: int = Field(
         4 << 30, ge=1024, description="Largest decompressed size of a gzip corpus, in bytes (413)."
     )
+    max_decompression_ratio: float = Field(
+        100.0,
+        ge=1,
+        description="Most times its compressed size a gzip corpus may inflate to, past its first MiB "
+        "(413 as soon as it does: a decompression bomb is refused at once).",
+    )
     max_evaluation_items: int = Field(
         50_000, ge=1, description="Most word pairs or analogies an `/evaluate` request may carry inline."
     )

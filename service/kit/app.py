@@ -9,7 +9,8 @@
 * ``/docs`` and ``/redoc`` from packaged assets (:mod:`service.kit.docs`), the web page ``/ui/``
   and CORS for the peer service's page (:mod:`service.kit.ui`);
 * request ids, JSON access logs and latency metrics (:mod:`service.kit.middleware`);
-* the request-body size limit (413 while the body streams in);
+* the request-body size limit (413 while the body streams in) and timeout (408 for a body that
+  stalls or drips);
 * problem+json for every error (:mod:`service.kit.problems`), including invalid model names that
   never reach a route (``/v1/models/a%2F..%2Fb/similar`` is a 422, not a 404).
 """
@@ -34,7 +35,7 @@ from service.kit.docs import install_offline_docs
 from service.kit.jobs_routes import JobView, jobs_router
 from service.kit.logging import configure_logging
 from service.kit.metrics import METRICS_RESPONSES, PrometheusResponse, metrics_endpoint
-from service.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from service.kit.middleware import BodySizeLimitMiddleware, BodyTimeoutMiddleware, RequestContextMiddleware
 from service.kit.models_routes import Summary, models_router
 from service.kit.names import NAME_DESCRIPTION, is_valid_name
 from service.kit.problems import install_problem_handlers, problem_response
@@ -154,7 +155,14 @@ def create_app(
     app.state.writer_routes = writer_routes(all_routers, f"/v1/{type(runtime).uploads_name}")
     if settings.role == "query":  # innermost: a forwarded write has its request id and size limit
         app.add_middleware(WriterRouting, fastapi_app=app, routes=app.state.writer_routes)
-    # Outermost first: the request context wraps the body limit, so a 413 carries a request id.
+    # Outermost first: the request context wraps the body limit and timeout, so a 413 or 408 carries a
+    # request id.
+    app.add_middleware(
+        BodyTimeoutMiddleware,
+        timeout_s=settings.body_timeout_s,
+        min_rate=settings.body_min_rate,
+        prefix=settings.model_config.get("env_prefix", ""),
+    )
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,

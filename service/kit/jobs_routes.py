@@ -15,7 +15,9 @@ lr and dev metrics for the seq2seq trainer); the runtime's job manager serves th
 
 ``GET /v1/jobs`` answers ``{"jobs": [...]}`` (newest first, filters ``status`` and ``model``, no
 history); ``GET /v1/jobs/{id}`` one job with its history (``history=false`` leaves it out);
-``DELETE /v1/jobs/{id}`` cancels a queued or running job (409 when it already ended).
+``DELETE /v1/jobs/{id}`` cancels a queued or running job (409 when it already ended). Whatever a view
+shows passes :class:`~service.kit.redact.Redactor` last: no absolute path of the data or import
+directory, no URL's password (a failed job's message may name a file).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pydantic import BaseModel, create_model
 
 from service.kit.auth import require_query_token, require_token
 from service.kit.job_record import JobRecord
+from service.kit.redact import Redactor
 from service.kit.runtime import get_runtime
 from service.kit.schemas import JobAccepted
 
@@ -50,8 +53,13 @@ def jobs_router(*, view: JobView, job_model: type[BaseModel], show_description: 
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
     job_list = create_model(f"{job_model.__name__}List", jobs=(list[job_model], ...))
 
-    def shown(rec: JobRecord, history: bool) -> dict[str, Any]:
-        return view(rec).model_dump(mode="json", exclude=None if history else {"history"})
+    def shown(rec: JobRecord, history: bool, runtime: Any) -> dict[str, Any]:
+        data = view(rec).model_dump(mode="json", exclude=None if history else {"history"})
+        return Redactor.for_settings(runtime.settings)(data)  # an error's server paths, a URL's password
+
+    def shown_all(records: list[JobRecord], runtime: Any) -> list[dict[str, Any]]:
+        redact = Redactor.for_settings(runtime.settings)
+        return [redact(view(r).model_dump(mode="json", exclude={"history"})) for r in records]
 
     @router.get(
         "",
@@ -64,9 +72,7 @@ def jobs_router(*, view: JobView, job_model: type[BaseModel], show_description: 
         model: str | None = Query(None, max_length=64, description="Only the jobs of this model."),
         runtime: Any = Depends(get_runtime),
     ) -> Any:
-        return JSONResponse(
-            {"jobs": [shown(r, False) for r in runtime.jobs.list(status=status, model=model)]}
-        )
+        return JSONResponse({"jobs": shown_all(runtime.jobs.list(status=status, model=model), runtime)})
 
     @router.get(
         "/{job_id}",
@@ -80,7 +86,7 @@ def jobs_router(*, view: JobView, job_model: type[BaseModel], show_description: 
         history: bool = Query(True, description="Include the per-epoch / per-step history (false: no key)."),
         runtime: Any = Depends(get_runtime),
     ) -> Any:
-        return JSONResponse(shown(runtime.jobs.get(job_id), history))
+        return JSONResponse(shown(runtime.jobs.get(job_id), history, runtime))
 
     @router.delete(
         "/{job_id}",
@@ -91,7 +97,7 @@ def jobs_router(*, view: JobView, job_model: type[BaseModel], show_description: 
         dependencies=[Depends(require_token)],
     )
     def cancel_job(job_id: JobId, runtime: Any = Depends(get_runtime)) -> Any:
-        return JSONResponse(shown(runtime.jobs.cancel(job_id), False))
+        return JSONResponse(shown(runtime.jobs.cancel(job_id), False, runtime))
 
     return router
 

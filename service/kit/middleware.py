@@ -1,9 +1,11 @@
-"""ASGI middleware of the kit: request context (id, access log, metrics, last-resort 500) and the
-request-body size limit, both written as pure ASGI so that they see the body while it streams.
+"""ASGI middleware of the kit: request context (id, access log, metrics, last-resort 500), the
+request-body size limit and the request-body timeout, written as pure ASGI so that they see the body
+while it streams.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -152,6 +154,66 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+
+class BodyTimeoutMiddleware:
+    """Answer 408 (and close the connection) when a request body keeps the service waiting.
+
+    A body may keep the app waiting in ``receive()`` for ``timeout_s`` seconds in all, plus one
+    second for every ``min_rate`` bytes it has delivered: an upload at any ordinary speed never
+    comes near it, a client that sends nothing, or drips a byte now and then, is cut off after about
+    ``timeout_s``. Only the waits for the body count (not the app's own work between reads, nor a
+    wait for the client to disconnect once the body is complete). The 408 is a problem sent with
+    ``Connection: close`` (the rest of the body is never read); a response already started is
+    ended by closing the connection.
+    """
+
+    def __init__(self, app: ASGIApp, timeout_s: float, min_rate: int, prefix: str = "") -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+        self.min_rate = min_rate
+        self.prefix = prefix  # of the settings named in the 408 (``EMBEDDINGS_``)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        waited = 0.0
+        received = 0
+        complete = False
+
+        async def timed_receive() -> Message:
+            nonlocal waited, received, complete
+            if complete:  # the body is in: what is left to receive is the disconnect, whenever it comes
+                return await receive()
+            budget = self.timeout_s + received / self.min_rate - waited
+            start = loop.time()
+            try:
+                async with asyncio.timeout(max(budget, 0.0)):
+                    message = await receive()
+            except TimeoutError:
+                access_log.warning(
+                    "request body timed out",
+                    extra={"path": scope.get("path"), "bytes": received, "waited_s": round(waited, 3)},
+                )
+                raise HTTPException(
+                    408,
+                    detail=f"the request body did not arrive in time ({received} bytes in "
+                    f"{loop.time() - start + waited:.1f} s of waiting; {self.prefix}BODY_TIMEOUT_S is "
+                    f"{self.timeout_s:g} s, plus 1 s per {self.prefix}BODY_MIN_RATE={self.min_rate} bytes received)",
+                    headers={"Connection": "close"},
+                ) from None
+            finally:
+                waited += loop.time() - start
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
+            else:
+                complete = True
+            return message
+
+        await self.app(scope, timed_receive, send)
 
 
 def _route_path(scope: Scope) -> str:

@@ -246,7 +246,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail = f"method {request.method} is not allowed on {request.url.path}" + (
                 f"; allowed: {', '.join(allowed)}" if allowed else ""
             )
-        slug = {413: "body-too-large", 404: "not-found", 405: "method-not-allowed"}.get(exc.status_code)
+        slug = {
+            413: "body-too-large",
+            404: "not-found",
+            405: "method-not-allowed",
+            408: "request-timeout",
+        }.get(exc.status_code)
         title = "Content Too Large" if exc.status_code == 413 else None  # RFC 9110's name, as the middleware
         return problem_response(request, exc.status_code, title, detail, type=slug, headers=headers or None)
 

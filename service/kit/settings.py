@@ -34,6 +34,31 @@ class ServiceSettings(BaseSettings):
     max_upload_bytes: int = Field(
         256 << 20, ge=1024, description="Largest upload (corpora, model files), in bytes (413)."
     )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="A request's headers must arrive within this many seconds of its first byte (or of "
+        "the connection); else 408 and the connection is closed (`python -m service`).",
+    )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A request body may keep the service waiting this many seconds, plus one second per "
+        "`BODY_MIN_RATE` bytes it has sent; else 408 and the connection is closed (a slow drip is cut).",
+    )
+    body_min_rate: int = Field(
+        1024,
+        ge=1,
+        description="Bytes per second that earn a request body one more second of `BODY_TIMEOUT_S`.",
+    )
+    max_concurrent_requests: int = Field(
+        256,
+        ge=1,
+        description="Most connections (and requests in progress) one process holds; beyond them a request "
+        "is answered 503 (`python -m service`).",
+    )
     max_concurrent_jobs: int = Field(1, ge=1, le=64, description="Training jobs that run at once.")
     max_finished_jobs: int = Field(
         1000, ge=1, description="Ended jobs kept in the job history (the oldest are forgotten)."

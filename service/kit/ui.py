@@ -7,6 +7,11 @@ prefix. ``/ui/config.json`` tells it which service it is on and where the other 
 (``*_UI_PEER_URL``), whose jobs the page also shows: those GETs come from another origin, so the
 service allows the peer's origin (and ``*_CORS_ORIGINS``) to GET
 (:class:`starlette.middleware.cors.CORSMiddleware`, read-only methods only).
+
+Every answer under ``/ui`` carries a Content-Security-Policy (:func:`page_csp`: scripts, styles and
+images from the page's own origin only, fetches to its own origin and the peer's, no frames, no
+plugins, no ``<base>``), ``frame-ancestors 'none'`` (and ``X-Frame-Options: DENY``, its older
+spelling) so no other site can frame it, and ``X-Content-Type-Options: nosniff``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.kit.settings import ServiceSettings
 
@@ -65,15 +70,73 @@ def _origin(url: str) -> str | None:
 
 def cors_origins(settings: ServiceSettings) -> list[str]:
     """Origins allowed to GET cross-origin: the peer page's (both loopback spellings) and the extra ones."""
-    out: list[str] = []
-    peer = _origin(settings.ui_peer_url or "")
-    if peer:
-        out.append(peer)
-        for a, b in (("//127.0.0.1", "//localhost"), ("//localhost", "//127.0.0.1")):
-            if a in peer:
-                out.append(peer.replace(a, b))
+    out = peer_origins(settings)
     out += [o.strip().rstrip("/") for o in settings.cors_origins.split(",") if o.strip()]
     return list(dict.fromkeys(out))
+
+
+def peer_origins(settings: ServiceSettings) -> list[str]:
+    """The peer page's origin as ``*_UI_PEER_URL`` names it, with the other loopback spelling."""
+    peer = _origin(settings.ui_peer_url or "")
+    if not peer:
+        return []
+    out = [peer]
+    for a, b in (("//127.0.0.1", "//localhost"), ("//localhost", "//127.0.0.1")):
+        if a in peer:
+            out.append(peer.replace(a, b))
+    return out
+
+
+def page_csp(settings: ServiceSettings) -> str:
+    """The page's Content-Security-Policy: what it loads (its own modules, stylesheet and data:
+    favicon), whom it fetches (its own service, the peer's URL of ``config.json``) and nothing else.
+
+    No ``'unsafe-inline'``: the page has no inline script or style (element styles are set through
+    the CSSOM, which a policy does not govern)."""
+    connect = " ".join(["'self'", *peer_origins(settings)])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src {connect}",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+class PageHeaders:
+    """ASGI middleware: the security headers of every answer under ``/ui`` (files, ``config.json``,
+    the redirect, a 404)."""
+
+    def __init__(self, app: ASGIApp, csp: str) -> None:
+        self.app = app
+        self.headers = [
+            (b"content-security-policy", csp.encode("latin-1")),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"same-origin"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, root = scope.get("path", ""), scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if scope["type"] != "http" or not (path == "/ui" or path.startswith("/ui/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in self.headers}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": [*kept, *self.headers]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def install_ui(app: FastAPI, settings: ServiceSettings) -> None:
@@ -95,6 +158,7 @@ def install_ui(app: FastAPI, settings: ServiceSettings) -> None:
         )
 
     app.mount("/ui", PageFiles(directory=ui_dir(), html=True), name="ui")
+    app.add_middleware(PageHeaders, csp=page_csp(settings))
 
 
 def install_cors(app: FastAPI, settings: ServiceSettings) -> None:

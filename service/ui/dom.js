@@ -7,12 +7,14 @@ export const $ = (id) => document.getElementById(id);
 
 // el("a", {href, text, onclick}, ...children); "svg:rect" makes an SVG element. null/undefined/false
 // attributes and null/undefined children are skipped, so callers can write `cond ? x : null`.
+// `style` is set through the CSSOM, never as an attribute: the page's CSP has no 'unsafe-inline'.
 export function el(tag, attrs = {}, ...children) {
   const e = tag.startsWith("svg:") ? document.createElementNS(SVGNS, tag.slice(4)) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") e.setAttribute("class", v);
     else if (k === "text") e.textContent = v;
+    else if (k === "style") e.style.cssText = v;
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : v);
   }

@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 from service.attention.datasets import FILES, sample, sniff_format, validate
 from service.attention.runtime import Runtime
 from service.attention.schemas.datasets import DatasetInfo, DatasetList
-from service.kit.auth import require_token
+from service.kit.auth import check_upload_type, require_token
+from service.kit.errors import ConflictError
+from service.kit.names import NAME_PATTERN
 from service.kit.storage import stream_request_to_file
 from service.kit.uploads_routes import uploads_router
 
@@ -25,10 +27,18 @@ UPLOAD_DOC = """Send the file as the raw request body (it is streamed to disk, n
 
 ```bash
 printf '26 nov 2026\\t2026-11-26\\n1/2/2027\\t2027-02-01\\n' |
-  curl -s -X POST --data-binary @- 'http://127.0.0.1:8002/v1/datasets?format=tsv'
+  curl -s -X POST -H 'Content-Type: text/tab-separated-values' --data-binary @- \\
+  'http://127.0.0.1:8002/v1/datasets?format=tsv&name=dates-small'
 ```
 
-A bad line is a 422 naming the line (`errors[0].loc = ["body", "line", 3]`); nothing is kept."""
+`name` gives the dataset its id (a 409 when taken); without one it gets 32 hex characters. Send the
+body as `application/octet-stream`, `text/tab-separated-values` or `application/jsonl`: while no API
+token is set, a body a web page could send cross-site (`text/plain`, a form, curl's default
+`--data-binary` type) is a 415. A bad line is a 422 naming the line (`errors[0].loc = ["body",
+"line", 3]`); nothing is kept."""
+
+#: The content types an upload names (415 for a CORS-simple one while no token is set).
+UPLOAD_TYPES = ("application/octet-stream", "text/tab-separated-values", "application/jsonl")
 
 
 @router.post(
@@ -39,6 +49,7 @@ A bad line is a 422 naming the line (`errors[0].loc = ["body", "line", 3]`); not
     response_model=DatasetInfo,
     response_model_exclude_none=True,
     dependencies=[Depends(require_token)],
+    responses={409: {"description": "A dataset with this name exists"}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -59,9 +70,15 @@ async def upload_dataset(
     format: Literal["auto", "tsv", "jsonl", "word2vec"] = Query(  # noqa: A002
         "auto", description="`auto` tells TSV from JSON lines by the first character."
     ),
+    name: str | None = Query(
+        None, pattern=NAME_PATTERN, max_length=64, description="Id to give the dataset (409 when taken)."
+    ),
 ) -> JSONResponse:
+    check_upload_type(request, UPLOAD_TYPES)
     store = runtime.uploads
-    dataset_id = store.new_id()
+    dataset_id = name or store.new_id()
+    if store.exists(dataset_id):
+        raise ConflictError(f"a dataset named {dataset_id!r} exists", code="dataset-exists")
     incoming = store.incoming()
     try:
         await stream_request_to_file(request, incoming, runtime.settings.max_upload_bytes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
@@ -14,6 +16,7 @@ from service.kit.errors import NotFoundError
 from service.kit.jobs_routes import accepted
 from service.kit.model_store import ModelVersion
 from service.kit.names import ModelName
+from service.kit.redact import redact_url
 from service.kit.schemas import JobAccepted
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -36,6 +39,14 @@ def train_model(body: TrainRequest, state: Runtime) -> JSONResponse:
     return accepted(submit_training(body, state))
 
 
+def _shown_embeddings(emb: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Where the source embeddings came from, a URL without its credentials (a request's URL has
+    none -- they are refused --, but ATTENTION_EMBEDDINGS_URL may)."""
+    if emb and isinstance(emb.get("url"), str):
+        return {**emb, "url": redact_url(emb["url"])}
+    return emb
+
+
 def model_info(version: ModelVersion, loaded: bool) -> ModelInfo:
     meta = version.meta
     config = dict(meta.get("config", {}))
@@ -53,7 +64,7 @@ def model_info(version: ModelVersion, loaded: bool) -> ModelInfo:
         training_time_s=meta.get("training_time_s"),
         source=meta.get("source") or {},
         params=meta.get("params") or {},
-        embeddings=meta.get("embeddings"),
+        embeddings=_shown_embeddings(meta.get("embeddings")),
         created=meta.get("created"),
     )
 

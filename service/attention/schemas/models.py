@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.seq2seq.tasks import ALPHABET
 from service.attention.schemas import Attention, Pair, TaskName, Tokenization
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
+from service.kit.redact import has_credentials
 from service.kit.schemas import Bool, Float, Int, RequestModel
 
 
@@ -190,8 +191,19 @@ class EmbeddingsIn(RequestModel):
         None,
         pattern=r"^https?://",
         max_length=2000,
-        description="Base URL of the embeddings service (default: ATTENTION_EMBEDDINGS_URL).",
+        description="Base URL of the embeddings service (default: ATTENTION_EMBEDDINGS_URL). A URL with "
+        "credentials (`http://user:password@host/`) is refused (422): jobs and models show the URL.",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, url: str | None) -> str | None:
+        if url is not None and has_credentials(url):
+            raise ValueError(
+                "a URL with credentials (user:password@) is refused: jobs and models show this URL; "
+                "give the embeddings service's URL without them"
+            )
+        return url
 
 
 class TrainRequest(RequestModel):

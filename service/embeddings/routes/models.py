@@ -22,7 +22,7 @@ from service.embeddings.schemas.models import (
     VersionInfo,
 )
 from service.embeddings.training import submit_continuation, submit_training
-from service.kit.auth import require_query_token, require_token
+from service.kit.auth import check_upload_type, require_query_token, require_token
 from service.kit.errors import InvalidInputError, NotFoundError
 from service.kit.jobs_routes import accepted
 from service.kit.models_routes import VersionQuery
@@ -145,7 +145,9 @@ IMPORT_BODY = {
     "is wrong is 422 at once, one that breaks further in fails its job naming the line and byte offset — "
     "with nothing stored. 409 when the model exists (unless `overwrite`: new version) or a job for it is "
     "active. A vocabulary of at least `EMBEDDINGS_INDEX_MIN_VOCAB` words gets its ANN index (in the job, "
-    "or an `index_job` after a 201).",
+    "or an `index_job` after a 201). While no API token is set, an upload sent as a type a web page could "
+    "send cross-site (`text/plain`, a form, no type from a browser, curl's default `--data-binary` type) is "
+    "a 415: send `application/octet-stream`.",
     dependencies=[Depends(require_token)],
     openapi_extra=IMPORT_BODY,
     responses={202: {"model": JobAccepted, "description": "A job imports the file"}},
@@ -160,6 +162,7 @@ async def import_model(
 ) -> JSONResponse:
     if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
         return accepted(await importing.import_named_file(state, name, request))
+    check_upload_type(request, ("application/octet-stream",))  # (or a JSON body naming a server-side file)
     job = await importing.import_upload(state, name, request, format, limit, overwrite)
     if job is not None:
         return accepted(job)
