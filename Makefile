@@ -23,20 +23,73 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-# Both services in the foreground; Ctrl-C stops both.
-run: $(STAMP)
-	@trap 'kill -TERM $$emb $$att 2>/dev/null; wait $$emb $$att 2>/dev/null; exit 0' INT TERM; \
-	$(PY) -m service embeddings --host $(HOST) --port $(EMBEDDINGS_PORT) --data-dir $(DATA_DIR) & emb=$$!; \
-	$(PY) -m service attention --host $(HOST) --port $(ATTENTION_PORT) --data-dir $(DATA_DIR) & att=$$!; \
-	echo "embeddings: http://$(HOST):$(EMBEDDINGS_PORT)/docs   attention: http://$(HOST):$(ATTENTION_PORT)/docs"; \
-	wait -n $$emb $$att; status=$$?; kill -TERM $$emb $$att 2>/dev/null; wait; exit $$status
+# Stopping. Each child of `run` and `serve` starts in a process group of its own ($(PGRP)), so a
+# Ctrl-C (the terminal's SIGINT to make's process group) reaches make and the recipe's shell only;
+# the shell's trap then stops the children once, in order. `stop SIGNAL SECONDS PID...` signals
+# each child's process group, waits until no process of those groups is left (at most SECONDS),
+# then SIGKILLs the groups (job workers and the Ray cluster's processes are in them too).
+PGRP = $(PY) -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setpgid(0, 0); \
+	os.execvp(sys.argv[1], sys.argv[1:])'
+STOP = stop() { sig=$$1 secs=$$2; shift 2; for g; do kill -$$sig -- -$$g $$g 2>/dev/null; done; \
+	for i in $$(seq $$((secs * 5))); do live=; for g; do ps -eo pid=,pgid=,stat= | awk -v g=$$g \
+	'($$1 == g || $$2 == g) && $$3 !~ /^Z/ {f = 1} END {exit !f}' && live=1; done; \
+	[ -z "$$live" ] && return 0; sleep 0.2; done; for g; do kill -KILL -- -$$g $$g 2>/dev/null; done; }
 
-# Both services on a local Ray cluster with Ray Serve (deploy/serve/serve.yaml; the `ray` extra):
-# http://$(HOST):8000/embeddings/...  http://$(HOST):8000/attention/...  Ctrl-C stops them and the cluster.
+# Both services in the foreground; one Ctrl-C stops both (20 s at most, then SIGKILL).
+run: $(STAMP)
+	@$(STOP); emb= att=; trap 'stop TERM 20 $$emb $$att; exit 0' INT TERM HUP; \
+	$(PGRP) $(PY) -m service embeddings --host $(HOST) --port $(EMBEDDINGS_PORT) --data-dir $(DATA_DIR) </dev/null & emb=$$!; \
+	$(PGRP) $(PY) -m service attention --host $(HOST) --port $(ATTENTION_PORT) --data-dir $(DATA_DIR) </dev/null & att=$$!; \
+	echo "embeddings: http://$(HOST):$(EMBEDDINGS_PORT)/docs   attention: http://$(HOST):$(ATTENTION_PORT)/docs"; \
+	wait -n $$emb $$att; status=$$?; stop TERM 20 $$emb $$att; exit $$status
+
+# Both services on a local one-node Ray cluster with Ray Serve (deploy/serve/serve.yaml, with
+# http_options 127.0.0.1:$(SERVE_PORT) and data_dir $(DATA_DIR); the `ray` extra):
+# http://127.0.0.1:$(SERVE_PORT)/embeddings/...  http://127.0.0.1:$(SERVE_PORT)/attention/...
+# The cluster is closed. Its servers listen on 127.0.0.1 (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is
+# Ray's one-machine mode: node IP 127.0.0.1, no other node can join), but for the Serve replicas'
+# gRPC servers, which Ray 2.60 binds to [::]. All of them require Ray's token authentication
+# (RAY_AUTH_MODE=token; the token is made once into RAY_TOKEN_FILE, mode 600). A client of this
+# cluster (`ray status --address 127.0.0.1:$(RAY_PORT)`...) needs the same three variables (README).
+# Its temporary directory (logs, sockets) is its own, removed at the end: /tmp/ray stays untouched
+# (a `ray start` there would leave /tmp/ray/ray_current_cluster behind for every later ray.init()).
+# Ctrl-C: `serve run` shuts Serve down (15 s at most), then `ray start --block` ends the cluster's
+# processes (10 s at most; no drain: there is no other node), then SIGKILL for its process group and,
+# by the MAKE_SERVE_CLUSTER marker in their environment, for Ray's workers (each in a process group
+# of its own). Not `ray stop --force`: it would stop every Ray cluster of this user on the machine.
 SERVE_CPUS ?= 8
+SERVE_PORT ?= 8000
+RAY_PORT ?= 6379
+RAY_CLIENT_PORT ?= 10001
+RAY_TOKEN_FILE ?= $(DATA_DIR)/.ray-token
+SERVE_ENV = RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=$(abspath $(RAY_TOKEN_FILE)) RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
+# `sweep`: give the processes marked as this cluster's 2 s to end, then SIGKILL them.
+SWEEP = sweep() { for i in $$(seq 11); do pids=$$(grep -lzxF "MAKE_SERVE_CLUSTER=$$tmp" /proc/[0-9]*/environ \
+	2>/dev/null | cut -d/ -f3); [ -z "$$pids" ] && return 0; [ $$i = 11 ] && kill -KILL $$pids 2>/dev/null; \
+	sleep 0.2; done; }
 serve: $(STAMP)
-	$(VENV)/bin/ray start --head --num-cpus $(SERVE_CPUS) --include-dashboard=false --disable-usage-stats
-	@trap '$(VENV)/bin/ray stop' EXIT; $(VENV)/bin/serve run -a auto deploy/serve/serve.yaml
+	@$(STOP); $(SWEEP); cluster= app= tmp=; \
+	down() { stop INT 15 $$app; stop TERM 10 $$cluster; [ -n "$$tmp" ] && sweep && rm -rf "$$tmp"; }; \
+	trap 'down; exit 0' INT TERM HUP; \
+	token=$(abspath $(RAY_TOKEN_FILE)); \
+	if [ ! -s "$$token" ]; then mkdir -p "$$(dirname "$$token")" && (umask 077; \
+		$(PY) -c 'import secrets; print(secrets.token_hex(32))' > "$$token") || exit 1; fi; \
+	tmp=$$(mktemp -d -t embattn-ray.XXXXXX) || exit 1; \
+	export $(SERVE_ENV); \
+	$(PY) -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); \
+		c["http_options"].update(host="127.0.0.1", port=int(sys.argv[2])); \
+		[a["args"]["settings"].update(data_dir=sys.argv[3]) for a in c["applications"]]; \
+		yaml.safe_dump(c, sys.stdout, sort_keys=False)' deploy/serve/serve.yaml $(SERVE_PORT) $(abspath $(DATA_DIR)) \
+		> "$$tmp/serve.yaml" || { down; exit 1; }; \
+	MAKE_SERVE_CLUSTER=$$tmp RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0 $(PGRP) $(VENV)/bin/ray start --head --block --port $(RAY_PORT) \
+		--ray-client-server-port $(RAY_CLIENT_PORT) --num-cpus $(SERVE_CPUS) --temp-dir "$$tmp" \
+		--include-dashboard=false --dashboard-host 127.0.0.1 --dashboard-agent-listen-port 0 \
+		--disable-usage-stats </dev/null & cluster=$$!; \
+	for i in $$(seq 600); do (: </dev/tcp/127.0.0.1/$(RAY_PORT)) 2>/dev/null && break; \
+		kill -0 $$cluster 2>/dev/null || break; sleep 0.1; done; \
+	MAKE_SERVE_CLUSTER=$$tmp $(PGRP) $(VENV)/bin/serve run -a 127.0.0.1:$(RAY_PORT) "$$tmp/serve.yaml" </dev/null & app=$$!; \
+	echo "embeddings: http://127.0.0.1:$(SERVE_PORT)/embeddings/docs   attention: http://127.0.0.1:$(SERVE_PORT)/attention/docs"; \
+	wait -n $$app $$cluster; status=$$?; down; exit $$status
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

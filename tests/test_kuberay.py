@@ -13,7 +13,13 @@
   every ``import_path`` builds its Serve application, with the deployments the config names;
 * the pods mount the PVC of pvc.yaml at /data, take the API tokens from the Secret, run as the
   image's user, expose the Serve port, and need no ``wget`` for their probes; ``rayVersion``
-  matches the installed Ray (major.minor) and is recent enough for KubeRay's HTTP probes.
+  matches the installed Ray (major.minor) and is recent enough for KubeRay's HTTP probes;
+* the Ray cluster is closed: the RayService asks for Ray token authentication (``authOptions``
+  mode ``token``, no container overriding KubeRay's ``RAY_AUTH_*``), and networkpolicy.yaml
+  (validated strictly with ``kubernetes_validate``) admits, to the pods as KubeRay labels them, the
+  head's ports from the cluster's own pods and the operator (dashboard) only, the workers' Serve
+  port from the ingress controller, and any other port from the cluster's pods only. Broken
+  variants (auth removed, a policy that admits everyone...) fail.
 
 The Ray parts skip without the ``ray`` extra (``pip install -e '.[ray]'``).
 """
@@ -53,6 +59,7 @@ def _load(path: Path) -> dict:
 
 RAYSERVICE = _load(KUBERAY / "rayservice.yaml")
 PVC = _load(KUBERAY / "pvc.yaml")
+NETWORK_POLICIES = list(yaml.load_all((KUBERAY / "networkpolicy.yaml").read_text(), Loader=_Loader))
 
 
 def _crd_schema() -> dict:
@@ -254,6 +261,252 @@ def test_deprecated_fields_are_unset():
     # still in the v1.7.0 CRD, but unused since KubeRay 1.1 (ray-project/kuberay#1685)
     for field in ("serviceUnhealthySecondThreshold", "deploymentUnhealthySecondThreshold"):
         assert field not in RAYSERVICE["spec"]
+
+
+# ----------------------------------------------- a closed cluster: Ray token auth and NetworkPolicy
+
+#: Ray's token authentication needs Ray >= 2.52 (KubeRay refuses ``authOptions`` below it).
+MIN_RAY_FOR_TOKEN_AUTH = (2, 52)
+#: Environment variables KubeRay sets for ``authOptions``; a container's own value would win.
+RAY_AUTH_ENV = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+#: The peer "the cluster's own pods": KubeRay's label of a Ray pod and the templates' own label.
+CLUSTER_PEER = {
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "embattn", "ray.io/is-ray-node": "yes"}}
+}
+#: The operator's pods, as the kuberay-operator Helm chart labels them.
+OPERATOR_LABELS = {"app.kubernetes.io/name": "kuberay-operator"}
+#: The head's Ray ports (by the container's port names) and Serve's.
+HEAD_PORTS = {"gcs-server": 6379, "dashboard": 8265, "client": 10001}
+SERVE_PORT = 8000
+#: Ports no one but the cluster's pods may reach: the dashboard agent, metrics, a worker's port...
+OTHER_PORTS = (52365, 8080, 10002, 44217, 6379, 8265, 10001)
+
+
+def _auth_problems(doc) -> list[str]:
+    cluster = doc["spec"]["rayClusterConfig"]
+    auth = cluster.get("authOptions") or {}
+    problems = []
+    if auth.get("mode") != "token":
+        problems.append(f"authOptions.mode is {auth.get('mode')!r}, not 'token'")
+    if auth.get("enableK8sTokenAuth"):
+        problems.append("authOptions.enableK8sTokenAuth: KubeRay 1.7 refuses it for a RayService")
+    if tuple(int(p) for p in cluster["rayVersion"].split(".")[:2]) < MIN_RAY_FOR_TOKEN_AUTH:
+        problems.append(f"rayVersion {cluster['rayVersion']} has no token authentication")
+    for name, group in _groups(doc):
+        pod = group["template"]["spec"]
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            for env in container.get("env", []):
+                if env["name"] in RAY_AUTH_ENV:
+                    problems.append(f"{name}/{container['name']} sets {env['name']}: KubeRay would keep it")
+    return problems
+
+
+def _pod_labels(doc, name: str, group: dict) -> dict[str, str]:
+    """The labels KubeRay 1.7 gives a pod of ``group`` (common/pod.go, labelPod): its own, then the
+    template's, which override all but ray.io/node-type, ray.io/group and ray.io/cluster."""
+    head = name == "head"
+    labels = {
+        "ray.io/is-ray-node": "yes",
+        "ray.io/cluster": f"{doc['metadata']['name']}-x7k2p",  # a RayService's RayCluster: <name>-<5 random>
+        "ray.io/node-type": "head" if head else "worker",
+        "ray.io/group": "headgroup" if head else name,
+        "app.kubernetes.io/name": "kuberay",
+        "app.kubernetes.io/created-by": "kuberay-operator",
+    }
+    for key, value in group["template"].get("metadata", {}).get("labels", {}).items():
+        if key not in ("ray.io/node-type", "ray.io/group", "ray.io/cluster"):
+            labels[key] = value
+    return labels
+
+
+def _selects(selector: dict, labels: dict[str, str]) -> bool:
+    assert set(selector) <= {"matchLabels"}, f"only matchLabels is checked here: {selector}"
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _role(peer: dict) -> str:
+    """What a ``from`` entry admits: ``cluster``, ``operator``, ``ingress`` or ``other: ...``."""
+    if peer == CLUSTER_PEER:
+        return "cluster"
+    namespace = peer.get("namespaceSelector", {}).get("matchLabels", {})
+    names_one = set(peer) <= {"namespaceSelector", "podSelector"} and list(namespace) == [
+        "kubernetes.io/metadata.name"
+    ]  # one namespace, by its name
+    pods = peer.get("podSelector")
+    if names_one and pods == {"matchLabels": OPERATOR_LABELS}:
+        return "operator"
+    if (
+        names_one
+        and set(peer["namespaceSelector"]) == {"matchLabels"}
+        and (pods is None or pods.get("matchLabels"))
+    ):
+        return "ingress"
+    return f"other: {peer}"
+
+
+def _port_in(rule_port: dict, port: int, ports: dict[str, int]) -> bool:
+    """Whether a rule's port entry (a number or a container port's name, maybe a range) has ``port``."""
+    if rule_port.get("protocol", "TCP") != "TCP":
+        return False
+    if "port" not in rule_port:  # every port
+        return True
+    first = ports.get(rule_port["port"]) if isinstance(rule_port["port"], str) else rule_port["port"]
+    return first is not None and first <= port <= rule_port.get("endPort", first)
+
+
+def _admitted(policies, labels: dict[str, str], ports: dict[str, int], port: int) -> set[str] | None:
+    """The roles of the peers admitted to ``port`` of a pod with ``labels`` and container ``ports``
+    (by name); None when no policy isolates the pod's ingress (then everyone is admitted)."""
+    isolating = [
+        p["spec"]
+        for p in policies
+        if "Ingress" in p["spec"].get("policyTypes", []) and _selects(p["spec"]["podSelector"], labels)
+    ]
+    if not isolating:
+        return None
+    roles = set()
+    for spec in isolating:
+        for rule in spec.get("ingress", []):
+            if rule.get("ports") and not any(_port_in(p, port, ports) for p in rule["ports"]):
+                continue
+            sources = rule.get("from") or [None]  # no `from`: every source
+            roles |= {"everyone" if peer is None else _role(peer) for peer in sources}
+    return roles
+
+
+def _policy_problems(doc, policies) -> list[str]:
+    problems = []
+    if not doc["spec"].get("excludeHeadPodFromServeSvc"):
+        problems.append("the head is a Serve endpoint: the operator and the ingress would need its port 8000")
+    for name, group in _groups(doc):
+        labels = _pod_labels(doc, name, group)
+        ports = {p["name"]: p["containerPort"] for p in _ray_container(group).get("ports", [])}
+        expected = {port: {"cluster"} for port in OTHER_PORTS}
+        if name == "head":
+            expected |= {port: {"cluster"} for port in HEAD_PORTS.values()}
+            expected[HEAD_PORTS["dashboard"]] = {"cluster", "operator"}
+            expected[SERVE_PORT] = {"cluster"}
+        else:
+            expected[SERVE_PORT] = {"cluster", "ingress"}
+        for port, roles in sorted(expected.items()):
+            got = _admitted(policies, labels, ports, port)
+            if got is None:
+                problems.append(f"{name}: no NetworkPolicy isolates the pod: port {port} is open to everyone")
+                break
+            if got != roles:
+                problems.append(f"{name}: port {port} admits {sorted(got)}, expected {sorted(roles)}")
+    return problems
+
+
+def test_the_cluster_wants_a_ray_token():
+    """authOptions mode token: KubeRay generates the token and sets RAY_AUTH_MODE / RAY_AUTH_TOKEN
+    in every Ray container (init containers included), unless a container sets them itself."""
+    assert RAYSERVICE["spec"]["rayClusterConfig"]["authOptions"] == {"mode": "token"}
+    assert _auth_problems(RAYSERVICE) == []
+    # the dashboard listens on the pod's address (KubeRay reaches it through the head Service):
+    # the token and the NetworkPolicy close it
+    assert _head()["rayStartParams"]["dashboard-host"] == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["spec"]["rayClusterConfig"].pop("authOptions"), "not 'token'"),
+        (lambda d: d["spec"]["rayClusterConfig"].update(authOptions={"mode": "disabled"}), "not 'token'"),
+        (lambda d: d["spec"]["rayClusterConfig"].update(rayVersion="2.51.0"), "no token authentication"),
+        (
+            lambda d: _ray_container(_head(d))["env"].append({"name": "RAY_AUTH_MODE", "value": "disabled"}),
+            "sets RAY_AUTH_MODE",
+        ),
+        (
+            lambda d: d["spec"]["rayClusterConfig"]["authOptions"].update(enableK8sTokenAuth=True),
+            "enableK8sTokenAuth",
+        ),
+    ],
+    ids=["auth-removed", "auth-disabled", "ray-too-old", "container-overrides-the-mode", "k8s-token-auth"],
+)
+def test_auth_check_catches_an_open_cluster(mutate, expected):
+    doc = copy.deepcopy(RAYSERVICE)
+    mutate(doc)
+    problems = _auth_problems(doc)
+    assert any(expected in p for p in problems), problems
+
+
+def test_auth_options_validate_against_the_crd(validator):
+    doc = copy.deepcopy(RAYSERVICE)
+    doc["spec"]["rayClusterConfig"]["authOptions"]["mode"] = "Token"
+    assert any("is not one of ['disabled', 'token']" in e for e in _errors(validator, doc))
+    doc["spec"]["rayClusterConfig"]["authOptions"] = {"mode": "token", "secret": "x"}
+    assert any("'secret' was unexpected" in e for e in _errors(validator, doc))
+
+
+def test_network_policies_validate_as_kubernetes_objects():
+    assert [p["kind"] for p in NETWORK_POLICIES] == ["NetworkPolicy", "NetworkPolicy"]
+    for policy in NETWORK_POLICIES:
+        kubernetes_validate.validate(policy, K8S_VERSION, strict=True)
+        assert "namespace" not in policy["metadata"]  # applied in the RayService's namespace
+    bad = copy.deepcopy(NETWORK_POLICIES[0])
+    bad["spec"]["ingress"][0]["form"] = bad["spec"]["ingress"][0].pop("from")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, K8S_VERSION, strict=True)
+
+
+def test_network_policies_admit_only_the_cluster_the_operator_and_the_ingress():
+    """Head: 6379/8265/10001 from the cluster's pods, 8265 also from the operator; workers: 8000
+    from the ingress controller too; any other port of either, and the head's 8000, from the
+    cluster's pods only; every Ray pod is isolated (selected by a policy, as KubeRay labels it)."""
+    assert _policy_problems(RAYSERVICE, NETWORK_POLICIES) == []
+
+
+def _rule(policy: int, rule: int):
+    return lambda ps: ps[policy]["spec"]["ingress"][rule]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda ps: _rule(0, 1)(ps).pop("from"), "admits ['cluster', 'everyone']"),
+        (
+            lambda ps: _rule(0, 1)(ps)["from"].append({"namespaceSelector": {}}),
+            "other: {'namespaceSelector': {}}",
+        ),
+        (lambda ps: _rule(0, 0)(ps)["from"].append({"podSelector": {}}), "other: {'podSelector': {}}"),
+        (lambda ps: ps[0]["spec"]["ingress"].append({}), "'everyone'"),
+        (lambda ps: _rule(0, 1)(ps).pop("ports"), "head: port 6379 admits ['cluster', 'operator']"),
+        (lambda ps: _rule(1, 1)(ps).pop("ports"), "port 52365 admits ['cluster', 'ingress']"),
+        (lambda ps: _rule(0, 1)(ps)["from"][0].pop("namespaceSelector"), "other:"),
+        (
+            lambda ps: ps[0]["spec"]["podSelector"]["matchLabels"].update({"ray.io/cluster": "embattn"}),
+            "head: no",
+        ),
+        (lambda ps: ps[0]["spec"].update(policyTypes=["Egress"]), "head: no NetworkPolicy isolates"),
+        (lambda ps: ps.pop(1), "cpu: no NetworkPolicy isolates"),
+        (
+            lambda ps: ps[1]["spec"]["ingress"][1]["ports"][0].update(port=8001),
+            "port 8000 admits ['cluster']",
+        ),
+        (lambda ps: ps[0]["spec"]["ingress"].append(_rule(1, 1)(ps)), "head: port 8000 admits"),
+    ],
+    ids=[
+        "operator-rule-from-anyone",
+        "every-namespace",
+        "every-pod-of-the-namespace",
+        "empty-rule",
+        "operator-on-every-port",
+        "ingress-on-every-port",
+        "operator-pods-in-any-namespace",
+        "head-selector-by-ray-io-cluster",
+        "head-not-isolated",
+        "workers-without-policy",
+        "serve-port-closed",
+        "ingress-to-the-head",
+    ],
+)
+def test_policy_check_catches_an_open_policy(mutate, expected):
+    policies = copy.deepcopy(NETWORK_POLICIES)
+    mutate(policies)
+    problems = _policy_problems(RAYSERVICE, policies)
+    assert any(expected in p for p in problems), problems
 
 
 # ------------------------------------------------------------------------------ pods and volumes

@@ -1,16 +1,21 @@
 """Both services on a real local Ray cluster with Ray Serve (service/kit/serve.py, deploy/serve/serve.yaml).
 
-One cluster for the module (``ray.init`` starts a real GCS, raylet and worker processes); the two
-applications come from the Serve config file, two query replicas and one writer each, on a tmp
-data directory. Checked over real HTTP through Serve's proxy: answers equal the plain app's, a
-model trained through the writer is served by every replica, and a replica killed with SIGKILL
-during a stream of requests loses no accepted write while Serve brings it back.
+One cluster for the module (``ray.init`` starts a real GCS, raylet and worker processes), with Ray's
+token authentication on (``RAY_AUTH_MODE=token``, the token in a tmp file named by
+``RAY_AUTH_TOKEN_PATH``, as `make serve` and KubeRay's ``authOptions`` do); the two applications
+come from the Serve config file, two query replicas and one writer each, on a tmp data directory.
+Checked over real HTTP through Serve's proxy: answers equal the plain app's, a model trained
+through the writer is served by every replica, and a replica killed with SIGKILL during a stream of
+requests loses no accepted write while Serve brings it back. And the control plane refuses a caller
+without the token: the GCS (what ``ray.init(address=...)`` asks first), a node's job agent (a job
+submission) and a replica's gRPC server.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import secrets
 import signal
 import threading
 import time
@@ -62,11 +67,36 @@ def _builder(import_path: str):
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def ray_token(tmp_path_factory):
+    """Token authentication for the module's cluster: ``RAY_AUTH_MODE=token`` and the token in a
+    file (mode 600) named by ``RAY_AUTH_TOKEN_PATH``, set before ``ray.init`` starts the cluster (its
+    processes inherit them); restored afterwards (``ray.init`` would otherwise write a token to
+    ``~/.ray/auth_token``). Returns the token."""
+    from ray._private.authentication_test_utils import reset_auth_token_state
+
+    path = tmp_path_factory.mktemp("ray-auth") / "token"
+    token = secrets.token_hex(32)
+    path.write_text(token)
+    path.chmod(0o600)
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("RAY_AUTH_TOKEN", raising=False)
+        env.setenv("RAY_AUTH_MODE", "token")
+        env.setenv("RAY_AUTH_TOKEN_PATH", str(path))
+        reset_auth_token_state()  # Ray's C++ config and token cache read the environment again
+        yield token
+    reset_auth_token_state()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, ray_token):
     """``(base_urls, data_dir)``: both applications of deploy/serve/serve.yaml running on a local
-    Ray cluster (logical CPUs 8 on this 2-core machine: 6 one-CPU replicas must fit)."""
+    Ray cluster with token authentication (logical CPUs 8 on this 2-core machine: 6 one-CPU
+    replicas must fit)."""
     data = tmp_path_factory.mktemp("serve") / "data"
-    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    # address="local": a new cluster, even where a `ray start` left /tmp/ray/ray_current_cluster behind
+    ray.init(
+        address="local", num_cpus=8, include_dashboard=False, log_to_driver=False, logging_level="warning"
+    )
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     bases = {}
@@ -123,6 +153,51 @@ def test_ready_and_the_roles_split(cluster):
         assert r.json()["checks"]["role"] == "query"
         assert r.headers["x-serve-replica"]
         assert len(replicas(service)) == 2 and len(replicas(service, "writer")) == 1
+
+
+def _grpc_status(target: str, method: str, token: str | None):
+    """The status of one unary call of ``method`` (an empty request) at ``target``."""
+    import grpc
+
+    metadata = [("authorization", f"Bearer {token}")] if token is not None else None
+    with grpc.insecure_channel(target) as channel:
+        try:
+            channel.unary_unary(method)(b"", timeout=10, metadata=metadata)
+        except grpc.RpcError as e:
+            return e.code()
+    return grpc.StatusCode.OK
+
+
+def test_the_control_plane_wants_the_token(cluster, ray_token):
+    """Without the token (or with a wrong one) the cluster answers nothing but "unauthenticated";
+    the driver of this module (``ray.init``, which read the token) and the replicas work."""
+    import grpc
+    from ray._private.authentication.authentication_utils import is_token_auth_enabled
+
+    assert is_token_auth_enabled()
+    # the GCS: `ray.init(address=...)` first asks it for the cluster id
+    gcs = ray.get_runtime_context().gcs_address
+    get_cluster_id = "/ray.rpc.NodeInfoGcsService/GetClusterId"
+    assert _grpc_status(gcs, get_cluster_id, None) == grpc.StatusCode.UNAUTHENTICATED
+    assert _grpc_status(gcs, get_cluster_id, "not-the-token") == grpc.StatusCode.UNAUTHENTICATED
+    assert _grpc_status(gcs, get_cluster_id, ray_token) == grpc.StatusCode.OK
+    # the node's dashboard agent: a job submission (a ShadowRay-style entry point) is refused
+    node = ray._private.worker.global_worker.node
+    agent = f"http://{node.node_ip_address}:{node.dashboard_agent_listen_port}"
+    assert httpx.post(f"{agent}/api/job_agent/jobs/", json={}, timeout=10).status_code == 401
+    bad = {"Authorization": "Bearer not-the-token"}
+    assert httpx.post(f"{agent}/api/job_agent/jobs/", json={}, headers=bad, timeout=10).status_code == 403
+    # a replica's inter-deployment gRPC server (Ray binds it to [::], every interface)
+    ports = [
+        ray.get(ray.get_actor(a["name"], namespace=a["namespace"]).__ray_call__.remote(
+            lambda self: self._replica_impl._internal_grpc_port))
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if a["name"].startswith("SERVE_REPLICA::embeddings#query#")
+    ]  # fmt: skip
+    assert ports
+    for port in ports:
+        status = _grpc_status(f"127.0.0.1:{port}", "/ray.serve.ASGIService/HandleRequest", None)
+        assert status == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_answers_equal_the_plain_apps(trained):
