@@ -19,8 +19,9 @@ nothing, or drips its headers a byte at a time, holds its connection for as long
 The body of a request that the app reads is bounded by the kit's middleware
 (:class:`service.kit.middleware.BodyTimeoutMiddleware`), the same under every server.
 
->>> protocol = http_protocol(header_timeout_s=10.0, prefix="EMBEDDINGS_")
->>> # uvicorn.run(..., http=protocol, limit_concurrency=256)
+>>> protocol = http_protocol(header_timeout_s=10.0, prefix="EMBEDDINGS_")  # uvicorn.run(..., http=protocol)
+>>> protocol.func.__name__, protocol.keywords
+('TimedHttpToolsProtocol', {'header_timeout_s': 10.0, 'prefix': 'EMBEDDINGS_'})
 """
 
 from __future__ import annotations
