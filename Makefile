@@ -106,6 +106,7 @@ bench: $(STAMP)
 	$(PY) bench/attention_bench.py
 	$(PY) bench/batching_bench.py
 	$(PY) bench/load_test.py
+	$(PY) bench/soak.py
 	$(PY) bench/million_bench.py
 	$(PY) bench/serve_bench.py
 	$(PY) bench/g2p_bench.py --parallel --threads 1 --safety 0.88 --out bench/out/g2p.json
