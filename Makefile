@@ -40,7 +40,9 @@ run: $(STAMP)
 	@$(STOP); emb= att=; trap 'stop TERM 20 $$emb $$att; exit 0' INT TERM HUP; \
 	$(PGRP) $(PY) -m service embeddings --host $(HOST) --port $(EMBEDDINGS_PORT) --data-dir $(DATA_DIR) </dev/null & emb=$$!; \
 	$(PGRP) $(PY) -m service attention --host $(HOST) --port $(ATTENTION_PORT) --data-dir $(DATA_DIR) </dev/null & att=$$!; \
-	echo "embeddings: http://$(HOST):$(EMBEDDINGS_PORT)/docs   attention: http://$(HOST):$(ATTENTION_PORT)/docs"; \
+	echo "embeddings  web page http://$(HOST):$(EMBEDDINGS_PORT)/ui/   API manual http://$(HOST):$(EMBEDDINGS_PORT)/docs"; \
+	echo "attention   web page http://$(HOST):$(ATTENTION_PORT)/ui/   API manual http://$(HOST):$(ATTENTION_PORT)/docs"; \
+	echo "(the first start trains the default models; /readyz answers 200 once they are served; Ctrl-C stops both)"; \
 	wait -n $$emb $$att; status=$$?; stop TERM 20 $$emb $$att; exit $$status
 
 # Both services on a local one-node Ray cluster with Ray Serve (deploy/serve/serve.yaml, with

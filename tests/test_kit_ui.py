@@ -173,3 +173,14 @@ def test_csp_connects_to_the_peer_in_both_loopback_spellings(make_attention_clie
         assert csp["connect-src"] == ["'self'", "http://localhost:9001", "http://127.0.0.1:9001"]
     with make_attention_client(ui_peer_url="") as c:
         assert _directives(c.get("/ui/").headers["content-security-policy"])["connect-src"] == ["'self'"]
+
+
+@pytest.mark.parametrize("root_path", ["", "/embeddings"])
+def test_the_root_redirects_to_the_page(tmp_path, root_path):
+    from fastapi.testclient import TestClient
+
+    from tests.helpers import embeddings_app
+
+    with TestClient(embeddings_app(tmp_path / "data"), root_path=root_path) as client:
+        r = client.get(f"{root_path}/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == f"{root_path}/ui/"

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
@@ -148,6 +148,11 @@ def install_ui(app: FastAPI, settings: ServiceSettings) -> None:
     async def ui_redirect() -> Response:
         # Relative, so it also works behind a proxy's path prefix.
         return Response(status_code=307, headers={"Location": "ui/"})
+
+    @app.get("/", include_in_schema=False)
+    async def root_redirect(request: Request) -> Response:
+        # The service's root is its web page (below a proxy's or Serve's path prefix too).
+        return Response(status_code=307, headers={"Location": f"{request.scope.get('root_path', '')}/ui/"})
 
     @app.get("/ui/config.json", include_in_schema=False)
     async def ui_config() -> JSONResponse:
