@@ -10,7 +10,7 @@ EMBEDDINGS_PORT ?= 8001
 ATTENTION_PORT ?= 8002
 DATA_DIR ?= data
 
-.PHONY: run serve test lint install container-test bench clean
+.PHONY: run serve test lint install container-test docs-test bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -98,7 +98,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 test: lint
-	$(VENV)/bin/pytest -q -m "not container" tests models service/kit
+	$(VENV)/bin/pytest -q -m "not container and not docs" tests models service/kit
+
+# Every shell block of README.md and docs/, in order, twice, against real services (a few minutes).
+docs-test: $(STAMP)
+	$(VENV)/bin/pytest -q -m docs -p no:cacheprovider tests/test_docs_examples.py
 
 container-test: $(STAMP)
 	$(VENV)/bin/pytest -q -m container -p no:cacheprovider

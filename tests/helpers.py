@@ -160,9 +160,16 @@ class Server:
     """
 
     def __init__(
-        self, service: str, data_dir, *, workers: int = 1, env: dict[str, str] | None = None
+        self,
+        service: str,
+        data_dir,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        log=None,
     ) -> None:
-        self.service, self.data_dir, self.workers = service, data_dir, workers
+        """``log``: a file the server's output (JSON log lines) is written to (else discarded)."""
+        self.service, self.data_dir, self.workers, self.log = service, data_dir, workers, log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         prefix = service.upper() + "_"
@@ -178,9 +185,14 @@ class Server:
 
         cmd = [sys.executable, "-m", "service", self.service, "--port", str(self.port)]
         cmd += ["--data-dir", str(self.data_dir), "--workers", str(self.workers)]
-        self.proc = subprocess.Popen(
-            cmd, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        out = open(self.log, "ab") if self.log is not None else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(
+                cmd, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT
+            )
+        finally:
+            if self.log is not None:
+                out.close()
         deadline = time.monotonic() + 90
         while True:
             try:
