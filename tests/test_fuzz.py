@@ -563,12 +563,17 @@ def test_fuzz_embeddings(tmp_path, capsys):
                 "words": words,
                 "sentences": sentences,
                 "versions": [1, 2],
+                # POST /v1/embeddings (OpenAI's body): `model` is a name or name@version
+                "model-ids": ["default", "ft", "default@1", "ft@1"],
             },
             parameters={
                 **bind("models", 0.85, "path.name"),
                 **bind("models", 0.3, "query.name", "query.model"),
+                **bind("model-ids", 0.8, "body.model"),
                 **bind("words", 0.8, *EMBEDDINGS_WORD_FIELDS),
-                **bind("sentences", 0.5, "body.sentences[*]", "body.queries[*].sentences[*]"),
+                **bind(
+                    "sentences", 0.5, "body.sentences[*]", "body.queries[*].sentences[*]", "body.input[*]"
+                ),
                 **bind("versions", 0.7, "query.version", "path.version"),
             },
             strings=words + sentences,

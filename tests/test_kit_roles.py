@@ -127,7 +127,8 @@ def test_writer_routes_are_the_token_guarded_ones_plus_jobs_and_uploads(service,
     assert {(m, p) for m, p in every if m in {"PUT", "DELETE"}} <= routes
     for method, path in every - routes:
         assert path.startswith(
-            ("/v1/models", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/ui", "/openapi", "/static")
+            ("/v1/models", "/v1/embeddings", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/ui")
+            + ("/openapi", "/static")
         ), (method, path)
     expected_writes = {
         ("POST", "/v1/models"),
@@ -137,6 +138,7 @@ def test_writer_routes_are_the_token_guarded_ones_plus_jobs_and_uploads(service,
     }
     assert expected_writes <= routes
     queries = {"/v1/models/{name}/similar", "/v1/models/{name}/translate", "/v1/models/{name}/evaluate"}
+    queries.add("/v1/embeddings")  # OpenAI's embeddings API: a query, answered by every process
     assert not {p for _, p in routes} & queries
 
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
 from service.embeddings.jobs import JOB_DESCRIPTION, job_view
-from service.embeddings.routes import corpora, models, queries, vocabulary
+from service.embeddings.routes import corpora, models, openai, queries, vocabulary
 from service.embeddings.runtime import EmbeddingsRuntime
 from service.embeddings.schemas.jobs import JobInfo
 from service.embeddings.settings import Settings
@@ -31,6 +31,8 @@ gensim's results.
   `errors` by index).
 * Errors are RFC 9457 problems (`application/problem+json`); unknown words are a 404 of type
   `unknown-words` listing all of them in `unknown_words`.
+* `POST /v1/embeddings` is OpenAI's embeddings API (for the OpenAI SDKs, LangChain, LlamaIndex): the
+  sentence vectors, with OpenAI's body and error envelope `{"error": {...}}` (on that route only).
 * Mutating routes need `Authorization: Bearer <token>` when `EMBEDDINGS_API_TOKEN` is set.
 """
 
@@ -42,6 +44,7 @@ TAGS = [
         "name": "queries",
         "description": "Similarity queries with gensim's exact answers; each has a /batch form.",
     },
+    {"name": "openai", "description": "OpenAI-compatible embeddings (`POST /v1/embeddings`)."},
     {"name": "operations", "description": "Health, readiness, metrics."},
 ]
 
@@ -73,7 +76,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         EmbeddingsRuntime(settings),
         title="embattn embeddings",
         description=DESCRIPTION,
-        routers=[corpora.router, corpora.shared, models.router, queries.router, vocabulary.router],
+        routers=[
+            corpora.router,
+            corpora.shared,
+            models.router,
+            queries.router,
+            vocabulary.router,
+            openai.router,
+        ],
         job_view=job_view,
         job_model=JobInfo,
         job_description=JOB_DESCRIPTION,

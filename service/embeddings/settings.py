@@ -27,7 +27,12 @@ class Settings(ServiceSettings):
         description="Base URL of the attention service as the browser sees it (its jobs in the page).",
     )
     max_topn: int = Field(1000, ge=1, description="Largest `topn` a query may ask for.")
-    max_batch: int = Field(1000, ge=1, description="Most queries (or words, sentences) in one batch request.")
+    max_batch: int = Field(
+        2048,
+        ge=1,
+        description="Most queries (or words, sentences, `/v1/embeddings` inputs) in one request; 2048 is "
+        "what OpenAI's embeddings API takes and its clients send.",
+    )
     mmap: bool = Field(True, description="Load stored vectors with mmap (shared between worker processes).")
     max_inline_sentences: int = Field(
         10_000, ge=1, description="Most sentences a training request may carry inline (`sentences`)."
