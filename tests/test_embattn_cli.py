@@ -141,6 +141,10 @@ def test_similar_human_and_json(trained, emb_url):
     assert len(king.split()) == 13 and unknown == "qwzx  (unknown)"
     short = embattn("--json", "similar", "tiny", "king", "--topn", "3", url=emb_url)  # service left out
     assert short.returncode == 0 and json.loads(short.stdout) == expected
+    exact = embattn("--json", "similar", "tiny", "king", "--topn", "3", "--exact", "--restrict-vocab", "5",
+                    url=emb_url)  # fmt: skip
+    body = {"positive": ["king"], "topn": 3, "exact": True, "restrict_vocab": 5}
+    assert json.loads(exact.stdout) == httpx.post(f"{emb_url}/v1/models/tiny/similar", json=body).json()
 
 
 def test_shortcuts_name_their_service():

@@ -35,6 +35,17 @@ def _corpus_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-lowercase", dest="lowercase", action="store_false", help="keep the case")
 
 
+def _search_options(p: argparse.ArgumentParser) -> None:
+    """How ``similar`` and ``analogy`` search."""
+    p.add_argument("--restrict-vocab", type=int, metavar="N", help="only the N most frequent words")
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        default=None,
+        help="scan every vector (gensim's answer) even where the model has an ANN index",
+    )
+
+
 def _upload_corpus(client: Any, args: argparse.Namespace, progress: Any) -> dict[str, Any]:
     return client.upload_corpus(
         args.file,
@@ -106,6 +117,7 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     similar.add_argument("--negative", nargs="+", default=[], metavar="WORD")
     similar.add_argument("--topn", type=int, default=10)
     similar.add_argument("--method", choices=["cosadd", "cosmul"], default="cosadd")
+    _search_options(similar)
     similar.add_argument("--version", type=int, help="query this version instead of the current one")
     similar.set_defaults(handler=run_similar)
 
@@ -115,6 +127,7 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         analogy.add_argument(name, metavar=name.upper())
     analogy.add_argument("--topn", type=int, default=10)
     analogy.add_argument("--method", choices=["cosadd", "cosmul"], default="cosadd")
+    _search_options(analogy)
     analogy.add_argument("--version", type=int)
     analogy.set_defaults(handler=run_analogy)
 
@@ -296,15 +309,17 @@ def _neighbours(hits: Any, args: argparse.Namespace) -> int:
 
 def run_similar(client: Any, args: argparse.Namespace) -> int:
     hits = client.similar(
-        args.model, args.words, args.negative, topn=args.topn, method=args.method, version=args.version
-    )
+        args.model, args.words, args.negative, topn=args.topn, method=args.method,
+        restrict_vocab=args.restrict_vocab, exact=args.exact, version=args.version,
+    )  # fmt: skip
     return _neighbours(hits, args)
 
 
 def run_analogy(client: Any, args: argparse.Namespace) -> int:
     hits = client.analogy(
-        args.model, args.a, args.b, args.c, topn=args.topn, method=args.method, version=args.version
-    )
+        args.model, args.a, args.b, args.c, topn=args.topn, method=args.method,
+        restrict_vocab=args.restrict_vocab, exact=args.exact, version=args.version,
+    )  # fmt: skip
     return _neighbours(hits, args)
 
 
