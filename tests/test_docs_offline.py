@@ -114,3 +114,51 @@ def test_openapi_is_3_1_and_manuals_not_in_it(api):
     doc = api.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.1")
     assert "/docs" not in doc["paths"] and "/redoc" not in doc["paths"] and "/ui" not in doc["paths"]
+
+
+# --------------------------------------------------------------------------- under a path prefix
+
+PREFIX = "/embeddings"
+
+
+@pytest.fixture
+def prefixed(api):
+    """The started app mounted at ``/embeddings`` of a Starlette app: the scope an app gets under
+    Ray Serve's ``route_prefix`` or uvicorn's ``--root-path`` (the path keeps the prefix and
+    ``root_path`` names it). (Starlette's ``TestClient(root_path=...)`` sends the path without the
+    prefix, which no server does.)"""
+    from fastapi.testclient import TestClient
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    with TestClient(Starlette(routes=[Mount(PREFIX, app=api.app)])) as client:
+        yield client
+
+
+def test_manuals_under_a_path_prefix_load_the_document_and_call_the_prefixed_urls(prefixed):
+    client, prefix = prefixed, PREFIX
+    for page in ("/docs", "/redoc"):
+        r = client.get(prefix + page)
+        assert r.status_code == 200, page
+        refs = _refs(r.text)
+        assert "openapi.json" in refs
+        for ref in refs:  # each reference, resolved from where the page is, is served under the prefix
+            url = urljoin(BASE + prefix + page, ref)
+            assert urlsplit(url).path.startswith(prefix), url
+            assert client.get(url).status_code == 200, url
+    # Swagger UI's OAuth2 redirect page is announced under the prefix as well (a path on the origin)
+    redirect = re.search(
+        r"oauth2RedirectUrl: window\.location\.origin \+ '([^']+)'", client.get(prefix + "/docs").text
+    )
+    assert redirect and redirect.group(1) == PREFIX + "/docs/oauth2-redirect"
+    assert client.get(prefix + "/docs/oauth2-redirect").status_code == 200
+    # the document names the prefix as its server: "Try it out" calls /embeddings/healthz, not /healthz
+    doc = client.get(prefix + "/openapi.json").json()
+    assert doc["servers"][0] == {"url": PREFIX}
+    assert "/healthz" in doc["paths"]
+    assert client.get(prefix + "/healthz").status_code == 200
+
+
+def test_without_a_prefix_the_document_names_no_server(api):
+    assert "servers" not in api.get("/openapi.json").json()
+    assert "oauth2RedirectUrl: window.location.origin + '/docs/oauth2-redirect'" in api.get("/docs").text

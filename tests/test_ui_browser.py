@@ -591,3 +591,65 @@ def test_api_manuals_render_offline(servers, page, manual):
     )
     assert "embattn embeddings" in page.content()
     page.wait_for_timeout(300)
+
+
+# --------------------------------------------------------------------------- /docs under a prefix
+
+
+@pytest.fixture(scope="module")
+def prefixed_docs(tmp_path_factory):
+    """The embeddings app mounted at ``/embeddings`` of a Starlette app, served by uvicorn (in a
+    thread of this process): what Ray Serve's ``route_prefix`` does to it."""
+    import threading
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from tests.helpers import embeddings_app
+
+    app = embeddings_app(tmp_path_factory.mktemp("docs-prefix"))
+    outer = Starlette(
+        routes=[Mount("/embeddings", app=app)], lifespan=lambda _: app.router.lifespan_context(app)
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}/embeddings"
+    wait_for(lambda: httpx.get(base + "/readyz").status_code == 200, 60, "readiness under the prefix")
+    yield base
+    server.should_exit = True
+    thread.join(15)
+
+
+def test_swagger_ui_under_a_prefix_loads_the_document_and_tries_it_out(prefixed_docs, page):
+    answers: list[tuple[str, int]] = []
+    page.on("response", lambda r: answers.append((r.url, r.status)))
+    page.goto(prefixed_docs + "/docs")
+    healthz = page.locator('.opblock-get:has(.opblock-summary-path[data-path="/healthz"])')
+    healthz.wait_for()
+    assert (prefixed_docs + "/openapi.json", 200) in answers
+    assert page.locator(".servers select option").all_inner_texts() == ["/embeddings"]
+    healthz.locator(".opblock-summary").click()
+    healthz.locator(".try-out__btn").click()
+    healthz.locator(".execute").click()
+    status = healthz.locator(".live-responses-table tbody .response-col_status")
+    status.wait_for()
+    assert status.inner_text().strip() == "200"
+    assert healthz.locator(".request-url pre").inner_text().strip() == prefixed_docs + "/healthz"
+    assert (prefixed_docs + "/healthz", 200) in answers
+    assert not [url for url, status in answers if status >= 400], answers
+
+
+def test_redoc_under_a_prefix_loads_the_document(prefixed_docs, page):
+    answers: list[tuple[str, int]] = []
+    page.on("response", lambda r: answers.append((r.url, r.status)))
+    page.goto(prefixed_docs + "/redoc")
+    page.locator("h1").first.wait_for()
+    assert (
+        httpx.get(prefixed_docs + "/openapi.json").json()["info"]["title"]
+        in page.locator("h1").first.inner_text()
+    )
+    assert (prefixed_docs + "/openapi.json", 200) in answers
+    assert not [url for url, status in answers if status >= 400], answers

@@ -6,10 +6,41 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from service.cli import output
+from service.cli import files, output
 from service.cli.params import key_value, merged
 from service.cli.progress import TransferBar
-from service.cli.shared import EXIT_OK, add_jobs_parser, add_models_parser, finish_training, follow_job
+from service.cli.shared import (
+    EXIT_OK,
+    Uploads,
+    add_health_parser,
+    add_jobs_parser,
+    add_models_parser,
+    add_uploads_parser,
+    finish_training,
+    follow_job,
+)
+
+
+def _dataset_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format",
+        choices=["auto", "tsv", "jsonl", "word2vec"],
+        default="auto",
+        help="pairs as tsv or jsonl (auto tells them apart), or word2vec vectors (for --embeddings-file)",
+    )
+
+
+def _upload_dataset(client: Any, args: argparse.Namespace, progress: Any) -> dict[str, Any]:
+    return client.upload_dataset(args.file, name=args.name, format=args.format, progress=progress)
+
+
+DATASETS = Uploads(
+    collection="datasets",
+    noun="dataset",
+    columns=["ID", "KIND", "FORMAT", "PAIRS", "LINKED", "WORDS", "BYTES", "CREATED"],
+    add_upload_options=_dataset_options,
+    upload=_upload_dataset,
+)
 
 
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -28,6 +59,7 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     train.add_argument("--n-train", type=int, help="task: training pairs")
     train.add_argument("--max-len", type=int, help="task (reversal/copy/g2p): longest string or word")
     train.add_argument("--dev-fraction", type=float, help="dataset: share kept for dev")
+    train.add_argument("--dev-dataset-id", help="dataset: a separate uploaded dev dataset")
     train.add_argument("--name", required=True, help="the model's name")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
@@ -44,6 +76,22 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     train.add_argument(
         "--config", action="append", type=key_value, metavar="KEY=VALUE", help="any other architecture option"
+    )
+    train.add_argument(
+        "--embeddings",
+        metavar="MODEL",
+        help="initialise the source embeddings from this model of the embeddings service",
+    )
+    train.add_argument(
+        "--embeddings-url",
+        metavar="URL",
+        help="with --embeddings: that service's URL (else the service's own)",
+    )
+    train.add_argument(
+        "--embeddings-file", metavar="DATASET_ID", help="initialise them from an uploaded word2vec dataset"
+    )
+    train.add_argument(
+        "--freeze-embeddings", action="store_true", default=None, help="keep those vectors fixed in training"
     )
     train.add_argument("--overwrite", action="store_true", help="train a new version when NAME exists")
     train.add_argument("--detach", action="store_true", help="print the job and return at once")
@@ -81,17 +129,38 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     align.add_argument("--version", type=int)
     align.set_defaults(handler=run_align)
 
+    heatmap = sub.add_parser(
+        "heatmap", parents=parents, help="write the attention heatmap of one input (.png or .svg)"
+    )
+    heatmap.add_argument("model")
+    heatmap.add_argument("input")
+    heatmap.add_argument("file", type=Path, help="where to write it: FILE.png or FILE.svg")
+    heatmap.add_argument("--target", help="the attention of this given output (else the decoded one)")
+    heatmap.add_argument("--beam", type=int, metavar="SIZE", help="decode with a beam of this width")
+    heatmap.add_argument("--version", type=int)
+    heatmap.set_defaults(handler=run_heatmap)
+
     evaluate = sub.add_parser(
-        "evaluate", parents=parents, help="exact match, BLEU… on the model's dev or test split"
+        "evaluate",
+        parents=parents,
+        help="exact match, BLEU… on the model's dev or test split, or on a local file of pairs",
     )
     evaluate.add_argument("model")
-    evaluate.add_argument("--split", choices=["dev", "test"], default="dev")
+    evaluate.add_argument("--split", choices=["dev", "test"], help="a built-in split (dev, the default)")
+    evaluate.add_argument(
+        "--pairs",
+        type=Path,
+        metavar="FILE",
+        help="pairs of a local TSV (source<TAB>target[<TAB>links]) or JSON-lines file instead",
+    )
     evaluate.add_argument("--beam", type=int, metavar="SIZE")
     evaluate.add_argument("--version", type=int)
-    evaluate.set_defaults(handler=run_evaluate)
+    evaluate.set_defaults(handler=run_evaluate, parser=evaluate)
 
+    add_uploads_parser(sub, parents, DATASETS)
     add_models_parser(sub, parents)
     add_jobs_parser(sub, parents)
+    add_health_parser(sub, parents)
 
 
 def run_train(client: Any, args: argparse.Namespace) -> int:
@@ -112,13 +181,20 @@ def run_train(client: Any, args: argparse.Namespace) -> int:
     config = merged(
         args.config, hidden=args.hidden, attention=args.attention_kind, tokenization=args.tokenization
     )
+    embeddings = merged(None, model=args.embeddings, url=args.embeddings_url) if args.embeddings else None
+    if args.embeddings_url and not args.embeddings:
+        args.parser.error("--embeddings-url goes with --embeddings MODEL")
     accepted = client.train(
         args.name,
         task=task,
         dataset_id=dataset_id,
         dev_fraction=args.dev_fraction,
+        dev_dataset_id=args.dev_dataset_id,
         config=config,
         params=params,
+        embeddings=embeddings,
+        embeddings_file=args.embeddings_file,
+        freeze_embeddings=args.freeze_embeddings,
         overwrite=args.overwrite,
     )
     if args.detach:
@@ -197,8 +273,30 @@ def run_align(client: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_evaluate(client: Any, args: argparse.Namespace) -> int:
+def run_heatmap(client: Any, args: argparse.Namespace) -> int:
+    fmt = "svg" if args.file.suffix.lower() == ".svg" else "png"
     decode = {"decode": "beam", "beam_size": args.beam} if args.beam else {}
-    result = client.evaluate(args.model, split=args.split, version=args.version, **decode)
+    image = client.heatmap(
+        args.model, args.input, target=args.target, fmt=fmt, version=args.version, **decode
+    )
+    args.file.write_bytes(image)
+    if args.json:
+        output.print_json({"model": args.model, "file": str(args.file), "bytes": len(image), "format": fmt})
+    else:
+        print(f"wrote {args.file} ({len(image)} bytes, {fmt})")
+    return EXIT_OK
+
+
+def run_evaluate(client: Any, args: argparse.Namespace) -> int:
+    if args.split is not None and args.pairs is not None:
+        args.parser.error("give --split or --pairs, not both")
+    pairs = None
+    if args.pairs is not None:
+        if str(args.pairs) != "-" and not args.pairs.is_file():
+            args.parser.error(f"no such file: {args.pairs}")
+        pairs = files.source_target_pairs(args.pairs)
+    split = args.split or (None if pairs is not None else "dev")
+    decode = {"decode": "beam", "beam_size": args.beam} if args.beam else {}
+    result = client.evaluate(args.model, split=split, pairs=pairs, version=args.version, **decode)
     output.print_json(result) if args.json else output.fields(result)
     return EXIT_OK

@@ -14,6 +14,7 @@ import sys
 
 from service.catalog import SERVICES as CATALOG
 from service.cli import attention, embeddings, output
+from service.cli.files import LocalFileError
 from service.cli.shared import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -51,23 +52,41 @@ environment:
 
 exit status:
   0    ok
-  1    the service answered a problem (its status and detail on stderr), or a job failed
-  2    usage error
+  1    the service answered a problem (its status and detail on stderr), a job failed,
+       or a query of a batch failed
+  2    usage error (also: a local file that is missing or cannot be read as what it should be)
   3    cannot connect to the service
   130  interrupted (Ctrl-C)
 
 examples:
   embattn embeddings train corpus.txt --name news --epochs 5 --min-count 2
+  embattn embeddings continue news more.txt --epochs 2
   embattn embeddings similar news president --topn 5
+  embattn embeddings analogy news man king woman
+  embattn embeddings vectors news president war
+  embattn embeddings similarity news king queen man woman
+  embattn embeddings n-similarity news president minister --to government
+  embattn embeddings doesnt-match news president minister fire
+  embattn embeddings sentence-vectors news "the president spoke" --pooling max
+  embattn embeddings batch news similar queries.jsonl
+  embattn embeddings evaluate news --pairs wordsim353 --analogies questions-words
+  embattn embeddings corpora upload corpus.txt --name news-2024
   embattn embeddings export news news.bin && embattn embeddings import news-copy news.bin
+  embattn embeddings import big GoogleNews-vectors-negative300.bin --on-server --limit 500000
   embattn attention train --task reversal --name rev --epochs 5
+  embattn attention datasets upload pairs.tsv --name mine
   embattn attention translate dates "26 november 2026" --heatmap dates.png
+  embattn attention heatmap dates 5/3/2026 dates.svg --target 2026-03-05
+  embattn attention align dates 5/3/2026 2026-03-05 --gold "4-0 5-1 6-2 7-3"
+  embattn attention evaluate dates --pairs test.tsv --beam 4
   embattn attention jobs watch JOB_ID
   embattn --json embeddings models list
+  embattn attention health --ready
 
-Shortcuts: train, similar, analogy, vectors, import and export without a service are the
-embeddings service's (embattn train corpus.txt --name mine); translate and align the attention
-service's. models, jobs and attention's train need the service named.
+Shortcuts: train, continue, similar, analogy, similarity, n-similarity, doesnt-match, vectors,
+sentence-vectors, batch, corpora, import and export without a service are the embeddings
+service's (embattn train corpus.txt --name mine); translate, align, heatmap and datasets the
+attention service's. models, jobs, evaluate, health and attention's train need the service named.
 """
 
 
@@ -117,8 +136,25 @@ def build_parser() -> argparse.ArgumentParser:
 #: Commands that may come without their service: ``embattn train corpus.txt --name mine`` is
 #: ``embattn embeddings train ...``; ``embattn translate dates "5/3/2026"`` is ``embattn attention ...``.
 SHORTCUTS = {
-    **dict.fromkeys(("train", "similar", "analogy", "vectors", "import", "export"), "embeddings"),
-    **dict.fromkeys(("translate", "align"), "attention"),
+    **dict.fromkeys(
+        (
+            "train",
+            "continue",
+            "similar",
+            "analogy",
+            "similarity",
+            "n-similarity",
+            "doesnt-match",
+            "vectors",
+            "sentence-vectors",
+            "batch",
+            "corpora",
+            "import",
+            "export",
+        ),
+        "embeddings",
+    ),  # fmt: skip
+    **dict.fromkeys(("translate", "align", "heatmap", "datasets"), "attention"),
 }
 _VALUED = {"--url", "--token", "--timeout", "--interval"}
 
@@ -179,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PROBLEM
     except (Interrupted, KeyboardInterrupt):
         return EXIT_INTERRUPTED
+    except LocalFileError as exc:  # a local input file that does not read as what it should be
+        output.error(str(exc))
+        return EXIT_USAGE
     except OSError as exc:  # a local file that cannot be read or written
         output.error(str(exc))
         return EXIT_PROBLEM if not isinstance(exc, FileNotFoundError) else EXIT_USAGE

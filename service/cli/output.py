@@ -54,17 +54,22 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def fields(data: dict[str, Any], *, skip: tuple[str, ...] = ()) -> None:
+def compact(value: Any) -> str:
+    """A value as one line: compact JSON for objects and lists."""
+    return _scalar(raw(value))
+
+
+def fields(data: dict[str, Any], *, skip: tuple[str, ...] = (), indent: int = 0) -> None:
     """A JSON object as aligned ``key: value`` lines (nested values as compact JSON)."""
     keys = [k for k in data if k not in skip and data[k] is not None]
     width = max((len(k) for k in keys), default=0)
     for key in keys:
-        print(f"{key:<{width}}  {_scalar(data[key])}")
+        print(f"{' ' * indent}{key:<{width}}  {_scalar(data[key])}")
 
 
-def table(rows: list[list[Any]], header: list[str]) -> None:
+def table(rows: list[list[Any]], header: list[str], *, indent: int = 0) -> None:
     """Rows as left-aligned columns under a header."""
     cells = [[str(h) for h in header]] + [["" if c is None else _scalar(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        print(" " * indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -1,4 +1,5 @@
-"""The commands both services have: ``models`` and ``jobs``, and following a training job.
+"""The commands both services have: ``models``, ``jobs``, ``health``, an upload collection
+(``corpora``/``datasets``), and following a training job.
 
 :func:`follow_job` draws the job's progress bar until it ends; Ctrl-C asks ``cancel job <id>?
 [y/N]`` (on a terminal; with stdin not a terminal it cancels) and exits 130 either way.
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from service.cli import output
-from service.cli.progress import JobBar
+from service.cli.progress import JobBar, TransferBar
 from service.client.results import Job
 
 #: Exit statuses (documented in ``embattn --help``).
@@ -194,3 +198,89 @@ def run_jobs(client: Any, args: argparse.Namespace) -> int:
     if not args.json:
         output.fields(job.raw, skip=("history", "request", "spec", "result"))
     return EXIT_OK if job.succeeded else EXIT_PROBLEM
+
+
+# --------------------------------------------------------------------------- health
+
+
+def add_health_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "health", parents=parents, help="is the service up (/healthz), or --ready to serve (/readyz)"
+    )
+    p.add_argument(
+        "--ready", action="store_true", help="ask /readyz: exit 1 (a 503) while the service is not ready"
+    )
+    p.set_defaults(handler=run_health)
+
+
+def run_health(client: Any, args: argparse.Namespace) -> int:
+    body = client.ready() if args.ready else client.health()
+    output.print_json(body) if args.json else output.fields(body)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """What differs between the embeddings' ``corpora`` and the attention's ``datasets``: the
+    collection's and one item's names (the client's ``corpora``/``corpus``/``delete_corpus``…), the
+    listing's columns, the upload's own options and the upload itself."""
+
+    collection: str
+    noun: str
+    columns: list[str]
+    #: ``add_upload_options(parser)``: the options of ``upload`` besides FILE and --name.
+    add_upload_options: Callable[[argparse.ArgumentParser], None]
+    #: ``upload(client, args, progress)``: the description of the uploaded file.
+    upload: Callable[[Any, argparse.Namespace, Callable[[int, int | None], None]], dict[str, Any]]
+
+
+def add_uploads_parser(sub: Any, parents: list[argparse.ArgumentParser], uploads: Uploads) -> None:
+    """``corpora``/``datasets`` with ``list`` (the default), ``show ID``, ``upload FILE``, ``delete ID``."""
+    noun, collection = uploads.noun, uploads.collection
+    p = sub.add_parser(
+        collection,
+        parents=parents,
+        help=f"list uploaded {collection}, show, upload (progress bar) or delete one",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", parents=parents, help=f"every uploaded {noun}, newest first (the default)")
+    show = actions.add_parser("show", parents=parents, help=f"one {noun}'s description")
+    show.add_argument("id")
+    upload = actions.add_parser("upload", parents=parents, help=f"upload a local file as a {noun}")
+    upload.add_argument("file", type=Path)
+    upload.add_argument("--name", help=f"the {noun}'s id (else the service makes one up; 409 when taken)")
+    uploads.add_upload_options(upload)
+    upload.set_defaults(parser=upload)
+    delete = actions.add_parser("delete", parents=parents, help=f"delete an uploaded {noun}")
+    delete.add_argument("id")
+    p.set_defaults(handler=run_uploads, uploads=uploads)
+
+
+def run_uploads(client: Any, args: argparse.Namespace) -> int:
+    uploads: Uploads = args.uploads
+    action = args.action or "list"
+    if action == "list":
+        items = getattr(client, uploads.collection)()
+        if args.json:
+            output.print_json(items)
+        else:
+            output.table([[item.get(c.lower()) for c in uploads.columns] for item in items], uploads.columns)
+    elif action == "show":
+        info = getattr(client, uploads.noun)(args.id)
+        output.print_json(info) if args.json else output.fields(info)
+    elif action == "upload":
+        if not args.file.is_file():
+            args.parser.error(f"no such file: {args.file}")
+        with TransferBar(f"upload {args.file.name}", enabled=not args.json) as bar:
+            info = uploads.upload(client, args, bar)
+        output.print_json(info) if args.json else output.fields(info)
+    elif action == "delete":
+        getattr(client, f"delete_{uploads.noun}")(args.id)
+        if args.json:
+            output.print_json({"deleted": args.id})
+        else:
+            print(f"deleted {uploads.noun} {args.id}")
+    return EXIT_OK

@@ -1,7 +1,7 @@
 """Clients of the attention service (port 8002): :class:`AttentionClient` and :class:`AsyncAttentionClient`.
 
 Every method of :class:`AttentionAPI` is one call of the service; the sync client returns its
-result, the async one an awaitable of it.
+result, the async one is a coroutine function of it (awaited).
 
 >>> client = AttentionClient("http://127.0.0.1:8002")
 >>> accepted = client.train("rev", task={"name": "reversal", "n_train": 2000}, params={"epochs": 5})
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from service.catalog import SERVICES
-from service.client.base import AsyncClient, ServiceAPI, SyncClient, seg
-from service.client.http import ProgressCallback, Upload
+from service.client.base import AsyncClient, ServiceAPI, SyncClient, operation, seg
+from service.client.http import Call, ProgressCallback, Upload, json_object, nothing, raw_bytes
 from service.client.results import Accepted, Alignment, ResultList, Translation
 
 DEFAULT_URL = SERVICES["attention"].url
@@ -36,38 +36,49 @@ class AttentionAPI(ServiceAPI):
 
     # ----------------------------------------------------------------- datasets
 
+    @operation
     def upload_dataset(
         self,
         path: str | Path,
         *,
+        name: str | None = None,
         format: str = "auto",  # noqa: A002
         progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> Call[dict[str, Any]]:
         """Upload a dataset file: pairs as ``tsv`` (``source<TAB>target[<TAB>links]``) or ``jsonl``,
         or ``word2vec`` vectors (``auto`` tells TSV from JSON lines); returns its description
-        (``id``, ``kind``, ``pairs``…). ``progress(sent, total)`` per chunk.
+        (``id``, ``kind``, ``pairs``…). ``name`` gives it its id (409 when taken; else 32 hex
+        characters). ``progress(sent, total)`` per chunk.
 
         >>> client.upload_dataset("rev.tsv")["pairs"]
         5
         """
-        return self._http.request(
-            "POST", "/v1/datasets", params={"format": format}, upload=Upload(Path(path), progress)
+        return Call(
+            "POST",
+            "/v1/datasets",
+            json_object,
+            params={"format": format, "name": name},
+            upload=Upload(Path(path), progress),
         )
 
-    def datasets(self) -> ResultList:
+    @operation
+    def datasets(self) -> Call[ResultList[dict[str, Any]]]:
         """Every uploaded dataset: a :class:`ResultList` of dicts (``raw``: ``{"datasets": [...]}``)."""
-        return self._http.request("GET", "/v1/datasets", parse=lambda d: ResultList(d["datasets"], d))
+        return Call("GET", "/v1/datasets", lambda d: ResultList(d["datasets"], d))
 
-    def dataset(self, dataset_id: str) -> dict[str, Any]:
+    @operation
+    def dataset(self, dataset_id: str) -> Call[dict[str, Any]]:
         """One dataset's description, with a ``sample`` of its first pairs."""
-        return self._http.request("GET", f"/v1/datasets/{seg(dataset_id)}")
+        return Call("GET", f"/v1/datasets/{seg(dataset_id)}", json_object)
 
-    def delete_dataset(self, dataset_id: str) -> None:
+    @operation
+    def delete_dataset(self, dataset_id: str) -> Call[None]:
         """Delete an uploaded dataset."""
-        return self._http.request("DELETE", f"/v1/datasets/{seg(dataset_id)}", accept="none")
+        return Call("DELETE", f"/v1/datasets/{seg(dataset_id)}", nothing, accept="none")
 
     # ----------------------------------------------------------------- training
 
+    @operation
     def train(
         self,
         name: str,
@@ -83,7 +94,7 @@ class AttentionAPI(ServiceAPI):
         embeddings_file: str | None = None,
         freeze_embeddings: bool | None = None,
         overwrite: bool = False,
-    ) -> Accepted:
+    ) -> Call[Accepted]:
         """Start training ``name`` on a built-in ``task`` (``{"name": "dates"|"reversal"|"copy", ...}``),
         an uploaded ``dataset_id`` or inline ``pairs``; returns the :class:`Accepted` job.
         ``config``: the architecture (``hidden``, ``attention``…); ``params``: the optimisation
@@ -108,10 +119,11 @@ class AttentionAPI(ServiceAPI):
                 "overwrite": overwrite or None,
             }
         )
-        return self._http.request("POST", "/v1/models", json=body, parse=Accepted.from_dict)
+        return Call("POST", "/v1/models", Accepted.from_dict, json=body)
 
     # ----------------------------------------------------------------- inference
 
+    @operation
     def translate(
         self,
         name: str,
@@ -125,7 +137,7 @@ class AttentionAPI(ServiceAPI):
         length_penalty: float | None = None,
         coverage_penalty: float | None = None,
         version: int | None = None,
-    ) -> ResultList:
+    ) -> Call[ResultList[Translation]]:
         """Decode each input (``decode="beam"`` with ``beam_size``); a :class:`ResultList` of
         :class:`Translation` (``raw``: the whole answer, with ``model`` and ``version``). Beam search
         only: ``n_best`` hypotheses per input (``Translation.hypotheses``), GNMT's ``length_penalty``
@@ -146,15 +158,16 @@ class AttentionAPI(ServiceAPI):
                 "coverage_penalty": coverage_penalty,
             }
         )
-        return self._http.request(
+        return Call(
             "POST",
             f"/v1/models/{seg(name)}/translate",
+            lambda d: ResultList([Translation.from_dict(o) for o in d["outputs"]], d),
             params={"version": version},
             json=body,
-            parse=lambda d: ResultList([Translation.from_dict(o) for o in d["outputs"]], d),
             idempotent=True,
         )
 
+    @operation
     def align(
         self,
         name: str,
@@ -162,7 +175,7 @@ class AttentionAPI(ServiceAPI):
         *,
         gold: Sequence[str | None] | None = None,
         version: int | None = None,
-    ) -> ResultList:
+    ) -> Call[ResultList[Alignment]]:
         """The attention of given (source, target) pairs (teacher-forced); a :class:`ResultList` of
         :class:`Alignment`. With ``gold`` (one Pharaoh string per pair) each alignment has
         ``scores`` (precision, recall, AER) and ``raw`` the request's ``scores`` and ``alignment_accuracy``.
@@ -173,15 +186,16 @@ class AttentionAPI(ServiceAPI):
         body = _drop_none(
             {"pairs": [list(p) for p in pairs], "gold": list(gold) if gold is not None else None}
         )
-        return self._http.request(
+        return Call(
             "POST",
             f"/v1/models/{seg(name)}/align",
+            lambda d: ResultList([Alignment.from_dict(a) for a in d["alignments"]], d),
             params={"version": version},
             json=body,
-            parse=lambda d: ResultList([Alignment.from_dict(a) for a in d["alignments"]], d),
             idempotent=True,
         )
 
+    @operation
     def heatmap(
         self,
         name: str,
@@ -192,7 +206,7 @@ class AttentionAPI(ServiceAPI):
         decode: str | None = None,
         beam_size: int | None = None,
         version: int | None = None,
-    ) -> bytes:
+    ) -> Call[bytes]:
         """The attention heatmap of a decoded ``input`` (or of a given ``target``) as image bytes
         (``fmt`` ``png`` or ``svg``).
 
@@ -200,9 +214,10 @@ class AttentionAPI(ServiceAPI):
         """
         if fmt not in ("png", "svg"):
             raise ValueError(f"fmt is 'png' or 'svg', not {fmt!r}")
-        return self._http.request(
+        return Call(
             "GET",
             f"/v1/models/{seg(name)}/attention.{fmt}",
+            raw_bytes,
             params={
                 "input": input,
                 "target": target,
@@ -213,6 +228,7 @@ class AttentionAPI(ServiceAPI):
             accept="bytes",
         )
 
+    @operation
     def evaluate(
         self,
         name: str,
@@ -222,7 +238,7 @@ class AttentionAPI(ServiceAPI):
         decode: str = "greedy",
         beam_size: int | None = None,
         version: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> Call[dict[str, Any]]:
         """Exact match, token accuracy, BLEU (and AER with gold links) on a built-in ``split``
         (``dev``/``test``) or on given ``pairs``; returns the service's figures as a dict.
 
@@ -237,9 +253,10 @@ class AttentionAPI(ServiceAPI):
                 "beam_size": beam_size,
             }
         )
-        return self._http.request(
+        return Call(
             "POST",
             f"/v1/models/{seg(name)}/evaluate",
+            json_object,
             params={"version": version},
             json=body,
             idempotent=True,

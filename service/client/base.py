@@ -1,21 +1,37 @@
 """What both services' clients have in common: models and their versions, jobs, health.
 
-:class:`ServiceAPI` writes each call once against the transport's ``request``; mixed into a sync
-client (:class:`SyncClient`, over :class:`~service.client.http.Transport`) each method returns its
-result, mixed into an async one (:class:`AsyncClient`) the same method returns an awaitable.
+:class:`ServiceAPI` writes each call once, as an :class:`operation`: a method that describes its
+request as a :class:`~service.client.http.Call` (``Call[ModelInfo]``). Mixed into a sync client
+(:class:`SyncClient`, over :class:`~service.client.http.Transport`) the method sends it and returns
+the result (``ModelInfo``); mixed into an async one (:class:`AsyncClient`) the same method is a
+coroutine function (``Coroutine[object, None, ModelInfo]``, awaited). Type checkers see both: the
+:class:`operation` descriptor's ``__get__`` is overloaded on the client's kind. (The coroutine's
+yield and send types are ``object`` and ``None``, what asyncio uses, rather than ``Any``: with an
+explicit ``Any`` there, mypy types ``asyncio.gather`` of two different results as ``Any``.)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+import inspect
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
 
 from service.client import jobs as job_loop
-from service.client.http import DEFAULT_RETRIES, AsyncTransport, Transport
+from service.client.http import (
+    DEFAULT_RETRIES,
+    AsyncTransport,
+    Call,
+    Transport,
+    json_object,
+    nothing,
+)
 from service.client.results import Job, ModelInfo, ResultList, Versions
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def seg(value: str | int) -> str:
@@ -23,104 +39,153 @@ def seg(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
+class operation(Generic[P, R]):  # noqa: N801 - used as a decorator, like property
+    """A client method written once: ``build(self, ...)`` returns the :class:`Call` to send.
+
+    On a :class:`SyncClient` the method sends it and returns ``R``; on an :class:`AsyncClient` it is
+    a coroutine function returning ``R``. ``help()`` and ``inspect.signature`` of a bound method
+    show the method's own arguments and docstring.
+    """
+
+    def __init__(self, build: Callable[Concatenate[Any, P], Call[R]]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
+        self.__name__ = build.__name__
+        self.__qualname__ = build.__qualname__
+        self.__module__ = build.__module__
+        self.__wrapped__ = build
+        sig = inspect.signature(build)
+        result = sig.return_annotation  # "Call[ModelInfo]": the method's result is "ModelInfo"
+        if isinstance(result, str) and result.startswith("Call[") and result.endswith("]"):
+            result = result[len("Call[") : -1]
+        self.__signature__ = sig.replace(
+            parameters=list(sig.parameters.values())[1:], return_annotation=result
+        )
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Self: ...
+    @overload
+    def __get__(self, obj: SyncClient, owner: type | None = None) -> Callable[P, R]: ...
+    @overload
+    def __get__(
+        self, obj: AsyncClient, owner: type | None = None
+    ) -> Callable[P, Coroutine[object, None, R]]: ...
+    @overload
+    def __get__(self, obj: ServiceAPI, owner: type | None = None) -> Callable[P, Any]: ...
+
+    def __get__(self, obj: ServiceAPI | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        method = obj._bind(self.build)
+        method.__doc__, method.__name__, method.__qualname__ = self.__doc__, self.__name__, self.__qualname__
+        method.__signature__ = self.__signature__  # type: ignore[attr-defined]
+        return method
+
+
 class ServiceAPI:
     """Models, versions, jobs and health: the routes both services share."""
 
-    _http: Any  # Transport or AsyncTransport
+    _http: Transport | AsyncTransport
 
     @property
     def base_url(self) -> str:
         """The service's base URL (``http://127.0.0.1:8001``)."""
         return self._http.base_url
 
-    def _model_info(self, data: dict[str, Any]) -> ModelInfo:
+    def _bind(self, build: Callable[..., Call[R]]) -> Callable[..., Any]:
+        """``build`` as a method of this client: sending its call (sync) or awaiting it (async)."""
+        raise NotImplementedError
+
+    def _model_info(self, data: Any) -> ModelInfo:
         return ModelInfo.from_dict(data)
 
     # ----------------------------------------------------------------- health
 
-    def health(self) -> dict[str, Any]:
+    @operation
+    def health(self) -> Call[dict[str, Any]]:
         """``GET /healthz``: liveness; returns ``{"status": "ok", "service": ...}``."""
-        return self._http.request("GET", "/healthz")
+        return Call("GET", "/healthz", json_object)
 
-    def ready(self) -> dict[str, Any]:
+    @operation
+    def ready(self) -> Call[dict[str, Any]]:
         """``GET /readyz``: returns its body once ready; raises a 503 ``ServerProblemError`` before."""
-        return self._http.request("GET", "/readyz")
+        return Call("GET", "/readyz", json_object)
 
     # ----------------------------------------------------------------- models
 
-    def models(self) -> ResultList:
+    @operation
+    def models(self) -> Call[ResultList[ModelInfo]]:
         """Every model; returns a :class:`ResultList` of :class:`ModelInfo` (``raw``: ``{"models": [...]}``).
 
         >>> [m.name for m in client.models()]
         ['default']
         """
-        return self._http.request(
-            "GET", "/v1/models", parse=lambda d: ResultList([self._model_info(m) for m in d["models"]], d)
-        )
+        return Call("GET", "/v1/models", lambda d: ResultList([self._model_info(m) for m in d["models"]], d))
 
-    def model(self, name: str) -> ModelInfo:
+    @operation
+    def model(self, name: str) -> Call[ModelInfo]:
         """One model's metadata; returns a :class:`ModelInfo` (404 ``NotFoundError`` when unknown).
 
         >>> client.model("default").version
         1
         """
-        return self._http.request("GET", f"/v1/models/{seg(name)}", parse=self._model_info)
+        return Call("GET", f"/v1/models/{seg(name)}", self._model_info)
 
-    def delete_model(self, name: str) -> None:
+    @operation
+    def delete_model(self, name: str) -> Call[None]:
         """Delete a model and all its versions (409 ``ConflictError`` while a job trains it)."""
-        return self._http.request("DELETE", f"/v1/models/{seg(name)}", accept="none")
+        return Call("DELETE", f"/v1/models/{seg(name)}", nothing, accept="none")
 
-    def versions(self, name: str) -> Versions:
+    @operation
+    def versions(self, name: str) -> Call[Versions]:
         """A model's versions; returns :class:`Versions` (``current`` and each :class:`Version`).
 
         >>> client.versions("default").current
         2
         """
-        return self._http.request("GET", f"/v1/models/{seg(name)}/versions", parse=Versions.from_dict)
+        return Call("GET", f"/v1/models/{seg(name)}/versions", Versions.from_dict)
 
-    def set_current_version(self, name: str, version: int) -> Versions:
+    @operation
+    def set_current_version(self, name: str, version: int) -> Call[Versions]:
         """Roll back (or forward): serve ``version`` from now on; returns the new :class:`Versions`.
 
         >>> client.set_current_version("default", 1).current
         1
         """
-        return self._http.request(
-            "PUT", f"/v1/models/{seg(name)}/current", json={"version": version}, parse=Versions.from_dict
-        )
+        return Call("PUT", f"/v1/models/{seg(name)}/current", Versions.from_dict, json={"version": version})
 
     rollback = set_current_version
 
-    def delete_version(self, name: str, version: int) -> None:
+    @operation
+    def delete_version(self, name: str, version: int) -> Call[None]:
         """Delete a version that is not the current one (409 for the current one)."""
-        return self._http.request("DELETE", f"/v1/models/{seg(name)}/versions/{seg(version)}", accept="none")
+        return Call("DELETE", f"/v1/models/{seg(name)}/versions/{seg(version)}", nothing, accept="none")
 
     # ----------------------------------------------------------------- jobs
 
-    def jobs(self, *, status: str | None = None, model: str | None = None) -> ResultList:
+    @operation
+    def jobs(self, *, status: str | None = None, model: str | None = None) -> Call[ResultList[Job]]:
         """Jobs, newest first (filtered by ``status`` and ``model``); a :class:`ResultList` of :class:`Job`.
 
         >>> [j.status for j in client.jobs(model="news")]
         ['succeeded']
         """
-        return self._http.request(
+        return Call(
             "GET",
             "/v1/jobs",
+            lambda d: ResultList([Job.from_dict(j) for j in d["jobs"]], d),
             params={"status": status, "model": model},
-            parse=lambda d: ResultList([Job.from_dict(j) for j in d["jobs"]], d),
         )
 
-    def job(self, job_id: str, *, history: bool = True) -> Job:
+    @operation
+    def job(self, job_id: str, *, history: bool = True) -> Call[Job]:
         """One job; returns a :class:`Job` (``history=False`` leaves the history out: lighter polls)."""
-        return self._http.request(
-            "GET", f"/v1/jobs/{seg(job_id)}", params={"history": history}, parse=Job.from_dict
-        )
+        return Call("GET", f"/v1/jobs/{seg(job_id)}", Job.from_dict, params={"history": history})
 
-    def cancel_job(self, job_id: str) -> Job:
+    @operation
+    def cancel_job(self, job_id: str) -> Call[Job]:
         """Cancel a queued or running job; returns its record (409 ``ConflictError`` once it ended)."""
-        return self._http.request("DELETE", f"/v1/jobs/{seg(job_id)}", parse=Job.from_dict)
-
-    def _light_job(self, job_id: str) -> Any:
-        return self.job(job_id, history=False)
+        return Call("DELETE", f"/v1/jobs/{seg(job_id)}", Job.from_dict)
 
 
 class SyncClient(ServiceAPI):
@@ -134,6 +199,7 @@ class SyncClient(ServiceAPI):
     """
 
     default_url = "http://127.0.0.1"
+    _http: Transport
 
     def __init__(
         self,
@@ -144,18 +210,27 @@ class SyncClient(ServiceAPI):
         client: httpx.Client | None = None,
         headers: dict[str, str] | None = None,
         retries: int = DEFAULT_RETRIES,
-    ):
+    ) -> None:
         if base_url is None and client is None:
             base_url = self.default_url
         self._http = Transport(
             base_url, token=token, timeout=timeout, client=client, headers=headers, retries=retries
         )
 
+    def _bind(self, build: Callable[..., Call[R]]) -> Callable[..., R]:
+        def method(*args: Any, **kwargs: Any) -> R:
+            return self._http.send(build(self, *args, **kwargs))
+
+        return method
+
+    def _light_job(self, job_id: str) -> Job:
+        return self.job(job_id, history=False)
+
     def close(self) -> None:
         """Close the HTTP client (only one the client created itself)."""
         self._http.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -199,6 +274,7 @@ class AsyncClient(ServiceAPI):
     """
 
     default_url = "http://127.0.0.1"
+    _http: AsyncTransport
 
     def __init__(
         self,
@@ -209,18 +285,27 @@ class AsyncClient(ServiceAPI):
         client: httpx.AsyncClient | None = None,
         headers: dict[str, str] | None = None,
         retries: int = DEFAULT_RETRIES,
-    ):
+    ) -> None:
         if base_url is None and client is None:
             base_url = self.default_url
         self._http = AsyncTransport(
             base_url, token=token, timeout=timeout, client=client, headers=headers, retries=retries
         )
 
+    def _bind(self, build: Callable[..., Call[R]]) -> Callable[..., Coroutine[object, None, R]]:
+        async def method(*args: Any, **kwargs: Any) -> R:
+            return await self._http.send(build(self, *args, **kwargs))
+
+        return method
+
+    async def _light_job(self, job_id: str) -> Job:
+        return await self.job(job_id, history=False)
+
     async def aclose(self) -> None:
         """Close the HTTP client (only one the client created itself)."""
         await self._http.aclose()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -250,4 +335,4 @@ class AsyncClient(ServiceAPI):
         return await self.job(job_id)
 
 
-__all__ = ["AsyncClient", "ServiceAPI", "SyncClient", "seg"]
+__all__ = ["AsyncClient", "ServiceAPI", "SyncClient", "operation", "seg"]

@@ -1,7 +1,7 @@
 """Clients of the embeddings service (port 8001): :class:`EmbeddingsClient` and :class:`AsyncEmbeddingsClient`.
 
 Every method of :class:`EmbeddingsAPI` is one call of the service; the sync client returns its
-result, the async one an awaitable of it (the same arguments, the same result).
+result, the async one is a coroutine function of it (the same arguments, the same result, awaited).
 
 >>> client = EmbeddingsClient("http://127.0.0.1:8001")
 >>> corpus = client.upload_corpus("lee.txt", name="lee")
@@ -17,14 +17,24 @@ result, the async one an awaitable of it (the same arguments, the same result).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from service.catalog import SERVICES
-from service.client.base import AsyncClient, ServiceAPI, SyncClient, seg
-from service.client.http import Download, ProgressCallback, Upload
+from service.client.base import AsyncClient, ServiceAPI, SyncClient, operation, seg
+from service.client.http import (
+    Call,
+    Download,
+    ProgressCallback,
+    Upload,
+    json_object,
+    nothing,
+    written_path,
+)
 from service.client.results import Accepted, ModelInfo, Neighbour, ResultList, WordVector
+
+R = TypeVar("R")
 
 DEFAULT_URL = SERVICES["embeddings"].url
 
@@ -40,12 +50,33 @@ BATCH_OPERATIONS = (
 )
 
 
-def _neighbours(data: dict[str, Any]) -> ResultList:
+def _neighbours(data: dict[str, Any]) -> ResultList[Neighbour]:
     return ResultList([Neighbour(r["word"], r["score"]) for r in data["results"]], data)
+
+
+def _word_vectors(data: dict[str, Any]) -> ResultList[WordVector]:
+    return ResultList([WordVector.from_dict(v) for v in data["vectors"]], data)
 
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _query(
+    name: str, op: str, body: dict[str, Any], version: int | None, parse: Callable[[Any], R]
+) -> Call[R]:
+    """``POST /v1/models/{name}/{op}``: a query, safe to send again."""
+    return Call(
+        "POST", f"/v1/models/{seg(name)}/{op}", parse, params={"version": version}, json=body, idempotent=True
+    )
+
+
+def _batch(
+    name: str, operation: str, queries: Sequence[dict[str, Any]], version: int | None
+) -> Call[dict[str, Any]]:
+    if operation not in BATCH_OPERATIONS:
+        raise ValueError(f"no batch form for {operation!r}; one of {', '.join(BATCH_OPERATIONS)}")
+    return _query(name, f"{operation}/batch", {"queries": list(queries)}, version, json_object)
 
 
 class EmbeddingsAPI(ServiceAPI):
@@ -53,6 +84,7 @@ class EmbeddingsAPI(ServiceAPI):
 
     # ----------------------------------------------------------------- corpora
 
+    @operation
     def upload_corpus(
         self,
         path: str | Path,
@@ -62,34 +94,39 @@ class EmbeddingsAPI(ServiceAPI):
         tokenizer: str = "simple",
         lowercase: bool = True,
         progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> Call[dict[str, Any]]:
         """Upload a corpus file (streamed; ``format`` ``text`` or ``jsonl``, gzip detected); returns
         its description (``id``, ``sentences``, ``tokens``…). ``progress(sent, total)`` per chunk.
 
         >>> client.upload_corpus("lee.txt", name="lee")["sentences"]
         300
         """
-        return self._http.request(
+        return Call(
             "POST",
             "/v1/corpora",
+            json_object,
             params={"name": name, "format": format, "tokenizer": tokenizer, "lowercase": lowercase},
             upload=Upload(Path(path), progress),
         )
 
-    def corpora(self) -> ResultList:
+    @operation
+    def corpora(self) -> Call[ResultList[dict[str, Any]]]:
         """Every uploaded corpus: a :class:`ResultList` of dicts (``raw``: ``{"corpora": [...]}``)."""
-        return self._http.request("GET", "/v1/corpora", parse=lambda d: ResultList(d["corpora"], d))
+        return Call("GET", "/v1/corpora", lambda d: ResultList(d["corpora"], d))
 
-    def corpus(self, corpus_id: str) -> dict[str, Any]:
+    @operation
+    def corpus(self, corpus_id: str) -> Call[dict[str, Any]]:
         """One corpus's description (404 when unknown)."""
-        return self._http.request("GET", f"/v1/corpora/{seg(corpus_id)}")
+        return Call("GET", f"/v1/corpora/{seg(corpus_id)}", json_object)
 
-    def delete_corpus(self, corpus_id: str) -> None:
+    @operation
+    def delete_corpus(self, corpus_id: str) -> Call[None]:
         """Delete an uploaded corpus."""
-        return self._http.request("DELETE", f"/v1/corpora/{seg(corpus_id)}", accept="none")
+        return Call("DELETE", f"/v1/corpora/{seg(corpus_id)}", nothing, accept="none")
 
     # ----------------------------------------------------------------- training
 
+    @operation
     def train(
         self,
         name: str,
@@ -100,7 +137,7 @@ class EmbeddingsAPI(ServiceAPI):
         params: dict[str, Any] | None = None,
         tokenizer: dict[str, Any] | None = None,
         overwrite: bool = False,
-    ) -> Accepted:
+    ) -> Call[Accepted]:
         """Start training ``name`` on an uploaded corpus or inline ``sentences``; returns the
         :class:`Accepted` job (wait with :meth:`wait_job`). ``params``: gensim's (``vector_size``,
         ``window``, ``min_count``, ``epochs``, ``sg``…). A taken name is a 409 unless ``overwrite``.
@@ -119,8 +156,9 @@ class EmbeddingsAPI(ServiceAPI):
                 "overwrite": overwrite or None,
             }
         )
-        return self._http.request("POST", "/v1/models", json=body, parse=Accepted.from_dict)
+        return Call("POST", "/v1/models", Accepted.from_dict, json=body)
 
+    @operation
     def continue_training(
         self,
         name: str,
@@ -131,7 +169,7 @@ class EmbeddingsAPI(ServiceAPI):
         alpha: float | None = None,
         min_alpha: float | None = None,
         tokenizer: dict[str, Any] | None = None,
-    ) -> Accepted:
+    ) -> Call[Accepted]:
         """Train ``name`` further (a new version); returns the :class:`Accepted` job."""
         body = _drop_none(
             {
@@ -143,12 +181,11 @@ class EmbeddingsAPI(ServiceAPI):
                 "tokenizer": tokenizer,
             }
         )
-        return self._http.request(
-            "POST", f"/v1/models/{seg(name)}/continue", json=body, parse=Accepted.from_dict
-        )
+        return Call("POST", f"/v1/models/{seg(name)}/continue", Accepted.from_dict, json=body)
 
     # ----------------------------------------------------------------- import / export
 
+    @operation
     def import_vectors(
         self,
         name: str,
@@ -158,7 +195,7 @@ class EmbeddingsAPI(ServiceAPI):
         overwrite: bool = False,
         limit: int | None = None,
         progress: ProgressCallback | None = None,
-    ) -> ModelInfo | Accepted:
+    ) -> Call[ModelInfo | Accepted]:
         """Upload a vector file (``word2vec-text``, ``word2vec-binary``, ``fasttext-bin`` or ``auto``)
         as model ``name`` (``limit``: its first vectors only). A file under the service's
         ``EMBEDDINGS_IMPORT_JOB_BYTES`` returns the new model's :class:`ModelInfo`; a larger one the
@@ -167,14 +204,19 @@ class EmbeddingsAPI(ServiceAPI):
         >>> client.import_vectors("copy", "default.bin").version
         1
         """
-        return self._http.request(
+
+        def parse(d: dict[str, Any]) -> ModelInfo | Accepted:
+            return Accepted.from_dict(d) if "job_id" in d else self._model_info(d)
+
+        return Call(
             "POST",
             f"/v1/models/{seg(name)}/import",
+            parse,
             params=_drop_none({"format": format, "overwrite": overwrite, "limit": limit}),
             upload=Upload(Path(path), progress),
-            parse=lambda d: Accepted.from_dict(d) if "job_id" in d else self._model_info(d),
         )
 
+    @operation
     def import_file(
         self,
         name: str,
@@ -183,7 +225,7 @@ class EmbeddingsAPI(ServiceAPI):
         format: str = "auto",  # noqa: A002
         overwrite: bool = False,
         limit: int | None = None,
-    ) -> Accepted:
+    ) -> Call[Accepted]:
         """Import a file that is already on the server, ``path`` relative to its
         ``EMBEDDINGS_IMPORT_DIR`` (the way to deliver a multi-GB file); returns the :class:`Accepted` job.
 
@@ -191,10 +233,9 @@ class EmbeddingsAPI(ServiceAPI):
         'succeeded'
         """
         body = _drop_none({"path": path, "format": format, "limit": limit, "overwrite": overwrite or None})
-        return self._http.request(
-            "POST", f"/v1/models/{seg(name)}/import", json=body, parse=Accepted.from_dict
-        )
+        return Call("POST", f"/v1/models/{seg(name)}/import", Accepted.from_dict, json=body)
 
+    @operation
     def export_vectors(
         self,
         name: str,
@@ -203,32 +244,24 @@ class EmbeddingsAPI(ServiceAPI):
         format: str = "word2vec-binary",  # noqa: A002
         version: int | None = None,
         progress: ProgressCallback | None = None,
-    ) -> Path:
+    ) -> Call[Path]:
         """Stream the model's vectors (``word2vec-binary`` or ``word2vec-text``) to the file ``dest``
         (written whole or not at all); returns its ``Path``. ``progress(received, total_or_None)``.
 
         >>> client.export_vectors("default", "default.bin")
         PosixPath('default.bin')
         """
-        return self._http.request(
+        return Call(
             "GET",
             f"/v1/models/{seg(name)}/vectors",
+            written_path,
             params={"format": format, "version": version},
             download=Download(Path(dest), progress),
         )
 
     # ----------------------------------------------------------------- queries
 
-    def _query(self, name: str, op: str, body: dict[str, Any], version: int | None, parse=None) -> Any:
-        return self._http.request(
-            "POST",
-            f"/v1/models/{seg(name)}/{op}",
-            params={"version": version},
-            json=body,
-            parse=parse,
-            idempotent=True,  # a query: safe to send again
-        )
-
+    @operation
     def similar(
         self,
         name: str,
@@ -241,7 +274,7 @@ class EmbeddingsAPI(ServiceAPI):
         restrict_vocab: int | None = None,
         exact: bool | None = None,
         version: int | None = None,
-    ) -> ResultList:
+    ) -> Call[ResultList[Neighbour]]:
         """The ``topn`` nearest words (gensim ``most_similar``; ``method="cosmul"``:
         ``most_similar_cosmul``; or nearest to a raw ``vector``); a :class:`ResultList` of :class:`Neighbour`.
         ``exact``: ``True`` scans every vector (gensim's answer), ``False``/``None`` lets the model's ANN
@@ -261,8 +294,9 @@ class EmbeddingsAPI(ServiceAPI):
                 "exact": exact,
             }
         )
-        return self._query(name, "similar", body, version, _neighbours)
+        return _query(name, "similar", body, version, _neighbours)
 
+    @operation
     def analogy(
         self,
         name: str,
@@ -275,7 +309,7 @@ class EmbeddingsAPI(ServiceAPI):
         restrict_vocab: int | None = None,
         exact: bool | None = None,
         version: int | None = None,
-    ) -> ResultList:
+    ) -> Call[ResultList[Neighbour]]:
         """``a : b :: c : ?`` (``b - a + c``); a :class:`ResultList` of :class:`Neighbour` (``exact``: as
         :meth:`similar`).
 
@@ -293,43 +327,46 @@ class EmbeddingsAPI(ServiceAPI):
                 "exact": exact,
             }
         )
-        return self._query(name, "analogy", body, version, _neighbours)
+        return _query(name, "analogy", body, version, _neighbours)
 
+    @operation
     def similarity(
         self, name: str, pairs: Sequence[Sequence[str]], *, version: int | None = None
-    ) -> list[float]:
+    ) -> Call[list[float]]:
         """Cosine similarity of each word pair, in order.
 
         >>> client.similarity("default", [("war", "peace")])
         [0.93...]
         """
         body = {"pairs": [list(p) for p in pairs]}
-        return self._query(name, "similarity", body, version, lambda d: d["similarities"])
+        return _query(name, "similarity", body, version, lambda d: [float(x) for x in d["similarities"]])
 
+    @operation
     def n_similarity(
         self, name: str, words1: Sequence[str], words2: Sequence[str], *, version: int | None = None
-    ) -> float:
+    ) -> Call[float]:
         """Cosine between the means of two word sets (gensim ``n_similarity``)."""
         body = {"words1": list(words1), "words2": list(words2)}
-        return self._query(name, "n-similarity", body, version, lambda d: d["similarity"])
+        return _query(name, "n-similarity", body, version, lambda d: float(d["similarity"]))
 
-    def doesnt_match(self, name: str, words: Sequence[str], *, version: int | None = None) -> str:
+    @operation
+    def doesnt_match(self, name: str, words: Sequence[str], *, version: int | None = None) -> Call[str]:
         """The odd word out (gensim ``doesnt_match``).
 
         >>> client.doesnt_match("default", ["president", "minister", "fire"])
         'fire'
         """
-        return self._query(name, "doesnt-match", {"words": list(words)}, version, lambda d: d["word"])
+        return _query(name, "doesnt-match", {"words": list(words)}, version, lambda d: str(d["word"]))
 
-    def vectors(self, name: str, words: Sequence[str], *, version: int | None = None) -> ResultList:
+    @operation
+    def vectors(
+        self, name: str, words: Sequence[str], *, version: int | None = None
+    ) -> Call[ResultList[WordVector]]:
         """Each word's vector; a :class:`ResultList` of :class:`WordVector` (``vector=None`` when
         unknown; ``raw["unknown_words"]`` lists those). 404 only when every word is unknown."""
+        return _query(name, "vectors", {"words": list(words)}, version, _word_vectors)
 
-        def parse(d: dict[str, Any]) -> ResultList:
-            return ResultList([WordVector.from_dict(v) for v in d["vectors"]], d)
-
-        return self._query(name, "vectors", {"words": list(words)}, version, parse)
-
+    @operation
     def sentence_vectors(
         self,
         name: str,
@@ -338,15 +375,16 @@ class EmbeddingsAPI(ServiceAPI):
         pooling: str = "mean",
         tokenizer: dict[str, Any] | None = None,
         version: int | None = None,
-    ) -> ResultList:
+    ) -> Call[ResultList[dict[str, Any]]]:
         """Pooled (``mean``, ``max``, ``sum``) vectors of sentences (text or token lists); a
         :class:`ResultList` of dicts (``vector``, ``tokens``, ``known_tokens``…)."""
         body = _drop_none({"sentences": list(sentences), "pooling": pooling, "tokenizer": tokenizer})
-        return self._query(name, "sentence-vectors", body, version, lambda d: ResultList(d["vectors"], d))
+        return _query(name, "sentence-vectors", body, version, lambda d: ResultList(d["vectors"], d))
 
+    @operation
     def batch(
         self, name: str, operation: str, queries: Sequence[dict[str, Any]], *, version: int | None = None
-    ) -> dict[str, Any]:
+    ) -> Call[dict[str, Any]]:
         """Many queries of one ``operation`` (one of :data:`BATCH_OPERATIONS`) in one request; returns
         ``{"results": [...], "errors": [...]}``: ``results`` aligned with ``queries`` (``None`` where
         one failed), ``errors`` naming each failure by ``index`` with its problem.
@@ -354,22 +392,23 @@ class EmbeddingsAPI(ServiceAPI):
         >>> client.batch("default", "similar", [{"positive": ["war"], "topn": 3}, {"positive": ["qwzx"]}])["errors"][0]["index"]
         1
         """
-        if operation not in BATCH_OPERATIONS:
-            raise ValueError(f"no batch form for {operation!r}; one of {', '.join(BATCH_OPERATIONS)}")
-        return self._query(name, f"{operation}/batch", {"queries": list(queries)}, version)
+        return _batch(name, operation, queries, version)
 
+    @operation
     def similar_batch(
         self, name: str, queries: Sequence[dict[str, Any]], *, version: int | None = None
-    ) -> dict[str, Any]:
+    ) -> Call[dict[str, Any]]:
         """``batch(name, "similar", queries)``: cosadd queries run as one matrix product."""
-        return self.batch(name, "similar", queries, version=version)
+        return _batch(name, "similar", queries, version)
 
+    @operation
     def analogy_batch(
         self, name: str, queries: Sequence[dict[str, Any]], *, version: int | None = None
-    ) -> dict[str, Any]:
+    ) -> Call[dict[str, Any]]:
         """``batch(name, "analogy", queries)``."""
-        return self.batch(name, "analogy", queries, version=version)
+        return _batch(name, "analogy", queries, version)
 
+    @operation
     def evaluate(
         self,
         name: str,
@@ -377,13 +416,14 @@ class EmbeddingsAPI(ServiceAPI):
         pairs: dict[str, Any] | None = None,
         analogies: dict[str, Any] | None = None,
         version: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> Call[dict[str, Any]]:
         """Word-pair correlation and/or analogy accuracy; returns ``{"pairs": {...}, "analogies": {...}}``.
 
         >>> client.evaluate("default", pairs={"dataset": "wordsim353"})["pairs"]["spearman_rho"]
         0.3...
         """
-        return self._query(name, "evaluate", _drop_none({"pairs": pairs, "analogies": analogies}), version)
+        body = _drop_none({"pairs": pairs, "analogies": analogies})
+        return _query(name, "evaluate", body, version, json_object)
 
 
 class EmbeddingsClient(EmbeddingsAPI, SyncClient):

@@ -3,7 +3,9 @@
 :class:`Transport` (sync, over ``httpx.Client``) and :class:`AsyncTransport` (over
 ``httpx.AsyncClient``) have the same ``request`` method; the service clients are written once
 against it, so every method of a sync client returns its result and the same method of an async
-client returns an awaitable of it. An error answer raises a :class:`ProblemError`
+client returns an awaitable of it. What a client method sends is a :class:`Call` (method, path,
+body, and how to read the answer); ``send(call)`` returns what ``call.parse`` makes of the answer, so
+its type is the call's (``Call[ModelInfo]`` → ``ModelInfo``). An error answer raises a :class:`ProblemError`
 (:mod:`service.client.problems`); a service that cannot be reached raises
 :class:`ServiceUnreachableError`.
 
@@ -24,11 +26,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from service.client.problems import ServiceUnreachableError, problem_from_response
+
+R = TypeVar("R")
 
 #: ``progress(done_bytes, total_bytes_or_None)``: called after each chunk of an upload or download.
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -59,7 +63,7 @@ def _retry_wait(response: httpx.Response | None, attempt: int) -> float | None:
         after = response.headers.get("retry-after", "")
         if after.isdigit():
             return min(float(after), MAX_RETRY_AFTER_S)
-    return RETRY_BACKOFF_S * (2**attempt)
+    return RETRY_BACKOFF_S * 2.0**attempt
 
 
 def is_safe(method: str, idempotent: bool | None) -> bool:
@@ -106,6 +110,59 @@ class Download:
         return self.dest.with_name(self.dest.name + ".part")
 
 
+@dataclass(frozen=True)
+class Call(Generic[R]):
+    """One request, described: what a client method sends, and ``parse``, which turns the decoded
+    answer (the JSON, bytes with ``accept="bytes"``, ``None`` with ``accept="none"``, the written
+    ``Path`` with ``download``) into the method's result; a transport's ``send(call)`` returns that.
+
+    >>> call = Call("GET", "/healthz", json_object)
+    >>> Transport(client=TestClient(app)).send(call)
+    {'status': 'ok', ...}
+    """
+
+    method: str
+    path: str
+    parse: Callable[[Any], R]
+    params: dict[str, Any] | None = None
+    json: Any = None
+    upload: Upload | None = None
+    download: Download | None = None
+    accept: str = "json"
+    #: Safe to send again (:func:`is_safe`); ``None``: by the method (GET/HEAD/OPTIONS).
+    idempotent: bool | None = None
+
+
+def json_object(value: Any) -> dict[str, Any]:
+    """A JSON object answer as a dict (``ValueError`` for anything else: not what a route answers)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def nothing(value: Any) -> None:
+    """An answer without a body (``accept="none"``, a 204)."""
+    return None
+
+
+def raw_bytes(value: Any) -> bytes:
+    """The bytes of an ``accept="bytes"`` answer."""
+    if not isinstance(value, bytes):
+        raise ValueError(f"expected bytes, got {type(value).__name__}")
+    return value
+
+
+def written_path(value: Any) -> Path:
+    """The ``Path`` a ``download`` wrote."""
+    if not isinstance(value, Path):
+        raise ValueError(f"expected a Path, got {type(value).__name__}")
+    return value
+
+
+#: A request body: bytes, or the chunks of an :class:`Upload`.
+Content = bytes | Iterator[bytes] | AsyncIterator[bytes]
+
+
 def _total(response: httpx.Response) -> int | None:
     value = response.headers.get("content-length")
     return int(value) if value and value.isdigit() else None
@@ -128,6 +185,11 @@ def _decode(response: httpx.Response, accept: str) -> Any:
 
 
 class _Base:
+    base_url: str
+    retries: int
+    token: str | None
+    _owned: bool
+
     def __init__(
         self,
         base_url: str | None,
@@ -136,7 +198,7 @@ class _Base:
         timeout: float | httpx.Timeout | None,
         headers: dict[str, str] | None,
         retries: int = DEFAULT_RETRIES,
-    ):
+    ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
         self.retries = retries
@@ -146,7 +208,13 @@ class _Base:
             self._headers["Authorization"] = f"Bearer {token}"
         self._timeout = DEFAULT_TIMEOUT if timeout is None else timeout
 
-    def _request_args(self, params, json, content, headers) -> dict[str, Any]:
+    def _request_args(
+        self,
+        params: dict[str, Any] | None,
+        json: Any,
+        content: Content | None,
+        headers: dict[str, str] | None,
+    ) -> dict[str, Any]:
         args: dict[str, Any] = {"params": _params(params), "headers": {**self._headers, **(headers or {})}}
         if json is not None:
             args["json"] = json
@@ -164,7 +232,9 @@ class _Base:
         self.base_url = str(base_url or client.base_url).rstrip("/")
         return client
 
-    def _tries(self, method: str, idempotent: bool | None, upload: Any, download: Any) -> int:
+    def _tries(
+        self, method: str, idempotent: bool | None, upload: Upload | None, download: Download | None
+    ) -> int:
         """How many times a request is sent at most: ``1 + retries`` when it is safe to repeat
         (:func:`is_safe`, and neither an upload nor a download), else once."""
         safe = upload is None and download is None and is_safe(method, idempotent)
@@ -183,6 +253,8 @@ class Transport(_Base):
     ``httpx.Timeout``; default 60 s, 5 s to connect). Closing closes only a client it created.
     """
 
+    client: httpx.Client
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -192,7 +264,7 @@ class Transport(_Base):
         client: httpx.Client | None = None,
         headers: dict[str, str] | None = None,
         retries: int = DEFAULT_RETRIES,
-    ):
+    ) -> None:
         super().__init__(base_url, token=token, timeout=timeout, headers=headers, retries=retries)
         self.client = self._adopt(client, base_url, httpx.Client)
 
@@ -228,8 +300,34 @@ class Transport(_Base):
         pass) is tried up to ``retries`` more times after a transport error or a 502/503/504 (or a
         proxy's 500), waiting 0.25 s, 0.5 s... or the answer's ``Retry-After``. Uploads, downloads
         and writes are sent once."""
+        value = self._exchange(
+            method, path, params, json, content, upload, download, headers, accept, idempotent
+        )
+        return parse(value) if parse else value
+
+    def send(self, call: Call[R], *, headers: dict[str, str] | None = None) -> R:
+        """Send a :class:`Call`; returns ``call.parse(answer)`` (retried as :meth:`request` says)."""
+        value = self._exchange(
+            call.method, call.path, call.params, call.json, None, call.upload, call.download,
+            headers, call.accept, call.idempotent,
+        )  # fmt: skip
+        return call.parse(value)
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        content: Content | None,
+        upload: Upload | None,
+        download: Download | None,
+        headers: dict[str, str] | None,
+        accept: str,
+        idempotent: bool | None,
+    ) -> Any:
         if upload is not None:
-            content = upload.chunks()  # type: ignore[assignment]
+            content = upload.chunks()
             headers = {
                 "Content-Type": "application/octet-stream",
                 "Content-Length": str(upload.size),
@@ -241,7 +339,7 @@ class Transport(_Base):
             response = None
             try:
                 if download is not None:
-                    return self._download(method, path, args, download, parse)
+                    return self._download(method, path, args, download)
                 response = self.client.request(method, path, **args)
             except httpx.TransportError as exc:
                 if attempt == tries - 1:
@@ -253,10 +351,9 @@ class Transport(_Base):
         assert response is not None
         if response.status_code >= 400:
             raise problem_from_response(response)
-        value = _decode(response, accept)
-        return parse(value) if parse else value
+        return _decode(response, accept)
 
-    def _download(self, method, path, args, download: Download, parse) -> Any:
+    def _download(self, method: str, path: str, args: dict[str, Any], download: Download) -> Path:
         part = download.part()
         with self.client.stream(method, path, **args) as response:
             if response.status_code >= 400:
@@ -275,7 +372,7 @@ class Transport(_Base):
                 os.replace(part, download.dest)
             finally:
                 part.unlink(missing_ok=True)
-        return parse(download.dest) if parse else download.dest
+        return download.dest
 
 
 class AsyncTransport(_Base):
@@ -284,6 +381,8 @@ class AsyncTransport(_Base):
     ``client`` is an ``httpx.AsyncClient`` (``httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
     base_url="http://test")`` serves an app in-process).
     """
+
+    client: httpx.AsyncClient
 
     def __init__(
         self,
@@ -294,7 +393,7 @@ class AsyncTransport(_Base):
         client: httpx.AsyncClient | None = None,
         headers: dict[str, str] | None = None,
         retries: int = DEFAULT_RETRIES,
-    ):
+    ) -> None:
         super().__init__(base_url, token=token, timeout=timeout, headers=headers, retries=retries)
         self.client = self._adopt(client, base_url, httpx.AsyncClient)
 
@@ -324,8 +423,34 @@ class AsyncTransport(_Base):
         idempotent: bool | None = None,
     ) -> Any:
         """Send one request; returns ``parse(answer)`` like :meth:`Transport.request` (same retries)."""
+        value = await self._exchange(
+            method, path, params, json, content, upload, download, headers, accept, idempotent
+        )
+        return parse(value) if parse else value
+
+    async def send(self, call: Call[R], *, headers: dict[str, str] | None = None) -> R:
+        """Send a :class:`Call`; returns ``call.parse(answer)`` like :meth:`Transport.send`."""
+        value = await self._exchange(
+            call.method, call.path, call.params, call.json, None, call.upload, call.download,
+            headers, call.accept, call.idempotent,
+        )  # fmt: skip
+        return call.parse(value)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        content: Content | None,
+        upload: Upload | None,
+        download: Download | None,
+        headers: dict[str, str] | None,
+        accept: str,
+        idempotent: bool | None,
+    ) -> Any:
         if upload is not None:
-            content = upload.achunks()  # type: ignore[assignment]
+            content = upload.achunks()
             headers = {
                 "Content-Type": "application/octet-stream",
                 "Content-Length": str(upload.size),
@@ -337,7 +462,7 @@ class AsyncTransport(_Base):
             response = None
             try:
                 if download is not None:
-                    return await self._download(method, path, args, download, parse)
+                    return await self._download(method, path, args, download)
                 response = await self.client.request(method, path, **args)
             except httpx.TransportError as exc:
                 if attempt == tries - 1:
@@ -349,10 +474,9 @@ class AsyncTransport(_Base):
         assert response is not None
         if response.status_code >= 400:
             raise problem_from_response(response)
-        value = _decode(response, accept)
-        return parse(value) if parse else value
+        return _decode(response, accept)
 
-    async def _download(self, method, path, args, download: Download, parse) -> Any:
+    async def _download(self, method: str, path: str, args: dict[str, Any], download: Download) -> Path:
         part = download.part()
         async with self.client.stream(method, path, **args) as response:
             if response.status_code >= 400:
@@ -371,7 +495,18 @@ class AsyncTransport(_Base):
                 os.replace(part, download.dest)
             finally:
                 part.unlink(missing_ok=True)
-        return parse(download.dest) if parse else download.dest
+        return download.dest
 
 
-__all__ = ["AsyncTransport", "Download", "ProgressCallback", "Transport", "Upload"]
+__all__ = [
+    "AsyncTransport",
+    "Call",
+    "Download",
+    "ProgressCallback",
+    "Transport",
+    "Upload",
+    "json_object",
+    "nothing",
+    "raw_bytes",
+    "written_path",
+]

@@ -14,25 +14,29 @@ Neighbour(word='bush', score=0.98...)
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: Job statuses after which a job never changes again.
 ENDED = frozenset({"succeeded", "failed", "cancelled"})
 
 
-class ResultList(list):
-    """A list of typed results, with the service's whole answer in ``raw``."""
+class ResultList(list[T]):
+    """A list of typed results, with the service's whole answer in ``raw``
+    (``ResultList[Neighbour]``: a list of :class:`Neighbour`)."""
 
     raw: dict[str, Any]
 
-    def __init__(self, items: Any = (), raw: dict[str, Any] | None = None):
+    def __init__(self, items: Iterable[T] = (), raw: dict[str, Any] | None = None) -> None:
         super().__init__(items)
         self.raw = raw if raw is not None else {}
 
 
-def _build(cls: type, data: dict[str, Any], **extra: Any) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
+def _build(cls: type[T], data: dict[str, Any], **extra: Any) -> T:
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs = {k: v for k, v in data.items() if k in names}
     kwargs.update(extra)
     if "raw" in names:

@@ -5,7 +5,10 @@ without internet access. The assets here come from the ``fastapi-offline`` wheel
 which renders the OpenAPI 3.1 document FastAPI emits, and ReDoc 2), served under
 ``/static-offline-docs/``. Every URL in the two pages is relative (``openapi.json``,
 ``static-offline-docs/…``), so the manuals also work behind a reverse proxy that adds a path prefix;
-the Swagger validator badge (a call to validator.swagger.io) is switched off, and both pages carry
+under one that says so (the ASGI ``root_path``: Ray Serve's ``route_prefix``, a ``Mount``, uvicorn's
+``--root-path``) the OpenAPI document lists it as its server (``"servers": [{"url": "/embeddings"}]``,
+which FastAPI's ``/openapi.json`` route adds), so Swagger UI's "Try it out" calls the prefixed URLs,
+and Swagger UI's OAuth2 redirect page is announced under the prefix too. The Swagger validator badge (a call to validator.swagger.io) is switched off, and both pages carry
 a Content-Security-Policy that lets them load nothing from another host (ReDoc's bundle would fetch
 its logo from cdn.redoc.ly: it is served with that URL taken out, and ReDoc hides the image).
 """
@@ -16,7 +19,7 @@ import functools
 import importlib.resources
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -85,14 +88,17 @@ def install_offline_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: st
     app.mount(STATIC_URL, StaticFiles(directory=assets_dir()), name="static-offline-docs")
 
     # The pages sit one level below the root (``/docs``), so ``openapi.json`` and ``static-…/``
-    # resolve to the root's, with or without a proxy's path prefix.
+    # resolve to the root's, with or without a proxy's path prefix. Swagger UI takes its OAuth2
+    # redirect as a path on the page's origin (``window.location.origin + '/docs/oauth2-redirect'``):
+    # that one gets the prefix the request came under.
     @app.get(docs_url, include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root_path = str(request.scope.get("root_path") or "").rstrip("/")
         return _offline(
             get_swagger_ui_html(
                 openapi_url=openapi,
                 title=f"{title} - Swagger UI",
-                oauth2_redirect_url=redirect,
+                oauth2_redirect_url=root_path + redirect,
                 swagger_js_url=f"{static}/swagger-ui-bundle.js",
                 swagger_css_url=f"{static}/swagger-ui.css",
                 swagger_favicon_url=f"{static}/favicon.png",
