@@ -21,7 +21,16 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[dev,ray]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The npm packages of tests/test_generated_clients.py (openapi-typescript, openapi-fetch, typescript:
+# pinned in tests/node/package-lock.json), installed by `npm ci` into tests/node/node_modules (ignored).
+NODE_DIR := tests/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "need Node.js (20; 18.17 at least) and npm for tests/test_generated_clients.py"; exit 1; }
+	npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 # Stopping. Each child of `run` and `serve` starts in a process group of its own ($(PGRP)), so a
 # Ctrl-C (the terminal's SIGINT to make's process group) reaches make and the recipe's shell only;
@@ -97,7 +106,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+test: lint $(NODE_STAMP)
 	$(VENV)/bin/pytest -q -m "not container and not docs" tests models service/kit
 
 # Every shell block of README.md and docs/, in order, twice, against real services (a few minutes).

@@ -5,21 +5,24 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from service.kit.job_record import ACTIVE
 
 PROBLEM = "application/problem+json"
-PROBLEM_BASE = "https://embattn.dev/problems/"
+PROBLEM_BASE = "/problems/"
+#: A problem's ``type``: ``about:blank``, or ``/problems/<slug>`` under the service's path prefix if any.
+PROBLEM_TYPE = re.compile(r"(?:/[A-Za-z0-9._~-]+)*/problems/([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
 
 
 def assert_problem(resp, status: int, type_: str | None = None) -> dict:
     """``resp`` is an RFC 9457 problem with this status (and type slug ``type_``); returns its body.
 
     Checks the status code, the ``application/problem+json`` media type and the RFC's members:
-    ``type`` (a URI reference), ``title`` and ``status`` always; ``detail`` and
-    ``instance`` strings when present.
+    ``type`` (``about:blank`` or ``[<prefix>]/problems/<slug>``, a URI reference the service
+    answers), ``title`` and ``status`` always; ``detail`` and ``instance`` strings when present.
     """
     assert resp.status_code == status, resp.text
     content_type = resp.headers.get("content-type", "")
@@ -29,11 +32,12 @@ def assert_problem(resp, status: int, type_: str | None = None) -> dict:
     assert body.get("status") == status, body
     assert isinstance(body.get("title"), str) and body["title"], body
     assert isinstance(body.get("type"), str) and body["type"], body
+    assert body["type"] == "about:blank" or PROBLEM_TYPE.fullmatch(body["type"]), body
     for member in ("detail", "instance"):
         if member in body:
             assert isinstance(body[member], str), body
     if type_:
-        assert body["type"].endswith("/" + type_), body
+        assert body["type"].endswith(PROBLEM_BASE + type_), body
     return body
 
 

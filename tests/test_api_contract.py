@@ -233,17 +233,39 @@ def test_openapi_documents_problems_everywhere_and_one_version(emb, att):
     assert specs[0]["info"]["version"] == specs[1]["info"]["version"]
     for spec in specs:
         assert "Problem" in spec["components"]["schemas"]
+        problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
         for path, ops in spec["paths"].items():
             for method, op in ops.items():
                 responses = op["responses"]
-                assert "4XX" in responses and "application/problem+json" in responses["4XX"]["content"], (
-                    method,
-                    path,
-                )
+                assert "4XX" in responses and "5XX" in responses, (method, path)
+                # every 4xx/5xx the operation declares (404, 422, 409, 503...) is the Problem, nothing else
+                for code, response in responses.items():
+                    if code[0] in "45":
+                        assert response["content"] == problem, (method, path, code)
+                    else:  # and every other answer has a schema (a generated client keeps it)
+                        for media, content in (response.get("content") or {}).items():
+                            assert "schema" in content, (method, path, code, media)
+        for path, ops in spec["paths"].items():  # every body a generator can send: a schema
+            for method, op in ops.items():
+                for media, content in op.get("requestBody", {}).get("content", {}).items():
+                    assert "schema" in content, (method, path, media)
         metrics = spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
         assert [m.split(";")[0] for m in metrics] == ["text/plain"], metrics
     r = emb.get("/metrics")
     assert r.headers["content-type"].startswith("text/plain") and "embattn_http_requests_total" in r.text
+    heatmap = specs[1]["paths"]["/v1/models/{name}/attention.{fmt}"]["get"]["responses"]["200"]["content"]
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    assert heatmap == {"image/png": binary, "image/svg+xml": binary}
+    uploads = [
+        specs[0]["paths"]["/v1/corpora"]["post"],
+        specs[0]["paths"]["/v1/models/{name}/import"]["post"],
+        specs[1]["paths"]["/v1/datasets"]["post"],
+    ]
+    for op in uploads:  # the raw file, as application/octet-stream (generated clients keep that one)
+        assert op["requestBody"]["content"]["application/octet-stream"] == binary
+    importing = specs[0]["paths"]["/v1/models/{name}/import"]["post"]["requestBody"]["content"]
+    assert importing["application/json"]["schema"] == {"$ref": "#/components/schemas/ImportRequest"}
+    assert "ImportRequest" in specs[0]["components"]["schemas"]
 
 
 def test_405_allow_lists_every_method_of_the_path(emb, att):

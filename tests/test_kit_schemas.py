@@ -32,7 +32,9 @@ from service.kit.schemas import (
     JobAccepted,
     Problem,
     RequestModel,
+    is_option,
     job_location,
+    option,
 )
 
 
@@ -243,6 +245,91 @@ def test_beam_options_need_decode_beam(model):
     assert model.model_validate({**base, "decode": "beam", "beam_size": 3}).beam_size == 3
     assert model.model_validate(base).beam_size == 4  # the default does not count as sent
     assert model.model_validate({**base, "decode": "beam"}).beam_size == 4
+
+
+# --------------------------------------------------------------------------- options publish no default
+
+#: The members that apply in some cases only (a validator refuses them when they would be ignored):
+#: declared with ``option()``, so that the OpenAPI documents publish no default for them.
+OPTIONS = {
+    "TranslateRequest": {"beam_size", "n_best", "coverage_penalty"},
+    "EvaluateRequest": {"beam_size"},
+    "TaskSpec": {"n_train", "n_dev", "n_test", "min_len", "max_len", "keep_stress"},
+    "ModelConfigIn": {"tokenization", "emb_dim"},
+    "TrainParamsIn": {"step_size", "rate", "decay_steps", "min_lr"},
+    "TrainRequest": {"freeze_embeddings"},
+}
+
+
+def test_option_keeps_its_default_but_does_not_publish_it():
+    class Decode(RequestModel):
+        beam: Bool = False
+        width: Int = option(4, ge=1, le=16, description="With `beam` only (default 4).")
+
+    prop = Decode.model_json_schema()["properties"]["width"]
+    assert prop == {"description": "With `beam` only (default 4).", "maximum": 16, "minimum": 1,
+                    "title": "Width", "type": "integer"}  # fmt: skip
+    assert Decode().width == 4 and "width" not in Decode().model_fields_set
+    assert Decode(width=2).model_fields_set == {"width"}
+    with pytest.raises(ValidationError):  # null is not a width (as before: the member is an Int)
+        Decode.model_validate({"width": None})
+    assert is_option(Decode.model_fields["width"]) and not is_option(Decode.model_fields["beam"])
+
+
+@pytest.mark.parametrize("package", [emb, att], ids=["embeddings", "attention"])
+def test_options_publish_no_default_and_say_theirs(package):
+    found = {}
+    for cls in _request_classes(package):
+        props = cls.model_json_schema()["properties"]
+        for name, field in cls.model_fields.items():
+            if is_option(field):
+                found.setdefault(cls.__name__, set()).add(name)
+                assert "default" not in props[name], (cls.__name__, name)
+                assert "default" in (field.description or "").lower(), (cls.__name__, name, field.description)
+    assert found == ({} if package is emb else OPTIONS)
+
+
+def _deref(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema ``schema`` stands for: its ``$ref`` followed, an optional one (``anyOf [X, null]``) read as X."""
+    while True:
+        others = [a for a in schema.get("anyOf", []) if a.get("type") != "null"]
+        if "$ref" in schema:
+            schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        elif len(others) == 1:
+            schema = others[0]
+        else:
+            return schema
+
+
+def _with_published_defaults(doc: dict[str, Any], schema: dict[str, Any], value: Any) -> Any:
+    """``value`` with every default the schema publishes filled in, in every object it holds: what a
+    generated client sends for a body built with those members."""
+    schema = _deref(doc, schema)
+    if isinstance(value, dict) and "properties" in schema:
+        props = schema["properties"]
+        out = {k: _with_published_defaults(doc, props[k], v) if k in props else v for k, v in value.items()}
+        return {**{k: p["default"] for k, p in props.items() if "default" in p and k not in out}, **out}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_with_published_defaults(doc, schema["items"], v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("service", ["embeddings", "attention"])
+def test_every_example_with_every_published_default_is_accepted(service, tmp_path):
+    # A generated client sends every default the document publishes for the objects it builds: the
+    # examples of each request body, with those added at every level, must still be valid bodies.
+    from tests.helpers import attention_app, embeddings_app
+
+    doc = (embeddings_app if service == "embeddings" else attention_app)(tmp_path).openapi()
+    package = emb if service == "embeddings" else att
+    checked = 0
+    for cls in _request_classes(package):
+        component = doc["components"]["schemas"].get(cls.__name__)
+        for example in (component or {}).get("examples", []):
+            body = _with_published_defaults(doc, component, example)
+            cls.model_validate(body)  # a ValidationError names what a generated client would be refused
+            checked += 1
+    assert checked >= (8 if service == "embeddings" else 5)
 
 
 def test_beam_size_is_bounded_by_the_cores_limit():

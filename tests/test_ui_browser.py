@@ -368,6 +368,13 @@ def test_alignment_n_best_hypotheses_switch_the_heatmap(servers, page):
         assert page.locator(box).is_enabled()
     assert float(page.locator("#al-nbest").get_attribute("max")) == schema["n_best"]["maximum"]
     assert float(page.locator("#al-cp").get_attribute("max")) == schema["coverage_penalty"]["maximum"]
+    # Beam options publish no default (a generated client would send it with a greedy decode): the
+    # page shows the defaults their descriptions state.
+    for key in ("beam_size", "n_best", "coverage_penalty"):
+        assert "default" not in schema[key] and "default" in schema[key]["description"]
+    assert page.locator("#al-beam").input_value() == "4" and "default 4" in schema["beam_size"]["description"]
+    assert page.locator("#al-nbest").input_value() == "1" and "default 1" in schema["n_best"]["description"]
+    assert page.locator("#al-cp").get_attribute("placeholder") == "0"
     page.fill("#al-beam", "4")
     page.fill("#al-nbest", "3")
     page.fill("#al-inputs", "abc4")

@@ -17,6 +17,7 @@ from service.embeddings.jobs import JOB_DESCRIPTION, job_view
 from service.embeddings.routes import corpora, models, openai, queries, vocabulary
 from service.embeddings.runtime import EmbeddingsRuntime
 from service.embeddings.schemas.jobs import JobInfo
+from service.embeddings.schemas.models import ImportRequest
 from service.embeddings.settings import Settings
 from service.kit.app import create_app as kit_create_app
 
@@ -90,5 +91,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version_summary=version_summary,
         upload_paths=UPLOAD_PATHS,
         openapi_tags=TAGS,
+        openapi_schemas=[ImportRequest],  # the JSON body of POST /v1/models/{name}/import, read by the route
         lifespan=lifespan,
     )

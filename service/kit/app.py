@@ -12,7 +12,11 @@
 * the request-body size limit (413 while the body streams in) and timeout (408 for a body that
   stalls or drips);
 * problem+json for every error (:mod:`service.kit.problems`), including invalid model names that
-  never reach a route (``/v1/models/a%2F..%2Fb/similar`` is a 422, not a 404).
+  never reach a route (``/v1/models/a%2F..%2Fb/similar`` is a 422, not a 404), and the pages its
+  ``type`` URIs point to, ``/problems/{slug}`` (:mod:`service.kit.problem_types`);
+* an OpenAPI document generated clients can use (:func:`finish_openapi`): each operation's
+  ``operationId`` is its route's name (the route function's: ``similar``, ``train_model``), every
+  4xx/5xx response it declares is a ``Problem``, and the optional token is said to be optional.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,10 +43,11 @@ from service.kit.metrics import METRICS_RESPONSES, PrometheusResponse, metrics_e
 from service.kit.middleware import BodySizeLimitMiddleware, BodyTimeoutMiddleware, RequestContextMiddleware
 from service.kit.models_routes import Summary, models_router
 from service.kit.names import NAME_DESCRIPTION, is_valid_name
+from service.kit.problem_types import problem_types_router
 from service.kit.problems import install_problem_handlers, problem_response
 from service.kit.roles import WriterRouting, depends_on, writer_routes
 from service.kit.runtime import ServiceRuntime
-from service.kit.schemas import PROBLEM_RESPONSES
+from service.kit.schemas import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES
 from service.kit.settings import ServiceSettings
 from service.kit.ui import install_cors, install_ui
 
@@ -67,6 +73,7 @@ def create_app(
     version_summary: Summary,
     upload_paths: Sequence[str] = (),
     openapi_tags: list[dict[str, str]] | None = None,
+    openapi_schemas: Sequence[type[BaseModel]] = (),
     lifespan: Lifespan | None = None,
 ) -> FastAPI:
     """Return a FastAPI app with the kit's lifecycle, routes, middleware and error format.
@@ -76,7 +83,9 @@ def create_app(
     kit adds ``/healthz``, ``/readyz``, ``/metrics``, ``/v1/jobs`` (each job shown through
     ``job_view`` as ``job_model``) and the model-versions routes (each version summarised by
     ``version_summary``). ``upload_paths`` are path regexes that get ``max_upload_bytes`` instead of
-    ``max_body_bytes``; ``lifespan`` wraps anything else the service needs around start-up.
+    ``max_body_bytes``; ``openapi_schemas`` are models a route reads itself (its ``openapi_extra``
+    refers to them as ``#/components/schemas/<Name>``), added to the document's components;
+    ``lifespan`` wraps anything else the service needs around start-up.
     """
     configure_logging(settings.log_level, json_lines=settings.log_json)
 
@@ -99,6 +108,7 @@ def create_app(
         lifespan=_lifespan,
         openapi_tags=openapi_tags,
         responses=PROBLEM_RESPONSES,
+        generate_unique_id_function=operation_id,
         docs_url=None,  # served from packaged assets below (offline)
         redoc_url=None,
     )
@@ -138,7 +148,9 @@ def create_app(
         summary="Prometheus metrics (text exposition format)",
         response_class=PrometheusResponse,
         responses=METRICS_RESPONSES,
+        name="metrics",
     )
+    app.include_router(problem_types_router())
     all_routers = (
         *routers,
         models_router(summary=version_summary),
@@ -147,7 +159,7 @@ def create_app(
     for router in all_routers:
         app.include_router(router)
     _install_name_check(app, _named_collections(all_routers))
-    _document_auth(app, settings, _query_operations(all_routers))
+    _finish_openapi(app, settings, _query_operations(all_routers), openapi_schemas)
     install_offline_docs(app)
     install_ui(app, settings)
 
@@ -185,27 +197,73 @@ def _query_operations(routers: Sequence[APIRouter]) -> set[tuple[str, str]]:
     return out
 
 
-def _document_auth(app: FastAPI, settings: ServiceSettings, queries: set[tuple[str, str]]) -> None:
-    """Say in the OpenAPI document when the bearer token is optional.
+def operation_id(route: APIRoute) -> str:
+    """The ``operationId`` of a route: its name, i.e. the route function's (``similar``,
+    ``train_model``, ``list_jobs``), or the ``name=`` it was declared with. Generated clients name
+    their methods after it, so route functions are named for that (unique in a service)."""
+    return route.name
+
+
+def finish_openapi(
+    schema: dict[str, Any],
+    *,
+    optional_auth: Callable[[str, str], bool] = lambda path, method: False,
+    components: Sequence[type[BaseModel]] = (),
+) -> dict[str, Any]:
+    """Make an OpenAPI document say what the services do, in place (and return it).
+
+    * Every 4xx and 5xx response an operation declares (``"4XX"``, ``404``, ``"503"``…) has the
+      ``Problem`` schema as ``application/problem+json`` and nothing else: a route's own
+      ``responses={404: {"description": ...}}`` would otherwise override the app's ``4XX`` with a
+      response without a body schema (a generated client could not parse the problem), and a route
+      with another response class (``/metrics``) would list the problem under its own media type.
+    * ``components`` (models a route reads itself) join the document's schemas.
+    * Operations for which ``optional_auth(path, method)`` list the empty security requirement
+      ``{}`` beside the bearer token: OpenAPI's way of saying the token is optional.
+
+    >>> doc = {"paths": {"/v1/x": {"get": {"responses": {"404": {"description": "No such x"}}}}}}
+    >>> finish_openapi(doc)["paths"]["/v1/x"]["get"]["responses"]["404"]
+    {'description': 'No such x', 'content': {'application/problem+json': {'schema': {'$ref': '#/components/schemas/Problem'}}}}
+    """
+    problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in components:
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(found.pop("$defs", {}))
+        schemas[model.__name__] = found
+    for path, ops in schema.get("paths", {}).items():
+        for method, op in ops.items():
+            if not isinstance(op, dict):
+                continue
+            for code, response in op.get("responses", {}).items():
+                if str(code)[:1] in ("4", "5"):
+                    response["content"] = dict(problem)
+            security = op.get("security")
+            if security and {} not in security and optional_auth(path, method):
+                op["security"] = [{}, *security]
+    return schema
+
+
+def _finish_openapi(
+    app: FastAPI,
+    settings: ServiceSettings,
+    queries: set[tuple[str, str]],
+    components: Sequence[type[BaseModel]],
+) -> None:
+    """Build the app's OpenAPI document once, through :func:`finish_openapi`.
 
     The token dependencies are declared on routes (``security: [{"HTTPBearer": []}]``); with no token
-    configured (or, for queries, unprotected) the service accepts requests without one, so those
-    operations list the empty requirement ``{}`` too (OpenAPI's way of saying "optional").
+    configured (or, for queries, unprotected) the service accepts requests without one.
     """
     build = app.openapi
 
+    def optional_auth(path: str, method: str) -> bool:
+        is_query = (path, method) in queries
+        return settings.api_token is None or (is_query and not settings.protect_queries)
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = build()
-            for path, ops in schema.get("paths", {}).items():
-                for method, op in ops.items():
-                    security = op.get("security") if isinstance(op, dict) else None
-                    if not security or {} in security:
-                        continue
-                    is_query = (path, method) in queries
-                    if settings.api_token is None or (is_query and not settings.protect_queries):
-                        op["security"] = [{}, *security]
-            app.openapi_schema = schema
+            app.openapi_schema = finish_openapi(build(), optional_auth=optional_auth, components=components)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

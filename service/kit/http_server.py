@@ -34,7 +34,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from service.kit.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from service.kit.problems import PROBLEM_MEDIA_TYPE, problem_type
 
 log = logging.getLogger("service.http")
 
@@ -47,12 +47,12 @@ class _HeadersTooLarge(Exception):
     """Raised from a parser callback to stop parsing (httptools reports it as a parser error)."""
 
 
-def _problem(status: int, phrase: str, detail: str) -> bytes:
-    """A whole HTTP/1.1 problem+json response that closes the connection, as bytes."""
+def _problem(status: int, phrase: str, detail: str, *, type: str) -> bytes:  # noqa: A002
+    """A whole HTTP/1.1 problem+json response that closes the connection, as bytes (``type``: the
+    problem's slug; no request, hence no ``root_path``, has been parsed)."""
     body = json.dumps(
-        {"type": PROBLEM_BASE + phrase.lower().replace(" ", "-"), "title": phrase, "status": status,
-         "detail": detail}
-    ).encode()  # fmt: skip
+        {"type": problem_type(type, ""), "title": phrase, "status": status, "detail": detail}
+    ).encode()
     head = (
         f"HTTP/1.1 {status} {phrase}\r\ncontent-type: {PROBLEM_MEDIA_TYPE}\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
@@ -98,7 +98,7 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
                 f"the request's headers did not arrive within {self.header_timeout_s:g} s "
                 f"({self.prefix}HEADER_TIMEOUT_S)"
             )
-            self.transport.write(_problem(408, "Request Timeout", detail))
+            self.transport.write(_problem(408, "Request Timeout", detail, type="request-timeout"))
         log.info("closing a connection that kept the server waiting", extra={"client": str(self.client)})
         self.transport.close()
 
@@ -138,7 +138,9 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._disarm()
         detail = f"the request's URL and headers exceed {MAX_HEADER_BYTES} bytes"
-        self.transport.write(_problem(431, "Request Header Fields Too Large", detail))
+        self.transport.write(
+            _problem(431, "Request Header Fields Too Large", detail, type="request-header-fields-too-large")
+        )
         self.transport.close()
 
     def on_headers_complete(self) -> None:
@@ -168,7 +170,8 @@ def _limited(app: Any, protocol: HttpToolsProtocol, limit: int) -> Any:
         log.warning("over the concurrency limit: 503", extra={"limit": limit, "path": scope.get("path")})
         setting = f"{getattr(protocol, 'prefix', '')}MAX_CONCURRENT_REQUESTS"
         body = json.dumps(
-            {"type": PROBLEM_BASE + "overloaded", "title": "Service Unavailable", "status": 503,
+            {"type": problem_type("overloaded", str(scope.get("root_path", "") or "")),
+             "title": "Service Unavailable", "status": 503,
              "detail": f"this process holds {limit} connections or requests ({setting}); "
              "retry shortly", "instance": scope.get("path")}
         ).encode()  # fmt: skip

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.kit.logging import request_id_var
 from service.kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from service.kit.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from service.kit.problems import PROBLEM_MEDIA_TYPE, problem_type, root_path_var
 
 access_log = logging.getLogger("service.access")
 _RID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -27,7 +27,9 @@ _RID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 class RequestContextMiddleware:
     """Give every request an id (from ``X-Request-ID`` when sane), echo it, log and measure it.
 
-    An exception that escapes the app becomes a problem+json 500 without a stack trace.
+    An exception that escapes the app becomes a problem+json 500 without a stack trace. The request's
+    ``root_path`` is :data:`~service.kit.problems.root_path_var` while it is answered (the prefix of
+    its problems' ``type``).
     """
 
     def __init__(self, app: ASGIApp, service: str) -> None:
@@ -41,6 +43,7 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _RID_RE.fullmatch(incoming or "") else uuid.uuid4().hex
         token = request_id_var.set(rid)
+        root_token = root_path_var.set(str(scope.get("root_path", "") or ""))
         start = time.perf_counter()
         status = 500
         started = False
@@ -61,7 +64,7 @@ class RequestContextMiddleware:
             access_log.exception("unhandled error", extra={"path": scope.get("path")})
             if not started:
                 body = {
-                    "type": PROBLEM_BASE + "internal-error",
+                    "type": problem_type("internal-error"),
                     "title": "Internal Server Error",
                     "status": 500,
                     "detail": "an unexpected error occurred; see the server log",
@@ -92,6 +95,7 @@ class RequestContextMiddleware:
                     extra={"status": status, "route": template, "duration_ms": round(elapsed * 1000, 2)},
                 )
             request_id_var.reset(token)
+            root_path_var.reset(root_token)
 
 
 class BodySizeLimitMiddleware:
@@ -139,7 +143,7 @@ class BodySizeLimitMiddleware:
 
     async def _reject(self, scope: Scope, send: Send, limit: int) -> None:
         body = {
-            "type": PROBLEM_BASE + "body-too-large",
+            "type": problem_type("body-too-large", str(scope.get("root_path", "") or "")),
             "title": "Content Too Large",
             "status": 413,
             "detail": f"the request body exceeds the limit of {limit} bytes",

@@ -120,7 +120,7 @@ def models_router(*, summary: Summary) -> APIRouter:
         "while a job for the model is queued or running.",
         dependencies=[Depends(require_token)],
     )
-    def set_current(
+    def set_current_version(
         name: ModelName, body: CurrentVersionIn, runtime: Any = Depends(get_runtime)
     ) -> VersionList:
         runtime.set_current(name, body.version)

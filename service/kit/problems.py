@@ -2,9 +2,15 @@
 
 Every error either service returns is ``application/problem+json``::
 
-    {"type": "https://embattn.dev/problems/unknown-words", "title": "Unknown words",
+    {"type": "/problems/unknown-words", "title": "Unknown words",
      "status": 404, "detail": "not in the vocabulary of model 'default': 'qwzx'",
      "instance": "/v1/models/default/similar", "request_id": "…"}
+
+``type`` is a URI reference relative to the service, ``/problems/<slug>`` (:func:`problem_type`):
+each service answers it with a page explaining the problem (:mod:`service.kit.problem_types`, which
+lists every slug). Under a path prefix (Ray Serve's ``route_prefix``, a proxy's ``root_path``) it is
+``<prefix>/problems/<slug>``, so that it resolves, against the request's URL, to the page of the
+service that answered.
 
 Validation failures add ``errors``: a list of ``{"loc": [...], "msg": ..., "type": ...}``.
 Service code raises the errors of :mod:`service.kit.errors`, rendered here in one place
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from http import HTTPStatus
 from typing import Any
 
@@ -44,7 +51,21 @@ from service.kit.errors import (
 from service.kit.logging import request_id_var
 from service.kit.schemas import PROBLEM_MEDIA_TYPE
 
-PROBLEM_BASE = "https://embattn.dev/problems/"
+#: Where the problem types are, below the service's root: a ``type`` is ``<root_path>/problems/<slug>``.
+PROBLEM_BASE = "/problems/"
+
+#: The ``root_path`` (mount point) of the request being answered, set by the request-context middleware
+#: (:class:`service.kit.middleware.RequestContextMiddleware`): what a problem built without the request
+#: (:func:`problem_members`, one item of a batch) puts before :data:`PROBLEM_BASE`.
+root_path_var: ContextVar[str] = ContextVar("root_path", default="")
+
+#: The problem type of a Starlette/FastAPI HTTP error, by status (any other status is ``about:blank``).
+HTTP_STATUS_TYPES: dict[int, str] = {
+    413: "body-too-large",
+    404: "not-found",
+    405: "method-not-allowed",
+    408: "request-timeout",
+}
 
 log = logging.getLogger("service.errors")
 
@@ -82,6 +103,21 @@ class ProblemJSONResponse(JSONResponse):
             return text.encode("utf-8", "backslashreplace")
 
 
+def problem_type(slug: str, root_path: str | None = None) -> str:
+    """The ``type`` of a problem: ``/problems/<slug>`` under ``root_path`` (by default the current
+    request's, :data:`root_path_var`).
+
+    >>> problem_type("model-not-found"), problem_type("model-not-found", "/embeddings")
+    ('/problems/model-not-found', '/embeddings/problems/model-not-found')
+    """
+    root = root_path_var.get() if root_path is None else root_path
+    return f"{root.rstrip('/')}{PROBLEM_BASE}{slug}"
+
+
+def _root_path(request: Request | None) -> str | None:
+    return None if request is None else str(request.scope.get("root_path", "") or "")
+
+
 def problem_response(
     request: Request | None,
     status: int,
@@ -93,9 +129,10 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """Build the problem+json response; ``type`` is a slug under :data:`PROBLEM_BASE` or ``about:blank``."""
+    """Build the problem+json response; ``type`` is a slug (the body's ``type`` is
+    :func:`problem_type` of it, under the request's ``root_path``), or None for ``about:blank``."""
     body: dict[str, Any] = {
-        "type": PROBLEM_BASE + type if type else "about:blank",
+        "type": problem_type(type, _root_path(request)) if type else "about:blank",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
     }
@@ -118,14 +155,14 @@ def problem_status(exc: ServiceError) -> tuple[int, str]:
     return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), STATUS[ServiceError])
 
 
-def problem_members(exc: ServiceError) -> dict[str, Any]:
-    """The problem members of an error (without ``instance`` and ``request_id``): ``type`` (a slug
-    under :data:`PROBLEM_BASE`), ``title`` (``exc.title`` or the class default), ``status``,
-    ``detail``, ``errors`` and ``exc.extensions`` as extra members. The one rendering of every error,
-    whether it is a response of its own or one item of a batch."""
+def problem_members(exc: ServiceError, root_path: str | None = None) -> dict[str, Any]:
+    """The problem members of an error (without ``instance`` and ``request_id``): ``type``
+    (:func:`problem_type` of ``exc.code``), ``title`` (``exc.title`` or the class default),
+    ``status``, ``detail``, ``errors`` and ``exc.extensions`` as extra members. The one rendering of
+    every error, whether it is a response of its own or one item of a batch."""
     status, default_title = problem_status(exc)
     body: dict[str, Any] = {
-        "type": PROBLEM_BASE + exc.code,
+        "type": problem_type(exc.code, root_path),
         "title": exc.title or default_title,
         "status": status,
     }
@@ -140,7 +177,8 @@ def problem_members(exc: ServiceError) -> dict[str, Any]:
 def error_response(request: Request | None, exc: ServiceError) -> JSONResponse:
     """The problem response of an error (:func:`problem_members`); an :class:`UnavailableError`
     sends ``Retry-After``, an :class:`UnauthenticatedError` ``WWW-Authenticate``."""
-    members = problem_members(exc)
+    members = problem_members(exc, _root_path(request))
+    del members["type"]  # problem_response writes it from exc.code
     headers = None
     if isinstance(exc, UnavailableError):
         headers = {"Retry-After": str(exc.retry_after)}
@@ -151,7 +189,7 @@ def error_response(request: Request | None, exc: ServiceError) -> JSONResponse:
         members.pop("status"),
         members.pop("title"),
         members.pop("detail", None),
-        type=members.pop("type").removeprefix(PROBLEM_BASE),
+        type=exc.code,
         errors=members.pop("errors", None),
         headers=headers,
         extensions=members,
@@ -246,12 +284,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail = f"method {request.method} is not allowed on {request.url.path}" + (
                 f"; allowed: {', '.join(allowed)}" if allowed else ""
             )
-        slug = {
-            413: "body-too-large",
-            404: "not-found",
-            405: "method-not-allowed",
-            408: "request-timeout",
-        }.get(exc.status_code)
+        slug = HTTP_STATUS_TYPES.get(exc.status_code)
         title = "Content Too Large" if exc.status_code == 413 else None  # RFC 9110's name, as the middleware
         return problem_response(request, exc.status_code, title, detail, type=slug, headers=headers or None)
 

@@ -7,6 +7,9 @@
   list items and dict keys included -- is a 422 whose ``loc`` names that very item.
 * :class:`Problem` and :data:`PROBLEM_RESPONSES` -- the RFC 9457 body of every error, for OpenAPI.
 * :class:`JobAccepted` -- the ``202 Accepted`` body of every route that starts a job.
+* :func:`option` -- a member that applies in some cases only (``beam_size`` with ``decode: beam``):
+  its default is used when it applies, but the OpenAPI document publishes none, so that a generated
+  client, which sends every default a schema publishes, sends nothing it was not given.
 
 Why annotated types and not ``ConfigDict(strict=True)``: FastAPI parses the body with ``json.loads``
 and validates the resulting Python objects, so model-level strict mode applies *Python* strictness,
@@ -87,6 +90,36 @@ def _lax_fields(annotation: Any) -> Iterator[str]:
                 yield from _lax_fields(arg)
 
 
+def _unpublished_default(schema: dict[str, Any]) -> None:
+    """The ``json_schema_extra`` of an :func:`option`: the schema says nothing of its default."""
+    schema.pop("default", None)
+
+
+def option(default: Any, *, description: str, **constraints: Any) -> Any:
+    """A request member that applies in some cases only: ``Field(default, ...)`` whose default the
+    JSON schema does not publish.
+
+    A model validator refuses the member when it would be ignored (it checks ``model_fields_set``:
+    what the client sent), so a client that sends every published default (what a generated client
+    does) would be refused for options it never chose. Absent means "not given": the field holds
+    ``default`` (the behaviour when it applies), and ``description`` must say what that default is.
+
+    >>> class Decode(RequestModel):
+    ...     beam: Bool = False
+    ...     width: Int = option(4, ge=1, description="With `beam: true` only (default 4).")
+    >>> Decode.model_json_schema()["properties"]["width"]
+    {'description': 'With `beam: true` only (default 4).', 'minimum': 1, 'title': 'Width', 'type': 'integer'}
+    >>> Decode().width, "width" in Decode().model_fields_set
+    (4, False)
+    """
+    return Field(default, description=description, json_schema_extra=_unpublished_default, **constraints)
+
+
+def is_option(field: Any) -> bool:
+    """Whether a model field (``Model.model_fields[name]``) was declared with :func:`option`."""
+    return getattr(field, "json_schema_extra", None) is _unpublished_default
+
+
 class RequestModel(BaseModel):
     """Base of every request body: no unknown members, strict JSON scalars, no lone surrogates.
 
@@ -158,7 +191,7 @@ class Problem(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "type": "https://embattn.dev/problems/model-not-found",
+                    "type": "/problems/model-not-found",
                     "title": "Model not found",
                     "status": 404,
                     "detail": "no model named 'news'",
@@ -170,7 +203,10 @@ class Problem(BaseModel):
     )
 
     type: str = Field(
-        "about:blank", description="A URI naming the kind of problem (`https://embattn.dev/problems/<slug>`)."
+        "about:blank",
+        description="A URI reference naming the kind of problem: `/problems/<slug>`, relative to the "
+        "service (under a path prefix, `<prefix>/problems/<slug>`; resolve it against the request's URL). "
+        "`GET` it for a page explaining the problem (JSON with `Accept: application/json`).",
     )
     title: str = Field(description="A short summary of the kind of problem.")
     status: int = Field(description="The HTTP status code.")

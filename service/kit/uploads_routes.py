@@ -11,9 +11,12 @@ how it is validated, differs) and may add to what one upload shows (``show``).
 ...     bytes: int
 >>> class CorpusList(BaseModel):
 ...     corpora: list[CorpusInfo]
->>> router = uploads_router("/v1/corpora", item=CorpusInfo, listing=CorpusList)
->>> [f"{method} {route.path}" for route in router.routes for method in sorted(route.methods)]
-['GET /v1/corpora', 'GET /v1/corpora/{name}', 'DELETE /v1/corpora/{name}']
+>>> router = uploads_router("/v1/corpora", item=CorpusInfo, listing=CorpusList, one="corpus")
+>>> [f"{method} {route.path} {route.name}" for route in router.routes for method in sorted(route.methods)]
+['GET /v1/corpora list_corpora', 'GET /v1/corpora/{name} get_corpus', 'DELETE /v1/corpora/{name} delete_corpus']
+
+(Each route's name, its ``operationId``, is named after the collection: ``list_datasets``,
+``get_dataset``, ``delete_dataset`` for ``/v1/datasets``.)
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def uploads_router(
     *,
     item: type[BaseModel],
     listing: type[BaseModel],
+    one: str | None = None,
     show: Show | None = None,
     show_summary: str | None = None,
     exclude_none: bool = False,
@@ -44,16 +48,19 @@ def uploads_router(
     """The list/show/delete routes of the runtime's upload store under ``prefix``.
 
     ``item`` is one upload's response model, ``listing`` the envelope whose one field is named after
-    the collection; ``show(runtime, name, meta)`` adds to what ``GET .../{name}`` answers.
+    the collection; ``one`` names one item (``corpus``; by default the collection without its final
+    ``s``), for the routes' names; ``show(runtime, name, meta)`` adds to what ``GET .../{name}``
+    answers.
     """
     collection = prefix.rstrip("/").rsplit("/", 1)[-1]
+    one = one or collection.removesuffix("s")
     router = APIRouter(prefix=prefix, tags=[collection])
 
     def dump(meta: dict[str, Any]) -> dict[str, Any]:
         return item.model_validate(meta).model_dump(mode="json", exclude_none=exclude_none)
 
     @router.get(
-        "", response_model=listing, summary=f"List {collection}, newest first",
+        "", response_model=listing, summary=f"List {collection}, newest first", name=f"list_{collection}",
         dependencies=[Depends(require_query_token)],
     )  # fmt: skip
     def list_uploads(runtime: Any = Depends(get_runtime)) -> Any:
@@ -61,14 +68,14 @@ def uploads_router(
 
     @router.get(
         "/{name}", response_model=item, summary=show_summary or f"Show one of the {collection}",
-        dependencies=[Depends(require_query_token)],
+        name=f"get_{one}", dependencies=[Depends(require_query_token)],
     )  # fmt: skip
     def show_upload(name: ModelName, runtime: Any = Depends(get_runtime)) -> Any:
         meta = runtime.uploads.get(name)
         return JSONResponse(dump(show(runtime, name, meta) if show else meta))
 
     @router.delete(
-        "/{name}", status_code=204, summary=f"Delete one of the {collection}",
+        "/{name}", status_code=204, summary=f"Delete one of the {collection}", name=f"delete_{one}",
         description="409 while a queued or running job uses it.", dependencies=[Depends(require_token)],
     )  # fmt: skip
     def delete_upload(name: ModelName, runtime: Any = Depends(get_runtime)) -> None:

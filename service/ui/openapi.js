@@ -56,7 +56,9 @@ export function propertySchema(doc, schema, name) {
   return props[name] ? deref(doc, props[name]) : null;
 }
 
-// {min, max, default} of a numeric property, looking through anyOf (a nullable number)
+// {min, max, default} of a numeric property, looking through anyOf (a nullable number); default is
+// undefined for an option that applies in some cases only (beam_size...): the document publishes none
+// (its description states it), and the page's own field holds it
 export function numberBounds(prop) {
   const out = { default: prop.default };
   for (const p of [prop, ...(prop.anyOf || [])]) {

@@ -53,13 +53,16 @@ UPLOAD_TYPES = ("application/octet-stream", "text/tab-separated-values", "applic
     openapi_extra={
         "requestBody": {
             "required": True,
+            "description": "The file itself (TSV, JSON lines or word2vec vectors; `format` says which, or "
+            "`auto`). `application/octet-stream` carries any of them; `text/tab-separated-values` and "
+            "`application/jsonl` are the same bytes under their own type.",
             "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 "text/tab-separated-values": {
                     "schema": {"type": "string"},
                     "example": "26 nov 2026\t2026-11-26\n",
                 },
                 "application/jsonl": {"schema": {"type": "string"}},
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             },
         }
     },

@@ -19,6 +19,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
+from models.seq2seq import evaluation as core_evaluation
+from models.seq2seq import inference as core_inference
 from models.seq2seq.alignment import (
     alignment_accuracy,
     alignment_scores,
@@ -28,9 +30,8 @@ from models.seq2seq.alignment import (
     to_pharaoh,
 )
 from models.seq2seq.data import DataError, Example, examples_from_pairs, read_jsonl
-from models.seq2seq.evaluation import evaluate
 from models.seq2seq.heatmap import attention_heatmap
-from models.seq2seq.inference import ForcedAlignment, InvalidInputs, Translation, align
+from models.seq2seq.inference import ForcedAlignment, InvalidInputs, Translation
 from models.seq2seq.limits import MAX_BEAM_SIZE
 from models.seq2seq.tasks import make_task
 from service.attention import limits
@@ -45,6 +46,7 @@ from service.attention.decoding import (
 )
 from service.attention.errors import input_error, pair_error
 from service.attention.runtime import AttentionRuntime, LoadedSeq2Seq, Runtime
+from service.attention.schemas import DEFAULT_BEAM_SIZE
 from service.attention.schemas.inference import (
     AlignmentOut,
     AlignmentScoresOut,
@@ -105,7 +107,7 @@ async def translate(
     response_model=AlignResponse,
     response_model_exclude_none=True,
 )
-async def align_pairs(
+async def align(
     name: ModelName, body: AlignRequest, runtime: Runtime, request: Request, version: VersionQuery = None
 ) -> Response:
     limits.check_batch(len(body.pairs), runtime.settings, "pairs")
@@ -123,7 +125,15 @@ async def align_pairs(
     summary="Attention heatmap (`attention.png` or `attention.svg`) of a decoded input, or of a given "
     "target (`target=`)",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The heatmap."}},
+    responses={
+        200: {
+            "description": "The heatmap: `image/png` for `attention.png`, `image/svg+xml` for `attention.svg`.",
+            "content": {
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "image/svg+xml": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
 )
 async def heatmap(
     name: ModelName,
@@ -138,7 +148,7 @@ async def heatmap(
     ),
     decode: Literal["greedy", "beam"] = "greedy",
     beam_size: int | None = Query(
-        None, ge=1, le=MAX_BEAM_SIZE, description="With `decode=beam` only (default 4)."
+        None, ge=1, le=MAX_BEAM_SIZE, description=f"With `decode=beam` only (default {DEFAULT_BEAM_SIZE})."
     ),
     version: VersionQuery = None,
 ) -> Response:
@@ -157,7 +167,9 @@ async def heatmap(
         att, src, out = f.attention, f.src_tokens, f.tgt_tokens
         title = f"{name} v{model.version}, forced: {input!r} -> {target!r}"
     else:
-        beam = limits.beam_width(decode, beam_size or 4, runtime.settings, ("query", "beam_size"))
+        beam = limits.beam_width(
+            decode, beam_size or DEFAULT_BEAM_SIZE, runtime.settings, ("query", "beam_size")
+        )
         query = Decoding([input], beam, loc=("query", "input"), indexed=False)
         [r], model = await batching.answer(
             answer_translate, name, version, query, request=request, rows=inputs_of
@@ -183,7 +195,7 @@ async def heatmap(
     response_model=EvaluateResponse,
     response_model_exclude_none=True,
 )
-def evaluate_model(
+def evaluate(
     name: ModelName, body: EvaluateRequest, runtime: Runtime, version: VersionQuery = None
 ) -> EvaluateResponse:
     settings = runtime.settings
@@ -195,14 +207,16 @@ def evaluate_model(
             f"{len(examples)} examples > the limit of {settings.max_eval_examples}", loc=["body"]
         )
     try:
-        m = evaluate(model.model, examples, beam_size=beam, batch_size=settings.infer_batch_size,
-                     max_src_tokens=settings.max_input_tokens)  # fmt: skip
+        m = core_evaluation.evaluate(
+            model.model, examples, beam_size=beam, batch_size=settings.infer_batch_size,
+            max_src_tokens=settings.max_input_tokens,
+        )  # fmt: skip
     except InvalidInputs as exc:
         raise input_error(exc, ("body", "pairs")) from None
     out = EvaluateResponse(model=name, version=model.version, decode=body.decode, beam_size=beam, **m)
     linked = [e for e in examples if e.links]
     if linked:
-        forced = align(
+        forced = core_inference.align(
             model.model, [(e.source, e.target) for e in linked], batch_size=settings.infer_batch_size
         )
         s = corpus_alignment_scores([f.links for f in forced], [list(e.links or ()) for e in linked])

@@ -40,7 +40,12 @@ LinkListIn = list[tuple[Int, Int]]
 Pair = tuple[str, str] | tuple[str, str, str | LinkListIn | None]
 
 
-#: Options of ``decode: "beam"`` only (a 422 with ``greedy``: they would be ignored).
+#: The beam width of ``decode: "beam"`` when the request gives none.
+DEFAULT_BEAM_SIZE = 4
+
+
+#: Options of ``decode: "beam"`` only (a 422 with ``greedy``: they would be ignored). They are
+#: :func:`~service.kit.schemas.option` fields: the OpenAPI document publishes no default for them.
 BEAM_ONLY = ("beam_size", "n_best", "length_penalty", "coverage_penalty")
 
 

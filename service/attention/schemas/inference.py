@@ -8,8 +8,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.seq2seq.limits import MAX_BEAM_SIZE
-from service.attention.schemas import Decode, LinkList, LinkListIn, Matrix, Pair, beam_only
-from service.kit.schemas import Bool, Float, Int, RequestModel
+from service.attention.schemas import (
+    DEFAULT_BEAM_SIZE,
+    Decode,
+    LinkList,
+    LinkListIn,
+    Matrix,
+    Pair,
+    beam_only,
+)
+from service.kit.schemas import Bool, Float, Int, RequestModel, option
 
 
 class TranslateRequest(RequestModel):
@@ -17,11 +25,12 @@ class TranslateRequest(RequestModel):
 
     inputs: list[str] = Field(min_length=1, description="Source strings (bounded by ATTENTION_MAX_BATCH).")
     decode: Decode = "greedy"
-    beam_size: Int = Field(
-        4,
+    beam_size: Int = option(
+        DEFAULT_BEAM_SIZE,
         ge=1,
         le=MAX_BEAM_SIZE,
-        description=f"Beam width (`decode: beam` only; at most ATTENTION_MAX_BEAM_SIZE <= {MAX_BEAM_SIZE}).",
+        description=f"Beam width (`decode: beam` only; default {DEFAULT_BEAM_SIZE}; at most "
+        f"ATTENTION_MAX_BEAM_SIZE <= {MAX_BEAM_SIZE}).",
     )
     max_len: Int | None = Field(
         None,
@@ -29,12 +38,12 @@ class TranslateRequest(RequestModel):
         description="Most output tokens (default: the model's; bounded by ATTENTION_MAX_OUTPUT_LEN).",
     )
     return_attention: Bool = Field(True, description="Include the attention matrices.")
-    n_best: Int = Field(
+    n_best: Int = option(
         1,
         ge=1,
         le=MAX_BEAM_SIZE,
         description="`decode: beam` only: return the n best hypotheses per input in `hypotheses` "
-        "(at most `beam_size`); the top one stays in the output's own fields.",
+        "(at most `beam_size`; default 1: no `hypotheses`); the top one stays in the output's own fields.",
     )
     length_penalty: Float | None = Field(
         None,
@@ -43,11 +52,12 @@ class TranslateRequest(RequestModel):
         description="`decode: beam` only: GNMT length penalty α, score = log_prob / ((5 + length) / 6)^α "
         "(default: log_prob / length).",
     )
-    coverage_penalty: Float = Field(
+    coverage_penalty: Float = option(
         0.0,
         ge=0.0,
         le=10.0,
-        description="`decode: beam` only: GNMT coverage penalty β, adds β·Σ_j log(min(Σ_t attention[t][j], 1)).",
+        description="`decode: beam` only: GNMT coverage penalty β, adds β·Σ_j log(min(Σ_t attention[t][j], 1)) "
+        "(default 0: none).",
     )
 
     model_config = ConfigDict(
@@ -169,11 +179,11 @@ class EvaluateRequest(RequestModel):
     split: Literal["dev", "test"] | None = None
     pairs: list[Pair] | None = None
     decode: Decode = "greedy"
-    beam_size: Int = Field(
-        4,
+    beam_size: Int = option(
+        DEFAULT_BEAM_SIZE,
         ge=1,
         le=MAX_BEAM_SIZE,
-        description="Beam width (`decode: beam` only; at most ATTENTION_MAX_BEAM_SIZE).",
+        description=f"Beam width (`decode: beam` only; default {DEFAULT_BEAM_SIZE}; at most ATTENTION_MAX_BEAM_SIZE).",
     )
 
     model_config = ConfigDict(

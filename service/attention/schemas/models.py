@@ -10,7 +10,7 @@ from models.seq2seq.tasks import ALPHABET
 from service.attention.schemas import Attention, Pair, TaskName, Tokenization
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
 from service.kit.redact import has_credentials
-from service.kit.schemas import Bool, Float, Int, RequestModel
+from service.kit.schemas import Bool, Float, Int, RequestModel, option
 
 
 class TaskSpec(RequestModel):
@@ -19,14 +19,21 @@ class TaskSpec(RequestModel):
     every other word train)."""
 
     name: TaskName = Field(description="Which generator.")
-    n_train: Int = Field(2000, ge=10, le=200_000, description="g2p: default every word not in dev/test.")
-    n_dev: Int = Field(200, ge=1, le=20_000, description="g2p: default 1000.")
-    n_test: Int = Field(200, ge=1, le=20_000, description="g2p: default 3000.")
-    min_len: Int = Field(3, ge=1, le=64, description="Shortest string (reversal/copy only).")
-    max_len: Int = Field(
-        12, ge=1, le=64, description="Longest string (reversal/copy; g2p: longest word, default none)."
+    n_train: Int = option(
+        2000, ge=10, le=200_000, description="Training pairs (default 2000; g2p: every word not in dev/test)."
     )
-    keep_stress: Bool = Field(False, description="g2p only: keep the stress digits (`AH0`, not `AH`).")
+    n_dev: Int = option(200, ge=1, le=20_000, description="Dev pairs (default 200; g2p: 1000).")
+    n_test: Int = option(200, ge=1, le=20_000, description="Test pairs (default 200; g2p: 3000).")
+    min_len: Int = option(3, ge=1, le=64, description="Shortest string (reversal/copy only; default 3).")
+    max_len: Int = option(
+        12,
+        ge=1,
+        le=64,
+        description="Longest string (reversal/copy, default 12; g2p: longest word, default none; not dates).",
+    )
+    keep_stress: Bool = option(
+        False, description="g2p only: keep the stress digits (`AH0`, not `AH`; default false)."
+    )
     seed: Int = Field(0, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
@@ -81,17 +88,18 @@ class TokenizationIn(RequestModel):
 class ModelConfigIn(RequestModel):
     """Architecture of the encoder-decoder."""
 
-    tokenization: Tokenization | TokenizationIn = Field(
+    tokenization: Tokenization | TokenizationIn = option(
         "char",
         description='Character or whitespace-word tokens: `"char"`, `"word"` (both sides) or '
         '`{"source": ..., "target": ...}`. Default `"char"`; a `g2p` task defaults to '
         '`{"source": "char", "target": "word"}`.',
     )
-    emb_dim: Int = Field(
+    emb_dim: Int = option(
         32,
         ge=1,
         le=1024,
-        description="Embedding size (leave it out with `embeddings`/`embeddings_file`: the vectors' size is taken).",
+        description="Embedding size (default 32; leave it out with `embeddings`/`embeddings_file`: the "
+        "vectors' size is taken).",
     )
     hidden: Int = Field(64, ge=1, le=1024, description="GRU hidden size.")
     layers: Int = Field(1, ge=1, le=4)
@@ -141,12 +149,19 @@ class TrainParamsIn(RequestModel):
     lr: Float = Field(3e-3, gt=0, le=1.0)
     schedule: Literal["constant", "step", "exponential", "linear"] = "constant"
     warmup_steps: Int = Field(0, ge=0, le=1_000_000)
-    step_size: Int = Field(
-        1000, ge=1, le=1_000_000, description="`step`: multiply by `rate` every this many steps."
+    step_size: Int = option(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="`step` only: multiply by `rate` every this many steps (default 1000).",
     )
-    rate: Float = Field(0.5, gt=0, le=1.0, description="Decay factor of `step` and `exponential`.")
-    decay_steps: Int = Field(1000, ge=1, le=1_000_000, description="`exponential`: steps per factor `rate`.")
-    min_lr: Float = Field(0.0, ge=0, description="`linear`: the floor reached at the end.")
+    rate: Float = option(
+        0.5, gt=0, le=1.0, description="`step` and `exponential` only: the decay factor (default 0.5)."
+    )
+    decay_steps: Int = option(
+        1000, ge=1, le=1_000_000, description="`exponential` only: steps per factor `rate` (default 1000)."
+    )
+    min_lr: Float = option(0.0, ge=0, description="`linear` only: the floor reached at the end (default 0).")
     teacher_forcing: Float = Field(1.0, ge=0.0, le=1.0, description="Probability of feeding the gold token.")
     clip_grad_norm: Float | None = Field(1.0, gt=0, le=1000)
     seed: Int = Field(0, ge=0, le=2**31 - 1)
@@ -227,9 +242,10 @@ class TrainRequest(RequestModel):
         pattern=NAME_PATTERN,
         description="An uploaded word2vec file (`POST /v1/datasets?format=word2vec`) for the source embeddings.",
     )
-    freeze_embeddings: Bool = Field(
+    freeze_embeddings: Bool = option(
         False,
-        description="Keep the initialised source vectors fixed during training (with `embeddings`/`embeddings_file`).",
+        description="With `embeddings`/`embeddings_file` only: keep the initialised source vectors fixed "
+        "during training (default false).",
     )
     overwrite: Bool = Field(
         False, description="Train a new version when a model of this name exists (else 409 `model-exists`)."

@@ -130,4 +130,6 @@ async def upload_corpus(
 
 
 #: ``GET /v1/corpora``, ``GET`` and ``DELETE /v1/corpora/{name}``: the kit's, as for every upload collection.
-shared = uploads_router("/v1/corpora", item=CorpusInfo, listing=CorpusList, show_summary="Show a corpus")
+shared = uploads_router(
+    "/v1/corpora", item=CorpusInfo, listing=CorpusList, one="corpus", show_summary="Show a corpus"
+)

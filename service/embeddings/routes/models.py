@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from models.embeddings.ann import HnswParams
@@ -14,7 +14,6 @@ from service.embeddings.runtime import EmbeddingsRuntime, Runtime
 from service.embeddings.schemas.models import (
     ContinueRequest,
     ImportFormat,
-    ImportRequest,
     IndexRequest,
     ModelInfo,
     ModelList,
@@ -116,6 +115,8 @@ def get_model(name: ModelName, state: Runtime) -> ModelInfo:
     return model_info(state, name)
 
 
+#: The import body as OpenAPI says it (``ImportRequest`` joins the document's schemas: the app's
+#: ``openapi_schemas``).
 IMPORT_BODY = {
     "requestBody": {
         "required": True,
@@ -124,7 +125,7 @@ IMPORT_BODY = {
         "non-pickle loaders: pickles, zip/torch archives and gzip are refused.",
         "content": {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-            "application/json": {"schema": ImportRequest.model_json_schema()},
+            "application/json": {"schema": {"$ref": "#/components/schemas/ImportRequest"}},
         },
     }
 }
@@ -152,7 +153,7 @@ IMPORT_BODY = {
     openapi_extra=IMPORT_BODY,
     responses={202: {"model": JobAccepted, "description": "A job imports the file"}},
 )
-async def import_model(
+async def import_vectors(
     name: ModelName,
     request: Request,
     state: Runtime,
@@ -180,11 +181,18 @@ async def import_model(
     summary="Export the vectors (word2vec text or binary), streamed",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/octet-stream": {}, "text/plain": {}}, "description": "The file"}
+        200: {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+            "description": "The file: `application/octet-stream` for `word2vec-binary`, `text/plain` for "
+            "`word2vec-text`",
+        }
     },
     dependencies=[Depends(require_query_token)],
 )
-def export_model(
+def export_vectors(
     name: ModelName,
     state: Runtime,
     version: VersionQuery = None,
@@ -219,8 +227,12 @@ def export_model(
     dependencies=[Depends(require_token)],
     responses={409: {"description": "A job for the model is active"}},
 )
-def build_index(name: ModelName, state: Runtime, body: IndexRequest | None = None) -> JSONResponse:
-    body = body or IndexRequest()
+def build_index(
+    name: ModelName, state: Runtime, body: Annotated[IndexRequest, Body(default_factory=IndexRequest)]
+) -> JSONResponse:
+    # an optional body (no body: the defaults), documented as the schema itself, not "IndexRequest or
+    # null": a generated client leaves an optional body it was not given out (openapi-python-client
+    # 0.29.1 sends a nullable one it was not given as an unserialisable placeholder)
     params = HnswParams(m=body.m, ef_construction=body.ef_construction, ef_search=body.ef_search)
     return accepted(state.submit_index(name, body.version, params, body.sample))
 

@@ -318,7 +318,10 @@ class BatchError(BaseModel):
 
     index: int = Field(description="Position of the query in `queries`.")
     status: int = Field(examples=[404])
-    type: str = Field(examples=["https://embattn.dev/problems/unknown-words"])
+    type: str = Field(
+        examples=["/problems/unknown-words"],
+        description="The problem type, as a problem's `type`: `/problems/<slug>` relative to the service.",
+    )
     title: str
     detail: str | None = None
     unknown_words: list[str] | None = None
