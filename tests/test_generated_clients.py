@@ -268,6 +268,13 @@ def test_python_client_embeddings(servers, documents, python_clients):
     assert call.ok(
         "sentence_vectors_batch", name="py-w2v", body=m.SentenceVectorsBatchRequest(queries=[sentences])
     ).results
+    # OpenAI's embeddings route: the model and the input, nothing else; the sentence route's vector.
+    embedded = call.ok(
+        "create_embeddings", body=m.EmbeddingsRequest(model="py-w2v", input_="The king and the queen.")
+    )
+    assert embedded.data[0].embedding == pytest.approx(
+        call.ok("sentence_vectors", name="py-w2v", body=sentences).vectors[0].vector, abs=1e-6
+    )
     scores = m.EvaluateRequest(
         pairs=m.PairsSpec(items=[["king", "queen", 9.0], ["king", "river", 1.0], ["man", "woman", 8.0]])
     )

@@ -217,6 +217,8 @@ def finish_openapi(
       ``responses={404: {"description": ...}}`` would otherwise override the app's ``4XX`` with a
       response without a body schema (a generated client could not parse the problem), and a route
       with another response class (``/metrics``) would list the problem under its own media type.
+      A route that answers its errors in an envelope of its own (OpenAI's ``/v1/embeddings``)
+      declares it with a schema: that is kept (beside the problem on ``4XX``/``5XX``).
     * ``components`` (models a route reads itself) join the document's schemas.
     * Operations for which ``optional_auth(path, method)`` list the empty security requirement
       ``{}`` beside the bearer token: OpenAPI's way of saying the token is optional.
@@ -237,11 +239,19 @@ def finish_openapi(
                 continue
             for code, response in op.get("responses", {}).items():
                 if str(code)[:1] in ("4", "5"):
-                    response["content"] = dict(problem)
+                    own = {t: c for t, c in (response.get("content") or {}).items() if _own_error(c)}
+                    ranged = str(code) in ("4XX", "5XX")  # also what the kit answers before the route
+                    response["content"] = {**own, **problem} if ranged or not own else own
             security = op.get("security")
             if security and {} not in security and optional_auth(path, method):
                 op["security"] = [{}, *security]
     return schema
+
+
+def _own_error(content: dict[str, Any]) -> bool:
+    """A declared error body with a schema of the route's own (not the problem, not FastAPI's default)."""
+    ref = str((content.get("schema") or {}).get("$ref", ""))
+    return bool(ref) and not ref.endswith(("/Problem", "/HTTPValidationError"))
 
 
 def _finish_openapi(

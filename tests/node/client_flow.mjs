@@ -155,6 +155,8 @@ async function embeddingsFlow() {
   const sentences = { sentences: ["The king and the queen."] };
   assert.equal((await ok(c.POST("/v1/models/{name}/sentence-vectors", { ...m, body: sentences }))).vectors[0].known_tokens, 2);
   await ok(c.POST("/v1/models/{name}/sentence-vectors/batch", { ...m, body: { queries: [sentences] } }));
+  const embedded = await ok(c.POST("/v1/embeddings", { body: { model: "ts-w2v", input: "The king and the queen." } }));
+  assert.equal(embedded.data.length, 1);
   const items = [["king", "queen", 9], ["king", "river", 1], ["man", "woman", 8]];
   const scores = await ok(c.POST("/v1/models/{name}/evaluate", { ...m, body: { pairs: { items: /** @type {[string, string, number][]} */ (items) } } }));
   assert.ok(scores.pairs);
