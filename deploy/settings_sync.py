@@ -5,7 +5,7 @@
 
 Generated from each field's name, default and description, between markers:
 
-* README.md: the configuration table (``<!-- BEGIN configuration -->`` … ``END``);
+* docs/configuration.md: the configuration table (``<!-- BEGIN configuration -->`` … ``END``);
 * docker-compose.yml: each service's ``environment`` (``# BEGIN settings EMBEDDINGS_`` … ``END``),
   every setting passed through from ``.env`` with the service's own default;
 * .env.example: one documented line per setting (same markers).
@@ -37,7 +37,7 @@ FIXED = {
     "DATA_DIR": "/data",
     "EMBEDDINGS_URL": "http://embeddings:${EMBEDDINGS_PORT:-8001}",
 }
-#: The README's "in the container" column.
+#: The configuration table's "in the container" column.
 CONTAINER = {
     "HOST": "`0.0.0.0`",
     "DATA_DIR": "`/data` (the volume)",
@@ -117,7 +117,7 @@ def _either(words: list[str]) -> str:
 def readme_table() -> str:
     prefixes = _either([f"`{p}`" for p in PREFIXES])
     rows = [
-        "## Configuration",
+        "## Every setting",
         "",
         f"Each service reads its settings from the environment (prefix {prefixes}); "
         "`python -m service` options override them. Generated from the Settings classes by "
@@ -180,7 +180,7 @@ Section = tuple[str, str, str, Callable[[], str]]  # file, begin marker, end mar
 
 def sections() -> list[Section]:
     out: list[Section] = [
-        ("README.md", "<!-- BEGIN configuration -->", "<!-- END configuration -->", readme_table)
+        ("docs/configuration.md", "<!-- BEGIN configuration -->", "<!-- END configuration -->", readme_table)
     ]
     for prefix in PREFIXES:
         out.append(
