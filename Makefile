@@ -123,6 +123,7 @@ bench: $(STAMP)
 	$(PY) bench/load_test.py
 	$(PY) bench/soak.py
 	$(PY) bench/million_bench.py
+	$(PY) bench/fasttext_bench.py
 	$(PY) bench/serve_bench.py
 	$(PY) bench/g2p_bench.py --parallel --threads 1 --safety 0.88 --out bench/out/g2p.json
 

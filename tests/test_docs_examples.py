@@ -2,7 +2,7 @@
 
 What a newcomer does, done by the suite: both services start (``python -m service``, their default
 models trained at first start) on a fresh data directory, then each page's ```` ```bash ```` blocks
-run one after the other in one bash session per page (``set -euo pipefail``), in a scratch copy of
+(and the ``$`` commands of its ```` ```console ```` transcripts) run one after the other in one bash session per page (``set -euo pipefail``), in a scratch copy of
 the working directory, with the pages' ``127.0.0.1:8001`` / ``:8002`` pointed at the test's servers.
 The whole sequence runs twice: every example must be re-runnable (``overwrite``, no name taken
 twice, no orphan upload after a refused request).
@@ -64,7 +64,9 @@ def blocks(page: Path) -> list[Block]:
             body.append(lines[i])
             i += 1
         i += 1
-        if lang not in ("bash", "sh", "shell"):
+        if lang == "console":  # a terminal transcript: its "$ " lines are the commands
+            body = _commands(body)
+        elif lang not in ("bash", "sh", "shell"):
             continue
         block = Block(page.name, start + 1, "\n".join(body))
         for before in lines[max(0, start - 3) : start]:
@@ -74,6 +76,17 @@ def blocks(page: Path) -> list[Block]:
                 else:
                     block.skip = arg or "not run"
         out.append(block)
+    return out
+
+
+def _commands(transcript: list[str]) -> list[str]:
+    """The commands of a console transcript: its ``$ `` lines (with their ``\\`` continuations)."""
+    out: list[str] = []
+    continued = False
+    for line in transcript:
+        if continued or line.startswith("$ "):
+            out.append(line if continued else line[2:])
+            continued = line.rstrip().endswith("\\")
     return out
 
 

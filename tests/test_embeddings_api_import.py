@@ -5,6 +5,7 @@ second import of the same name (409) -- never a half-made version."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 
@@ -223,3 +224,68 @@ def test_a_full_disk_fails_the_job_clearly_and_the_last_version_is_served(small_
         assert r.status_code == 200, r.text
         model_dir = c.app.state.runtime.models_dir / "m"
         assert sorted(p.name for p in model_dir.iterdir()) == ["CURRENT.json", "v1"]
+
+
+def test_a_glove_file_and_a_fasttext_bin_are_imported_and_answer_as_gensim(client, import_dir, tmp_path):
+    from gensim.models.fasttext import load_facebook_vectors
+    from gensim.test.utils import datapath
+
+    from bench.fasttext_bench import write_fasttext_bin
+
+    # GloVe (no header), named in the import directory: a job; the same file uploaded: within the request
+    shutil.copy(datapath("test_glove.txt"), import_dir / "glove.6B.50d.txt")
+    job = run_import(client, "glove", {"path": "glove.6B.50d.txt"})
+    assert job["status"] == "succeeded", job
+    assert job["result"]["import_format"] == "glove" and job["result"]["vocab_size"] == 76
+    info = client.get("/v1/models/glove").json()
+    assert info["algorithm"] == "glove" and info["storage"] == "npy" and not info["oov_vectors"]
+    ref = KeyedVectors.load_word2vec_format(datapath("test_glove.txt"), binary=False, no_header=True)
+    for word in ("the", "of", "said"):
+        r = client.post("/v1/models/glove/similar", json={"positive": [word], "topn": 5})
+        assert r.status_code == 200, r.text
+        assert_neighbours(r.json()["results"], ref.most_similar(word, topn=5))
+    r = client.post(
+        "/v1/models/glove-up/import?format=glove", content=(import_dir / "glove.6B.50d.txt").read_bytes()
+    )
+    assert r.status_code == 201 and r.json()["vocab_size"] == 76, r.text
+    assert stored_kv(client, "glove-up").index_to_key == ref.index_to_key
+
+    # fastText .bin: by a job from the import directory, and uploaded
+    write_fasttext_bin(import_dir / "cc.tiny.bin", 2000, 5000, 16)
+    job = run_import(client, "ft", {"path": "cc.tiny.bin"})
+    assert job["status"] == "succeeded", job
+    assert job["result"]["import_format"] == "fasttext-bin" and job["result"]["vocab_size"] == 2000
+    info = client.get("/v1/models/ft").json()
+    assert info["algorithm"] == "fasttext" and info["oov_vectors"] and info["bucket"] == 5000
+    r = client.post(
+        "/v1/models/cp-ft/import?format=fasttext-bin",
+        content=open(datapath("crime-and-punishment.bin"), "rb").read(),
+    )
+    assert r.status_code == 201, r.text
+    for name, path in (("ft", import_dir / "cc.tiny.bin"), ("cp-ft", datapath("crime-and-punishment.bin"))):
+        ref = load_facebook_vectors(str(path))
+        oov = ["qwzxyy", "kingdomz", "éléphant", "babababaq"]
+        r = client.post(f"/v1/models/{name}/vectors", json={"words": oov + [ref.index_to_key[5]]})
+        assert r.status_code == 200, r.text
+        got = r.json()["vectors"]
+        assert [g["oov"] for g in got] == [True] * len(oov) + [False]
+        for g in got:
+            np.testing.assert_allclose(g["vector"], ref[g["word"]], atol=1e-6, rtol=0)
+        for word in (ref.index_to_key[7], "qwzxyy"):
+            r = client.post(f"/v1/models/{name}/similar", json={"positive": [word], "topn": 5})
+            assert r.status_code == 200, r.text
+            assert_neighbours(r.json()["results"], ref.most_similar(word, topn=5))
+
+
+def test_a_quantized_fasttext_model_and_a_header_that_miscounts_are_422(client, import_dir):
+    from bench.fasttext_bench import write_fasttext_bin
+
+    write_fasttext_bin(import_dir / "model.ftz", 20, 30, 4, quantized=True)
+    body = assert_problem(
+        client.post("/v1/models/q/import", json={"path": "model.ftz"}), 422, "invalid-model-file"
+    )
+    assert "quantized fastText model" in body["detail"]
+    small = b"2 2\na 1 2\nb 3 4\nc 5 6\n"  # the header says 2 vectors, the file holds 3
+    body = assert_problem(client.post("/v1/models/q/import", content=small), 422, "invalid-model-file")
+    assert "the header says 2 vectors, but the file holds 3" in body["detail"] and body["offset"] == 16
+    assert not client.app.state.runtime.store.exists("q")

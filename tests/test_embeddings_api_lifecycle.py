@@ -181,7 +181,8 @@ def test_a_pickle_is_refused_without_being_loaded(tmp_path):
             c.post("/v1/models/evil/import", content=b"not vectors at all"), 422, "invalid-model-file"
         )
         assert_problem(c.post("/v1/models/evil/import?format=word2vec-text", content=b"3 2\na 1 2\n"), 422)
-        assert_problem(c.post("/v1/models/evil/import?format=glove", content=b"x"), 422, "validation-error")
+        assert_problem(c.post("/v1/models/evil/import?format=glove", content=b"x"), 422, "invalid-model-file")
+        assert_problem(c.post("/v1/models/evil/import?format=ftz", content=b"x"), 422, "validation-error")
         assert_problem(c.post("/v1/models/evil/import", content=b""), 422)
         uploads = tmp_path / "data" / "embeddings" / "uploads"
         assert not [p for p in uploads.iterdir()] if uploads.exists() else True

@@ -149,10 +149,13 @@ def test_a_pickle_of_any_protocol_is_a_415_and_never_runs(client, tmp_path, prot
     assert_problem(client.get("/v1/models/evil"), 404)
 
 
-def test_a_headerless_text_file_is_still_a_422_not_a_pickle(client):
-    for content in [b"cat 0.1 0.2\ndog 0.3 0.4\n", b"computer human interface\nsurvey user\n"]:
-        r = client.post("/v1/models/glove/import", content=content)
-        assert "missing word2vec header" in assert_problem(r, 422, "invalid-model-file")["detail"]
+def test_a_headerless_text_file_is_glove_or_a_422_not_a_pickle(client):
+    # "cat ..." starts like a protocol-0 pickle's GLOBAL opcode: it is a GloVe file (no header)
+    r = client.post("/v1/models/glove/import", content=b"cat 0.1 0.2\ndog 0.3 0.4\n")
+    assert r.status_code == 201 and r.json()["algorithm"] == "glove" and r.json()["vocab_size"] == 2, r.text
+    r = client.post("/v1/models/glove2/import", content=b"computer human interface\nsurvey user\n")
+    detail = assert_problem(r, 422, "invalid-model-file")["detail"]
+    assert "neither a word2vec header" in detail and "nor a GloVe vector" in detail
 
 
 # --------------------------------------------------------------------------- huge vector values

@@ -17,10 +17,11 @@ from gensim.models.fasttext import FastTextKeyedVectors, load_facebook_vectors
 from gensim.test.utils import datapath
 
 from models.embeddings.errors import InvalidModelFileError
+from models.embeddings.formats import check_file
 from models.embeddings.storage import META_FILE, NPY_VECTORS_FILE, load_vectors
 from models.embeddings.vector_import import BLOCK_ROWS, import_into, import_vectors, matrix_bytes
 
-FORMATS = ["auto", "word2vec-text", "word2vec-binary", "fasttext-bin"]
+FORMATS = ["auto", "word2vec-text", "word2vec-binary", "glove", "fasttext-bin"]
 
 
 def write_w2v(path, words, vectors, binary: bool, newline_after: bool = True) -> list[int]:
@@ -64,6 +65,7 @@ def same_as_gensim(kv: KeyedVectors, ref: KeyedVectors) -> None:
     [
         ("euclidean_vectors.bin", "word2vec-binary", KeyedVectors),
         ("lee_fasttext.vec", "word2vec-text", KeyedVectors),
+        ("test_glove.txt", "glove", KeyedVectors),
         ("lee_fasttext.bin", "fasttext-bin", FastTextKeyedVectors),
         ("lee_fasttext_new.bin", "fasttext-bin", FastTextKeyedVectors),
     ],
@@ -78,7 +80,9 @@ def test_import_user_files(name, fmt, cls):
         np.testing.assert_array_equal(kv.vectors, ref.vectors)
         assert kv["notawordqq"].shape == (ref.vector_size,)
     else:
-        ref = KeyedVectors.load_word2vec_format(path, binary=fmt == "word2vec-binary")
+        ref = KeyedVectors.load_word2vec_format(
+            path, binary=fmt == "word2vec-binary", no_header=fmt == "glove"
+        )
         np.testing.assert_array_equal(kv.vectors, ref.vectors)
     assert kv.index_to_key == ref.index_to_key
 
@@ -124,8 +128,8 @@ def test_corrupt_files_raise_invalid_model_file(tmp_path):
 
 
 def test_unknown_import_format():
-    with pytest.raises(ValueError):
-        import_vectors(datapath("euclidean_vectors.bin"), "glove")
+    with pytest.raises(ValueError, match="unknown import format"):
+        import_vectors(datapath("euclidean_vectors.bin"), "glove-binary")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -284,3 +288,192 @@ def test_memory_of_an_import_stays_far_below_the_matrix(tmp_path):
     matrix = n * dim * 4
     assert probe["n"] == n
     assert probe["delta"] < 0.4 * matrix, f"import grew the process by {probe['delta'] / 2**20:.0f} MiB"
+
+
+# --------------------------------------------------------------------------------------------------------
+# GloVe: word2vec text without the header line
+# --------------------------------------------------------------------------------------------------------
+
+
+def write_glove(path, words, vectors, tail: bytes = b"") -> list[int]:
+    """A GloVe file (``word v1 ... vD`` per line, no header) as Stanford's are written; returns each
+    line's byte offset."""
+    offsets = []
+    with open(path, "wb") as f:
+        for w, v in zip(words, vectors, strict=True):
+            offsets.append(f.tell())
+            f.write((w + " " + " ".join(f"{x:.5f}" for x in v) + "\n").encode())
+        f.write(tail)
+    return offsets
+
+
+def glove_ref(path, limit=None) -> KeyedVectors:
+    return KeyedVectors.load_word2vec_format(path, binary=False, no_header=True, limit=limit)
+
+
+@pytest.mark.parametrize("limit", [None, 7, 100])
+def test_gensims_glove_file_equals_load_word2vec_format_no_header(tmp_path, limit):
+    kv = imported(tmp_path, datapath("test_glove.txt"), limit=limit)
+    same_as_gensim(kv, glove_ref(datapath("test_glove.txt"), limit))
+    meta = json.loads((tmp_path / "out" / META_FILE).read_text())
+    assert meta["import_format"] == "glove" and meta["vocab_size"] == min(76, limit or 76)
+
+
+@pytest.mark.parametrize("limit", [None, BLOCK_ROWS, BLOCK_ROWS + 1])
+def test_glove_of_several_blocks_equals_gensim(tmp_path, synthetic, limit):
+    words, vectors = synthetic
+    src = tmp_path / "glove.6B.24d.txt"
+    write_glove(src, words, vectors, tail=b"\n\n")  # blank lines may end the file (gensim fails on them)
+    for fmt in ("auto", "glove"):
+        kv = imported(tmp_path, src, format=fmt, limit=limit)
+        (src.with_suffix(".clean")).write_bytes(src.read_bytes().rstrip(b"\n") + b"\n")
+        same_as_gensim(kv, glove_ref(src.with_suffix(".clean"), limit))
+        assert isinstance(kv.vectors, np.memmap)
+        assert np.load(tmp_path / "out" / NPY_VECTORS_FILE).shape == (
+            limit or len(words),
+            24,
+        )  # header rewritten
+
+
+def test_glove_840b_words_with_spaces_are_kept(tmp_path):
+    # glove.840B.300d.txt has a few lines like these; gensim's split(" ") takes "at" for the word and
+    # fails on "name@domain.com"; the word is everything before the last D numbers
+    words = ["the", "at name@domain.com", ". . .", "1 x", "to"]
+    vectors = np.arange(20, dtype=np.float32).reshape(5, 4) / 7
+    src = tmp_path / "g.txt"
+    offsets = write_glove(src, words, vectors)
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        glove_ref(src)
+    kv = imported(tmp_path, src)
+    assert kv.index_to_key == words
+    np.testing.assert_allclose(np.asarray(kv.vectors), vectors, atol=1e-5)
+    assert kv.most_similar("at name@domain.com", topn=1)[0][0] in words
+    # a line with more NUMBERS than D is a vector of the wrong size, not a word with spaces
+    src.write_bytes(src.read_bytes().replace(b"to ", b"to 0.5 ", 1))
+    with pytest.raises(InvalidModelFileError, match="5 numbers, the first line has 4") as err:
+        import_into(src, tmp_path / "m2")
+    assert (err.value.line, err.value.offset) == (5, offsets[4])
+
+
+@pytest.mark.parametrize(
+    ("data", "expect", "line"),
+    [
+        (b"a 1 2\nb 3 4 5\n", "line 2, byte offset 6: 3 numbers, the first line has 2", 2),
+        (b"a 1 2\nb 3\n", "1 numbers, the first line has 2", 2),
+        (b"a 1 2\n\nb 3 4\n", "line 2, byte offset 6: a blank line, with 1 line after it", 2),
+        (b"a 1 2\nb 3 x\n", "'x' is not a number", 2),
+        (b"a 1 2\nb\n", "no vector after the word", 2),
+        (b"a 1 2\n\xff 3 4\n", "not valid UTF-8", 2),
+        (b"a 1 2\nb nan 4\n", "contains NaN", 2),
+    ],
+)
+def test_glove_faults_are_named_by_line(tmp_path, data, expect, line):
+    src = tmp_path / "g.txt"
+    src.write_bytes(data)
+    with pytest.raises(InvalidModelFileError, match=expect.replace("(", r"\(")) as err:
+        import_into(src, tmp_path / "m")
+    assert err.value.line == line and err.value.format == "glove"
+
+
+def test_glove_and_word2vec_headers_are_told_apart(tmp_path):
+    w2v = tmp_path / "w.txt"
+    w2v.write_bytes(b"2 2\na 1 2\nb 3 4\n")
+    with pytest.raises(InvalidModelFileError, match="is a word2vec header, not a vector"):
+        import_into(w2v, tmp_path / "m", format="glove")
+    glove = tmp_path / "g.txt"
+    glove.write_bytes(b"a 1 2\nb 3 4\n")
+    with pytest.raises(InvalidModelFileError, match="missing word2vec header.*GloVe file"):
+        import_into(glove, tmp_path / "m", format="word2vec-text")
+    assert import_into(glove, tmp_path / "m")["import_format"] == "glove"
+
+
+def test_matrix_bytes_of_a_glove_file_is_estimated_from_its_size(tmp_path, synthetic):
+    words, vectors = synthetic
+    src = tmp_path / "g.txt"
+    write_glove(src, words, vectors)
+    estimate = matrix_bytes(src, "glove")
+    assert 0.8 * len(words) * 24 * 4 <= estimate <= 1.25 * len(words) * 24 * 4
+    assert matrix_bytes(src, "glove", limit=10) == 10 * 24 * 4
+
+
+# --------------------------------------------------------------------------------------------------------
+# a header whose counts disagree with the rows: never a silent truncation
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_header_count_too_small_fails_naming_both_counts_and_the_offset(tmp_path, synthetic, binary):
+    words, vectors = synthetic
+    src = tmp_path / "v"
+    offsets = write_w2v(src, words[:2000], vectors[:2000], binary)
+    data = src.read_bytes().replace(b"2000 24", b"1900 24", 1)  # as long: the offsets hold
+    src.write_bytes(data)
+    with pytest.raises(InvalidModelFileError) as err:
+        import_into(src, tmp_path / "m")
+    msg = str(err.value)
+    assert "the header says 1900 vectors" in msg and "2000" in msg, msg
+    assert err.value.offset == offsets[1900] and f"byte offset {offsets[1900]}" in msg
+    if binary:
+        assert "100 more records of size 24 (2000 in all)" in msg
+    else:
+        assert "holds 2000: 100 more lines" in msg and err.value.line == 1902
+    # gensim reads 1900 and stops; so does a limit up to the header's count (the rest is not read)
+    assert len(KeyedVectors.load_word2vec_format(src, binary=binary)) == 1900
+    assert imported(tmp_path, src, limit=1900).index_to_key == words[:1900]
+    with pytest.raises(InvalidModelFileError, match="the header says 1900 vectors"):
+        import_into(src, tmp_path / "m", limit=1901)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_header_count_too_large_fails_naming_both_counts_and_the_offset(tmp_path, synthetic, binary):
+    words, vectors = synthetic
+    src = tmp_path / "v"
+    write_w2v(src, words[:2000], vectors[:2000], binary)
+    data = src.read_bytes().replace(b"2000 24", b"2010 24", 1) + (b"\n" * 400 if not binary else b"")
+    src.write_bytes(data)
+    with pytest.raises(InvalidModelFileError, match="after 2000 of 2010 vectors") as err:
+        import_into(src, tmp_path / "m")
+    assert f"byte offset {err.value.offset}" in str(err.value)
+    assert err.value.offset == len(data) - (400 if not binary else 0)
+
+
+def test_trailing_newlines_after_the_last_record_are_fine(tmp_path, synthetic):
+    words, vectors = synthetic
+    for binary in (False, True):
+        src = tmp_path / "v"
+        write_w2v(src, words[:50], vectors[:50], binary)
+        src.write_bytes(src.read_bytes() + b"\n\n")
+        assert imported(tmp_path, src).index_to_key == words[:50]
+
+
+@pytest.mark.parametrize(("header_dim", "real_dim"), [(24, 25), (25, 24), (12, 24)])
+def test_a_binary_header_whose_vector_size_is_wrong_is_refused_at_once(
+    tmp_path, synthetic, header_dim, real_dim
+):
+    words, _ = synthetic
+    vectors = np.random.default_rng(1).standard_normal((300, real_dim)).astype(np.float32)
+    src = tmp_path / "v.bin"
+    write_w2v(src, words[:300], vectors, binary=True, newline_after=False)  # as gensim writes it
+    src.write_bytes(src.read_bytes().replace(f"300 {real_dim}".encode(), f"300 {header_dim}".encode(), 1))
+    with pytest.raises(InvalidModelFileError, match="vector size|header says") as err:
+        check_file(src)
+    assert "record" in str(err.value) or "file is only" in str(err.value)
+
+
+def test_a_text_header_whose_vector_size_is_wrong_is_refused_at_once(tmp_path, synthetic):
+    words, vectors = synthetic
+    src = tmp_path / "v.txt"
+    write_w2v(src, words[:30], vectors[:30], binary=False)
+    src.write_bytes(src.read_bytes().replace(b"30 24", b"30 23", 1))
+    with pytest.raises(
+        InvalidModelFileError, match="line 2, byte offset 6: 24 numbers, the header says vectors have 23"
+    ):
+        check_file(src)
+
+
+def test_a_word2vec_text_word_with_spaces(tmp_path):
+    # glove.840B converted with gensim's glove2word2vec: the same lines, a header before them
+    src = tmp_path / "v.txt"
+    src.write_bytes(b"3 2\nthe 0.1 0.2\nat name@domain.com 0.3 0.4\nto 0.5 0.6\n")
+    kv = imported(tmp_path, src)
+    assert kv.index_to_key == ["the", "at name@domain.com", "to"]

@@ -11,14 +11,21 @@ Written and read only by this service -- these files ARE pickles, never load a u
 The vector norms are computed once, when a version is written, and stored beside the vectors
 (``vectors.kv.norms.npy``), so a serving process maps them instead of computing them at start.
 
-Imported word2vec files are stored without any pickle (``"storage": "npy"`` in the meta):
+Imported word2vec and GloVe files are stored without any pickle (``"storage": "npy"`` in the meta):
 
     <directory>/vectors.npy                    float32 (n, D), memory-mapped
     <directory>/norms.npy                      float32 (n,), the L2 norm of each row
     <directory>/words.txt                      UTF-8, word i on line i (words never contain "\\n")
 
-(:mod:`models.embeddings.vector_import` writes it while streaming a file, the vocabulary files through
-:mod:`models.embeddings.mapped_vocab`; :func:`load_vectors` reads both layouts.)
+and imported fastText ``.bin`` files (``"kind": "fasttext-vectors"``, with ``min_n``, ``max_n`` and
+``bucket`` in the meta) the same, ``vectors.npy`` holding each word's composed vector, plus:
+
+    <directory>/vectors_vocab.npy              float32 (n, D), the words' own rows of the file
+    <directory>/vectors_ngrams.npy             float32 (bucket, D), the character n-gram buckets' rows
+
+(:mod:`models.embeddings.vector_import` and :mod:`models.embeddings.fasttext_import` write them while
+streaming a file, the vocabulary files through :mod:`models.embeddings.mapped_vocab`;
+:func:`load_vectors` reads every layout.)
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ VECTORS_FILE = "vectors.kv"
 MODEL_FILE = "model.gensim"
 NPY_VECTORS_FILE = "vectors.npy"
 NORMS_FILE = "norms.npy"
+VOCAB_FILE = "vectors_vocab.npy"
+NGRAMS_FILE = "vectors_ngrams.npy"
 
 
 def save_model(
@@ -105,9 +114,11 @@ def load_vectors(directory: str | os.PathLike, mmap: bool = True) -> KeyedVector
     """Load the KeyedVectors of a directory written by :func:`save_model`.
 
     With ``mmap=True`` the arrays are opened read-only with ``mmap='r'`` (``np.memmap``), so several worker
-    processes share one copy in the page cache. For FastText, ``vectors_vocab`` / ``vectors_ngrams`` are
-    mapped, but ``kv.vectors`` (full-word vectors) is recomputed into RAM by gensim at load time.
-    Returns a ``KeyedVectors`` (``FastTextKeyedVectors`` for FastText).
+    processes share one copy in the page cache. For a FastText model this service trained,
+    ``vectors_vocab`` / ``vectors_ngrams`` are mapped, but ``kv.vectors`` (full-word vectors) is
+    recomputed into RAM by gensim at load time; an imported fastText ``.bin`` (``npy`` layout) has
+    all of them mapped, the composed vectors and the vocabulary included. Returns a ``KeyedVectors``
+    (``FastTextKeyedVectors`` for FastText).
 
     >>> save_model(kv, tmp_path / "v1")["vocab_size"]
     12
@@ -120,20 +131,30 @@ def load_vectors(directory: str | os.PathLike, mmap: bool = True) -> KeyedVector
     """
     meta = read_meta(directory)
     if meta.get("storage") == "npy":
-        return _load_npy_vectors(directory, mmap)
+        return _load_npy_vectors(directory, meta, mmap)
     cls = FastTextKeyedVectors if meta["kind"].startswith("fasttext") else KeyedVectors
     return cls.load(os.path.join(directory, VECTORS_FILE), mmap="r" if mmap else None)
 
 
-def _load_npy_vectors(directory: str | os.PathLike, mmap: bool) -> KeyedVectors:
+def _load_npy_vectors(directory: str | os.PathLike, meta: dict[str, Any], mmap: bool) -> KeyedVectors:
     mode = "r" if mmap else None
     vectors = np.load(os.path.join(directory, NPY_VECTORS_FILE), mmap_mode=mode)  # (n, D)
     norms = np.load(os.path.join(directory, NORMS_FILE), mmap_mode=mode)  # (n,)
     keys = MappedKeys(directory)
-    n = vectors.shape[0]
+    n, dim = vectors.shape[0], int(vectors.shape[1])
     if len(keys) != n or norms.shape != (n,):
         raise ValueError(f"{directory}: {len(keys)} words, {norms.shape} norms for {vectors.shape} vectors")
-    kv = KeyedVectors(int(vectors.shape[1]), count=0, dtype=np.float32)
+    if meta["kind"] == "fasttext-vectors":
+        bucket = int(meta["bucket"])
+        kv = FastTextKeyedVectors(
+            dim, int(meta["min_n"]), int(meta["max_n"]), bucket, count=0, dtype=np.float32
+        )
+        kv.vectors_vocab = np.load(os.path.join(directory, VOCAB_FILE), mmap_mode=mode)  # (n, D)
+        kv.vectors_ngrams = np.load(os.path.join(directory, NGRAMS_FILE), mmap_mode=mode)  # (bucket, D)
+        if kv.vectors_vocab.shape != (n, dim) or kv.vectors_ngrams.shape != (bucket, dim):
+            raise ValueError(f"{directory}: the fastText matrices do not match {n} words, {bucket} buckets")
+    else:
+        kv = KeyedVectors(dim, count=0, dtype=np.float32)
     kv.vectors = vectors
     kv.norms = norms
     kv.index_to_key = keys

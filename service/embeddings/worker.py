@@ -196,10 +196,14 @@ def build_index_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     return {"model": name, "version": version, "vocab_size": len(kv.index_to_key), "index": info}
 
 
+#: The ``algorithm`` of a version imported from each format.
+IMPORT_ALGORITHMS = {"fasttext-bin": "fasttext", "glove": "glove"}
+
+
 def import_meta(fmt: str) -> dict[str, Any]:
     """The service's metadata of an imported version (the parser adds the file's figures)."""
     return {
-        "algorithm": "fasttext" if fmt == "fasttext-bin" else "word2vec",
+        "algorithm": IMPORT_ALGORITHMS.get(fmt, "word2vec"),
         "source": "imported",
         "created": datetime.now(UTC).isoformat(),
         "oov_vectors": fmt == "fasttext-bin",

@@ -186,7 +186,7 @@ class IndexRequest(RequestModel):
     )
 
 
-ImportFormat = Literal["auto", "word2vec-text", "word2vec-binary", "fasttext-bin"]
+ImportFormat = Literal["auto", "word2vec-text", "word2vec-binary", "glove", "fasttext-bin"]
 
 
 class ImportRequest(RequestModel):
