@@ -212,7 +212,9 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     imp.add_argument("name", help="the model's name")
     imp.add_argument("file", type=Path, help="a local file (or, with --on-server, a file on the server)")
     imp.add_argument(
-        "--format", choices=["auto", "word2vec-text", "word2vec-binary", "glove", "fasttext-bin"], default="auto"
+        "--format",
+        choices=["auto", "word2vec-text", "word2vec-binary", "glove", "fasttext-bin"],
+        default="auto",
     )
     imp.add_argument("--limit", type=int, metavar="N", help="keep only the first N vectors")
     imp.add_argument(
