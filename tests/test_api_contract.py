@@ -240,7 +240,15 @@ def test_openapi_documents_problems_everywhere_and_one_version(emb, att):
                 assert "4XX" in responses and "5XX" in responses, (method, path)
                 # every 4xx/5xx the operation declares (404, 422, 409, 503...) is the Problem, nothing else
                 for code, response in responses.items():
-                    if code[0] in "45":
+                    if code[0] in "45" and path == "/v1/embeddings":
+                        # OpenAI's route answers its own errors in OpenAI's envelope; what is refused
+                        # before it runs (413, 408, 503) is still the problem: both under the ranges
+                        openai = {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                        }
+                        expected = {**openai, **problem} if code.endswith("XX") else openai
+                        assert response["content"] == expected, (method, path, code)
+                    elif code[0] in "45":
                         assert response["content"] == problem, (method, path, code)
                     else:  # and every other answer has a schema (a generated client keeps it)
                         for media, content in (response.get("content") or {}).items():

@@ -5,7 +5,8 @@ models trained at first start) on a fresh data directory, then each page's ```` 
 (and the ``$`` commands of its ```` ```console ```` transcripts) run one after the other in one bash session per page (``set -euo pipefail``), in a scratch copy of
 the working directory, with the pages' ``127.0.0.1:8001`` / ``:8002`` pointed at the test's servers.
 The whole sequence runs twice: every example must be re-runnable (``overwrite``, no name taken
-twice, no orphan upload after a refused request).
+twice, no orphan upload after a refused request); what the pages leave in the working directory
+must be ignored by git.
 
 Errors the text does not predict fail the test: a block must exit 0, and every HTTP answer of 400 or
 more that the servers log while it runs must be predicted by the page, with an HTML comment before
@@ -141,7 +142,9 @@ def test_every_block_runs_in_order_twice(tmp_path):
     env_on = {"EMBEDDINGS_TRAIN_DEFAULT": "true", "ATTENTION_TRAIN_DEFAULT": "true"}
     with (
         Server("embeddings", data, env=env_on, log=logs["embeddings"]) as emb,
-        Server("attention", data, env=env_on, log=logs["attention"]) as att,
+        Server(
+            "attention", data, env={**env_on, "ATTENTION_EMBEDDINGS_URL": emb.url}, log=logs["attention"]
+        ) as att,
     ):
         hosts = {
             "127.0.0.1:8001": emb.url.removeprefix("http://"),
@@ -180,4 +183,11 @@ def test_every_block_runs_in_order_twice(tmp_path):
                                     f"round {round_}, {page.name}:{block.line}: {service} answered {code} "
                                     f"to {request}, which the page does not predict"
                                 )
+        # what the pages leave in the working directory is ignored by git (a reader runs them in the clone)
+        for made in sorted(p.name for p in scratch.iterdir() if p.name != ".venv"):
+            ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", made])
+            if ignored.returncode != 0:
+                failures.append(
+                    f"the pages leave {made!r} in the working directory, and .gitignore misses it"
+                )
         assert not failures, "\n\n".join(failures)

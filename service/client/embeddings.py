@@ -196,7 +196,7 @@ class EmbeddingsAPI(ServiceAPI):
         limit: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> Call[ModelInfo | Accepted]:
-        """Upload a vector file (``word2vec-text``, ``word2vec-binary``, ``fasttext-bin`` or ``auto``)
+        """Upload a vector file (``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext-bin`` or ``auto``)
         as model ``name`` (``limit``: its first vectors only). A file under the service's
         ``EMBEDDINGS_IMPORT_JOB_BYTES`` returns the new model's :class:`ModelInfo`; a larger one the
         :class:`Accepted` import job (wait with :meth:`wait_job`). ``progress(sent, total)`` per chunk.

@@ -158,6 +158,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     "unknown-words": ProblemType(
         "Unknown words", 404, "Words of the query are not in the model's vocabulary; `unknown_words` lists all of them."
     ),
+    "dimensions-mismatch": ProblemType(
+        "Unprocessable request", 422,
+        "`dimensions` of `POST /v1/embeddings` is not the model's vector size; vectors are never truncated "
+        "(omit it or send the size).",
+    ),
     "invalid-query": ProblemType("Invalid query", 422, "The query cannot be answered on this model (gensim refused it)."),
     "topn-too-large": ProblemType(
         "Unprocessable request", 422, "`topn` is over the service's limit (`EMBEDDINGS_MAX_TOPN`)."
