@@ -230,13 +230,6 @@ def _each(model: LoadedVectors, bodies: list[B], one: Callable[[VectorQueries, B
     return outcomes
 
 
-def _one(outcomes: list[Outcome]) -> Any:
-    """The answer of a request's only query, or raise its error."""
-    if isinstance(outcomes[0], ServiceError):
-        raise outcomes[0]
-    return outcomes[0]
-
-
 def _batch(
     response: type[BatchResponse[Any]],
     runtime: EmbeddingsRuntime,
@@ -361,10 +354,10 @@ def analogy_batch(
     summary="Cosine similarity of word pairs",
     responses=QUERY_RESPONSES,
 )
-def similarity(
-    name: ModelName, body: SimilarityRequest, runtime: Runtime, version: VersionQuery = None
+async def similarity(
+    name: ModelName, body: SimilarityRequest, runtime: Runtime, request: Request, version: VersionQuery = None
 ) -> SimilarityResponse:
-    return _one(runtime.batching.answer_all(answer_similarity, name, version, [body]))
+    return await runtime.batching.answer(answer_similarity, name, version, body, request=request)
 
 
 @router.post(
@@ -386,10 +379,14 @@ def similarity_batch(
     summary="Cosine of two word sets' means",
     responses=QUERY_RESPONSES,
 )
-def n_similarity(
-    name: ModelName, body: NSimilarityRequest, runtime: Runtime, version: VersionQuery = None
+async def n_similarity(
+    name: ModelName,
+    body: NSimilarityRequest,
+    runtime: Runtime,
+    request: Request,
+    version: VersionQuery = None,
 ) -> NSimilarityResponse:
-    return _one(runtime.batching.answer_all(answer_n_similarity, name, version, [body]))
+    return await runtime.batching.answer(answer_n_similarity, name, version, body, request=request)
 
 
 @router.post(
@@ -411,10 +408,14 @@ def n_similarity_batch(
     summary="The odd word out",
     responses=QUERY_RESPONSES,
 )
-def doesnt_match(
-    name: ModelName, body: DoesntMatchRequest, runtime: Runtime, version: VersionQuery = None
+async def doesnt_match(
+    name: ModelName,
+    body: DoesntMatchRequest,
+    runtime: Runtime,
+    request: Request,
+    version: VersionQuery = None,
 ) -> DoesntMatchResponse:
-    return _one(runtime.batching.answer_all(answer_doesnt_match, name, version, [body]))
+    return await runtime.batching.answer(answer_doesnt_match, name, version, body, request=request)
 
 
 @router.post(
@@ -464,10 +465,14 @@ def vectors_batch(
     "vector and `known_tokens: 0`.",
     responses=QUERY_RESPONSES,
 )
-def sentence_vectors(
-    name: ModelName, body: SentenceVectorsRequest, runtime: Runtime, version: VersionQuery = None
+async def sentence_vectors(
+    name: ModelName,
+    body: SentenceVectorsRequest,
+    runtime: Runtime,
+    request: Request,
+    version: VersionQuery = None,
 ) -> SentenceVectorsResponse:
-    return _one(runtime.batching.answer_all(answer_sentence_vectors, name, version, [body]))
+    return await runtime.batching.answer(answer_sentence_vectors, name, version, body, request=request)
 
 
 @router.post(
