@@ -116,16 +116,11 @@ docs-test: $(STAMP)
 container-test: $(STAMP)
 	$(VENV)/bin/pytest -q -m container -p no:cacheprovider
 
+# Every benchmark at full size (bench/run_all.py holds the list; an hour or more): each runs to its end
+# even when another fails, then the failed ones are named (exit 1). `bench/run_all.py --short` runs
+# each script's --short form instead (minutes); the suite runs them too (tests/test_bench_short.py).
 bench: $(STAMP)
-	$(PY) bench/embeddings_bench.py
-	$(PY) bench/attention_bench.py
-	$(PY) bench/batching_bench.py
-	$(PY) bench/load_test.py
-	$(PY) bench/soak.py
-	$(PY) bench/million_bench.py
-	$(PY) bench/fasttext_bench.py
-	$(PY) bench/serve_bench.py
-	$(PY) bench/g2p_bench.py --parallel --threads 1 --safety 0.88 --out bench/out/g2p.json
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -5,6 +5,7 @@ gensim, over HTTP, as one table of figures measured in one run.
     .venv/bin/python bench/fasttext_bench.py [--words 1000000] [--buckets 2000000] [--dim 100]
         [--small-words 20000] [--small-buckets 100000] [--oov 200] [--keep]
         [--out bench/out/fasttext.json] [--cache bench/out/fasttext]
+    .venv/bin/python bench/fasttext_bench.py --short   # tiny sizes, seconds (the suite runs it)
 
 * **Synthetic file**: ``--words`` words (``million_bench``'s syllable words, so their character
   n-grams look like a language's) and ``--buckets`` n-gram buckets of ``--dim`` float32, written in
@@ -57,6 +58,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import short  # noqa: E402
 from bench.million_bench import Server, check, wait_job, wait_loaded, word  # noqa: E402
 
 MODEL, SMALL_MODEL = "ft", "ft-small"
@@ -461,9 +463,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--oov", type=int, default=200, help="OOV words compared with gensim")
     parser.add_argument("--gensim", action="store_true", help="also measure gensim loading the big file")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic files and the data directory")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "fasttext.json"))
-    parser.add_argument("--cache", default=str(ROOT / "bench" / "out" / "fasttext"))
-    return parser.parse_args(argv)
+    parser.add_argument("--out", default=None, help="default bench/out/fasttext.json (-short.json)")
+    parser.add_argument("--cache", default=None, help="default bench/out/fasttext/ (fasttext-short/)")
+    parser.add_argument("--short", action="store_true", help=short.HELP)
+    args = parser.parse_args(argv)
+    suffix = "-short" if args.short else ""
+    if args.short:  # 3,000 words + 6,000 buckets x 16; gensim's comparison on 500 + 2,000 and 30 OOV words
+        args.words, args.buckets, args.dim = 3000, 6000, 16
+        args.small_words, args.small_buckets, args.oov = 500, 2000, 30
+    args.out = args.out or str(ROOT / "bench" / "out" / f"fasttext{suffix}.json")
+    args.cache = args.cache or str(ROOT / "bench" / "out" / f"fasttext{suffix}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

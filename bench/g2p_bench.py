@@ -6,7 +6,7 @@ same split for the same budget, and the published figures.
     .venv/bin/python bench/g2p_bench.py --parallel --threads 1 --safety 0.88 \\
         --heatmap docs/g2p-heatmap.png --out bench/out/g2p.json         # both at once, 1 core each, ~35 min
     .venv/bin/python bench/g2p_bench.py [--budget-min 30] [--threads 2] [--skip-baseline] ...  # one by one
-    .venv/bin/python bench/g2p_bench.py --quick                            # tiny sizes, seconds
+    .venv/bin/python bench/g2p_bench.py --short                            # tiny sizes, seconds
 
 Ours: a real uvicorn subprocess on a free port over a fresh data dir (the default model is not trained),
 one ``POST /v1/models`` job on the ``g2p`` task with the epochs chosen from the budget (a short
@@ -692,7 +692,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n-dev", type=int, default=1000)
     p.add_argument("--n-test", type=int, default=3000)
     p.add_argument(
-        "--quick", action="store_true", help="tiny sizes (300 train, 20 dev, 50 test, 1 epoch, no baseline)"
+        "--short",
+        "--quick",  # its former name
+        dest="short",
+        action="store_true",
+        help="tiny sizes, seconds (300 train, 20 dev, 50 test, 1 epoch, no baseline; the suite runs it)",
     )
     p.add_argument("--threads", type=int, default=2, help="torch threads of the service and of the baseline")
     p.add_argument(
@@ -741,7 +745,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--dp-worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.quick:
+    if args.short:
         args.n_train, args.n_dev, args.n_test = args.n_train or 300, 20, 50
         args.epochs = args.epochs or 1
         args.skip_baseline = True

@@ -1,6 +1,7 @@
 """Load test: both services under a mixed load of 64 concurrent clients while each trains a model.
 
     .venv/bin/python bench/load_test.py [--seconds 60] [--connections 64] [--tool wrk|python]
+    .venv/bin/python bench/load_test.py --short   # 4 s at 32 connections (the suite runs it)
 
 It starts both services as real uvicorn processes on a fresh data directory (their default models
 trained at start), then, for ``--seconds``, drives half the connections at each service — a
@@ -10,7 +11,7 @@ it is installed, else a bounded asyncio client. One training job per service is 
 load starts. It prints throughput, p50/p99 and errors per service, what became of the jobs, and the
 servers' RSS at the start and end of the run; it exits 1 on any error or lost job.
 
-``make bench`` runs it; the suite runs it for a few seconds (tests/test_load.py).
+``make bench`` runs it; the suite runs its ``--short`` form (tests/test_load.py).
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import short  # noqa: E402
 from bench.load import LoadResult, Req, RssSampler, drive, wrk_available  # noqa: E402
 from tests.helpers import Server  # noqa: E402
 
+#: ``--short`` (what the suite runs): a few seconds of load, as many jobs.
+SHORT = {"seconds": 4, "connections": 32}
 CANDIDATES = "the said government australia people police minister new year two first world".split()
 DATES = ["26 november 2026", "5/3/2026", "Thursday, March 5 2026", "1 jan 1999", "12.10.2021", "july 4, 1976"]
 
@@ -159,7 +163,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tool", choices=["wrk", "python"], default=None, help="default: wrk when installed")
+    parser.add_argument("--short", action="store_true", help=short.HELP)
     args = parser.parse_args()
+    if args.short:
+        args.seconds, args.connections = SHORT["seconds"], SHORT["connections"]
     if args.tool is None and not wrk_available():
         print("wrk is not installed (apt-get install wrk): using the asyncio client", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="embattn-load-") as tmp:

@@ -2,6 +2,7 @@
 measured in one run.
 
     .venv/bin/python bench/serve_bench.py [--seconds 10] [--connections 64] [--vocab 50000] [--dim 100]
+    .venv/bin/python bench/serve_bench.py --short   # 1 s per figure, 2,000 x 16, a small dates model
 
 * throughput of 1 query replica against 2 at ``--connections`` connections, for attention
   ``/translate`` (one date per request, the default ``dates`` model the writer trains at first
@@ -29,21 +30,23 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import short  # noqa: E402
 from bench.batching_bench import write_word2vec_binary  # noqa: E402
 from bench.load import LoadResult, Req, drive, wrk_available  # noqa: E402
 from bench.load_test import DATES  # noqa: E402
 from tests.helpers import Server, free_port, wait_job  # noqa: E402
 
 
-def deploy(port: int, data: Path, replicas: int) -> dict[str, str]:
-    """(Re)deploy both applications with ``replicas`` query replicas; their base URLs."""
+def deploy(port: int, data: Path, replicas: int, train_default: bool = True) -> dict[str, str]:
+    """(Re)deploy both applications with ``replicas`` query replicas; their base URLs (the attention
+    writer trains the default ``dates`` model at first start, with ``train_default``)."""
     from ray import serve
 
     from service.kit.serve import Query, Writer
 
     bases = {}
     for service in ("embeddings", "attention"):
-        settings = {"data_dir": str(data), "train_default": service == "attention"}
+        settings = {"data_dir": str(data), "train_default": train_default and service == "attention"}
         app = Query.options(num_replicas=replicas).bind(service, settings, Writer.bind(service, settings))
         serve.run(app, name=service, route_prefix=f"/{service}")
         bases[service] = f"http://127.0.0.1:{port}/{service}"
@@ -59,12 +62,15 @@ def wait_model(base: str, name: str, timeout: float = 300) -> None:
 
 
 def import_vectors(base: str, data: Path, vocab: int, dim: int) -> list[str]:
+    """Import ``vocab`` x ``dim`` vectors as model ``big`` (a job from 32 MiB on); the words."""
     path = data.parent / "vectors.bin"
     words = write_word2vec_binary(path, vocab, dim)
     with open(path, "rb") as f:
         r = httpx.post(f"{base}/v1/models/big/import?format=word2vec-binary", content=f, timeout=600)
     if r.status_code == 202:
-        wait_job(httpx.Client(base_url=base, timeout=60), r.json()["job_id"], timeout=600)
+        job = wait_job(httpx.Client(base_url=base, timeout=60), r.json()["job_id"], timeout=600)
+        if job["status"] != "succeeded":
+            raise RuntimeError(f"import job: {job}")
     elif r.status_code != 201:
         raise RuntimeError(f"import: {r.status_code} {r.text}")
     return words
@@ -90,7 +96,8 @@ def workloads(words: list[str], *, prefixed: bool) -> dict[str, tuple[str, list[
     }
 
 
-def run(seconds: float, connections: int, vocab: int, dim: int) -> int:
+def run(seconds: float, connections: int, vocab: int, dim: int, small: bool = False) -> int:
+    """``small`` (``--short``): a small ``dates`` model trained through the API, not the default one."""
     import ray
     from ray import serve
 
@@ -106,14 +113,16 @@ def run(seconds: float, connections: int, vocab: int, dim: int) -> int:
         words: list[str] = []
         for replicas in (1, 2):
             t0 = time.perf_counter()
-            bases = deploy(port, data, replicas)
+            bases = deploy(port, data, replicas, train_default=not small)
             print(f"{replicas} query replica(s) per service deployed in {time.perf_counter() - t0:.1f} s")
             if not words:
                 words = import_vectors(bases["embeddings"], data, vocab, dim)
+                if small:
+                    short.train_tiny_dates(bases["attention"], loaded=False)
                 wait_model(bases["attention"], "dates")
             for label, (_, reqs) in workloads(words, prefixed=True).items():
                 url = f"http://127.0.0.1:{port}"
-                drive(url, reqs, connections=8, seconds=2, tool=tool)  # warm every replica
+                drive(url, reqs, connections=8, seconds=min(2, seconds), tool=tool)  # warm every replica
                 res = drive(url, reqs, connections=connections, seconds=seconds, tool=tool)
                 results.setdefault(label, {})[f"serve x{replicas}"] = res
                 print(
@@ -129,7 +138,7 @@ def run(seconds: float, connections: int, vocab: int, dim: int) -> int:
         for label, (service, reqs) in workloads(words, prefixed=False).items():
             env = {service.upper() + "_ROLE": "query"}
             with Server(service, data, env=env) as srv:
-                drive(srv.url, reqs, connections=8, seconds=2, tool=tool)
+                drive(srv.url, reqs, connections=8, seconds=min(2, seconds), tool=tool)
                 single[label]["uvicorn"] = drive(srv.url, reqs, connections=1, seconds=seconds, tool=tool)
                 results[label]["uvicorn x1"] = drive(
                     srv.url, reqs, connections=connections, seconds=seconds, tool=tool
@@ -170,8 +179,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--vocab", type=int, default=50_000)
     parser.add_argument("--dim", type=int, default=100)
+    parser.add_argument("--short", action="store_true", help=short.HELP)
     args = parser.parse_args()
-    return run(args.seconds, args.connections, args.vocab, args.dim)
+    if args.short:
+        args.seconds, args.connections, args.vocab, args.dim = 1, 16, 2000, 16
+    return run(args.seconds, args.connections, args.vocab, args.dim, small=args.short)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Soak: both services under legitimate load mixed with oversized requests while each trains a model.
 
     .venv/bin/python bench/soak.py [--seconds 60] [--connections 64] [--tool wrk|python]
+    .venv/bin/python bench/soak.py --short   # 6 s at 24 connections (the suite runs it)
 
 It starts both services as real uvicorn processes (their default models trained at start), submits
 one training job per service, then for ``--seconds`` drives most connections with the load test's
@@ -13,7 +14,7 @@ outcome and each server's peak memory (process and children) against the compose
 It exits 1 unless the legitimate requests saw no error and a p99 under 1 s, every oversized
 request was refused with a 4xx, the jobs succeeded and the memory stayed under the limits.
 
-``make bench`` runs it; the suite runs it for a few seconds (tests/test_soak.py).
+``make bench`` runs it; the suite runs its ``--short`` form (tests/test_soak.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import short  # noqa: E402
 from bench.load import LoadResult, Req, drive, wrk_available  # noqa: E402
 from bench.load_test import attention_mix, embeddings_mix, print_loads, submit_training, wait_jobs  # noqa: E402
 from tests.helpers import PeakRss, Server  # noqa: E402
@@ -40,6 +42,8 @@ from tests.helpers import PeakRss, Server  # noqa: E402
 LIMITS = {"embeddings": 2 << 30, "attention": 3 << 30}
 #: p99 of the legitimate requests, at most.
 MAX_P99_MS = 1000.0
+#: ``--short`` (what the suite runs): a few seconds, one oversized-request sender per service.
+SHORT = {"seconds": 6, "connections": 24, "hammers": 1}
 
 
 def oversized(service: str, words: list[str]) -> list[Req]:
@@ -146,10 +150,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tool", choices=["wrk", "python"], default=None, help="default: wrk when installed")
+    parser.add_argument("--short", action="store_true", help=short.HELP)
     args = parser.parse_args()
+    if args.short:
+        args.seconds, args.connections = SHORT["seconds"], SHORT["connections"]
     with tempfile.TemporaryDirectory(prefix="embattn-soak-") as tmp:
         tool = args.tool or ("wrk" if wrk_available() else "python")
-        report = run(Path(tmp), seconds=args.seconds, connections=args.connections, tool=tool)
+        hammers = SHORT["hammers"] if args.short else 2
+        report = run(
+            Path(tmp), seconds=args.seconds, connections=args.connections, tool=tool, hammers=hammers
+        )
     print_report(report, args.seconds, args.connections)
     return 0 if report.ok else 1
 

@@ -1,6 +1,7 @@
 """The G2P benchmark (bench/g2p_bench.py): its PER/WER scoring on hand-made examples, the epochs it picks
 from a budget, and a tiny end-to-end run through the real service (uvicorn subprocess, HTTP) whose results
-file has the expected structure. No timing is asserted."""
+file has the expected structure (its ``--short`` form, with smaller layers: tests/test_bench_short.py
+leaves it to this module). No timing is asserted."""
 
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def test_table_rows(tmp_path):
 def test_tiny_run_through_the_service(tmp_path):
     out = tmp_path / "g2p.json"
     png = tmp_path / "heatmap.png"
-    argv = ["--quick", "--threads", "1", "--emb-dim", "8", "--hidden", "16", "--beam", "2"]
+    argv = ["--short", "--threads", "1", "--emb-dim", "8", "--hidden", "16", "--beam", "2"]
     assert bench.main([*argv, "--out", str(out), "--heatmap", str(png)]) == 0
     results = json.loads(out.read_text())
     ours = results["ours"]
@@ -109,6 +110,6 @@ def test_tiny_run_through_the_service(tmp_path):
     assert ours["test"]["wer"] == pytest.approx(ours["service_evaluate_beam"]["sequence_error_rate"])
     assert 0.0 <= ours["service_test_metrics_greedy"]["sequence_error_rate"] <= 1.0
     assert ours["training_time_s"] > 0 and ours["within_budget"] is True
-    assert "deep-phonemizer" not in results  # --quick skips the baseline
+    assert "deep-phonemizer" not in results  # --short skips the baseline
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "ours" in results["table"] and results["run"]["uptime_start"]
