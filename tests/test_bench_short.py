@@ -47,7 +47,8 @@ def started(request, tmp_path_factory):
     wanted = {
         item.callspec.params["bench"].name
         for item in request.session.items
-        if item.module is request.module and item.originalname == "test_short_form"
+        if getattr(item, "module", None) is request.module
+        and getattr(item, "originalname", None) == "test_short_form"
     }
     logs = tmp_path_factory.mktemp("bench-short")
     procs = {}
