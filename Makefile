@@ -107,7 +107,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 test: lint $(NODE_STAMP)
-	$(VENV)/bin/pytest -q -m "not container and not docs" tests models service/kit
+	$(VENV)/bin/pytest -q --durations=15 -m "not container and not docs" tests models service/kit
 
 # Every shell block of README.md and docs/, in order, twice, against real services (a few minutes).
 docs-test: $(STAMP)
