@@ -16,7 +16,9 @@ last batch had company): a lone client, one request at a time, never waits.
   batch closes before its items' costs add up past ``max_cost`` (an item over it runs alone: the
   service refuses single requests over its budget before they get here).
 * **A client that leaves, leaves the batch**: an item whose caller was cancelled, or whose
-  ``disconnected()`` check says the client is gone, is dropped when the batch is formed.
+  ``disconnected()`` check says the client is gone, is dropped when the batch is formed. The check
+  is made for items that have waited ``DISCONNECT_CHECK_AFTER_S`` or more: one that has just
+  arrived (a lone client's) is run at once, without the check's cost (~0.1 ms on the event loop).
 * Items carry their own grouping: a batch function that can combine only alike items (one model,
   one decoding mode) groups them itself (:func:`group_by`).
 
@@ -72,6 +74,10 @@ class ModelQuery(Generic[Q]):
     name: str
     version: int | None
     query: Q
+
+
+#: Items that have waited this long are checked for a gone client when their batch is formed.
+DISCONNECT_CHECK_AFTER_S = 0.005
 
 
 @dataclass(eq=False)
@@ -173,7 +179,8 @@ class MicroBatcher(Generic[I, R]):
                 break
             self._pending.pop(0)
             self._pending_rows -= nxt.rows
-            if nxt.future.done() or (nxt.disconnected is not None and await nxt.disconnected()):
+            waited = time.monotonic() - nxt.arrived >= DISCONNECT_CHECK_AFTER_S
+            if nxt.future.done() or (waited and nxt.disconnected is not None and await nxt.disconnected()):
                 BATCH_DROPPED.labels(self.service, self.name).inc()
                 if not nxt.future.done():
                     nxt.future.cancel()
