@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,15 +70,30 @@ def unit_vectors(kv: KeyedVectors) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)  # (V, D)
 
 
-def build_index(kv: KeyedVectors, params: HnswParams = HnswParams()) -> faiss.Index:
-    """An ``IndexHNSWFlat`` (inner product) over :func:`unit_vectors`; ``efSearch`` set to ``params``."""
+#: Rows handed to faiss per ``add`` call: progress is reported, and a cancel (SIGTERM, handled
+#: between calls into faiss) takes effect, once per batch.
+ADD_BATCH = 32_768
+
+
+def build_index(
+    kv: KeyedVectors,
+    params: HnswParams = HnswParams(),
+    progress: Callable[[float], None] | None = None,
+    batch: int = ADD_BATCH,
+) -> faiss.Index:
+    """Returns an ``IndexHNSWFlat`` (inner product) over :func:`unit_vectors`, ``efSearch`` set to
+    ``params``; vectors are added ``batch`` rows at a time, calling ``progress(fraction)`` after each."""
     if len(kv.index_to_key) == 0:
         raise ValueError("cannot index an empty vocabulary")
     x = unit_vectors(kv)  # (V, D)
     index = faiss.IndexHNSWFlat(x.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = params.ef_construction
     index.hnsw.efSearch = params.ef_search
-    index.add(x)
+    n = x.shape[0]
+    for start in range(0, n, batch):
+        index.add(x[start : start + batch])
+        if progress is not None:
+            progress(min(start + batch, n) / n)
     return index
 
 

@@ -159,11 +159,18 @@ def train(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     }
 
 
-def write_index(directory: Path, kv: KeyedVectors, params: HnswParams, sample: int = 1000) -> dict[str, Any]:
-    """Build the HNSW index of ``kv``, measure its recall@10 against exact search, and write it into
-    ``directory`` (``index.faiss``); returns what the version's metadata records of it."""
+def write_index(
+    directory: Path,
+    kv: KeyedVectors,
+    params: HnswParams,
+    sample: int = 1000,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Build the HNSW index of ``kv`` (``progress(fraction)`` after each batch of vectors added),
+    measure its recall@10 against exact search, and write it into ``directory`` (``index.faiss``);
+    returns what the version's metadata records of it."""
     t0 = time.perf_counter()
-    index = build_index(kv, params)
+    index = build_index(kv, params, progress=progress)
     build_s = time.perf_counter() - t0
     recall = recall_at_10(kv, index, sample=sample, ef_search=params.ef_search)
     size = save_index(index, directory / INDEX_FILE)
@@ -191,7 +198,13 @@ def build_index_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     kv = load_vectors(stored.path, mmap=True)
     params = HnswParams(**spec.get("params", {}))
     with store.add_files(name, version) as addition:
-        info = write_index(addition.path, kv, params, spec.get("sample", 1000))
+        info = write_index(
+            addition.path,
+            kv,
+            params,
+            spec.get("sample", 1000),
+            progress=lambda f: report(progress=round(0.9 * f, 4), phase="indexing"),
+        )
         addition.commit({"index": info}, before_commit=commit_point)
     return {"model": name, "version": version, "vocab_size": len(kv.index_to_key), "index": info}
 
