@@ -98,3 +98,27 @@ def test_default_nlist_is_a_bounded_power_of_two():
     assert default_nlist(3000) == 64  # 4·sqrt(3000) = 219 -> 256, at most 3000 / 39 = 76 -> 64 lists max
     assert default_nlist(1_000_000) == 4096
     assert default_nlist(10) == 1
+
+
+def test_cancel_between_batches_keeps_the_previous_index(tmp_path):
+    import time
+
+    with embeddings_client(tmp_path) as c:
+        r = c.post("/v1/models/big/import?format=word2vec-text", content=w2v_text(40_000, dim=16))
+        assert r.status_code == 201, r.text
+        before = build(c, "big", {"kind": "ivf", "sample": 100})
+        slow = {"kind": "hnsw", "m": 64, "ef_construction": 2000, "sample": 100}
+        r = c.post("/v1/models/big/index", json=slow)
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        deadline = time.monotonic() + 60
+        while c.get(f"/v1/jobs/{job_id}").json().get("progress", 0) <= 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the first batch of vectors is in
+        job = c.get(f"/v1/jobs/{job_id}").json()
+        assert job["status"] == "running" and 0 < job["progress"] < 0.9, job
+        t0 = time.monotonic()
+        assert c.delete(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
+        assert wait_job(c, job_id)["status"] == "cancelled"
+        assert time.monotonic() - t0 < 10
+        assert c.get("/v1/models/big").json()["index"] == before
+        assert c.post("/v1/models/big/similar", json={"positive": ["w1"]}).json()["exact"] is False
