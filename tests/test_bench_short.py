@@ -23,6 +23,7 @@ from bench.run_all import BENCHES, ROOT, Bench
 #: Benchmarks whose ``--short`` form another test module runs (as a subprocess, or ``main`` in-process
 #: with more checks of its output): that module's path.
 ELSEWHERE = {
+    "million_bench": "tests/test_million_bench.py",
     "load_test": "tests/test_load.py",
     "soak": "tests/test_soak.py",
     "fasttext_bench": "tests/test_fasttext_bench.py",
@@ -71,8 +72,6 @@ def test_short_form(bench: Bench, started):
     if bench.name in ELSEWHERE:
         pytest.skip(f"its --short form runs in {ELSEWHERE[bench.name]}")
     if not has_short(bench):
-        if bench.name == "million_bench":
-            pytest.xfail("bench/million_bench.py has no --short yet (added on branch wt-index)")
         pytest.fail(f"bench/{bench.name}.py has no --short flag (every script of make bench needs one)")
     proc, log, t0 = started[bench.name]
     try:
