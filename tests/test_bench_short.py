@@ -23,7 +23,6 @@ from bench.run_all import BENCHES, ROOT, Bench
 #: Benchmarks whose ``--short`` form another test module runs (as a subprocess, or ``main`` in-process
 #: with more checks of its output): that module's path.
 ELSEWHERE = {
-    "million_bench": "tests/test_million_bench.py",
     "load_test": "tests/test_load.py",
     "soak": "tests/test_soak.py",
     "fasttext_bench": "tests/test_fasttext_bench.py",
