@@ -51,6 +51,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("load_test", marks=("requests", "OK: no errors, no lost jobs")),
     Bench("soak", marks=("Soak:", "peak RSS embeddings")),
     Bench("million_bench", marks=("| ANN speed-up",)),
+    Bench("index_kinds_bench", marks=("| data | vectors | kind |", "| gaussian |")),
     Bench("fasttext_bench", marks=("| figure | measured | target | |",)),
     Bench("serve_bench", marks=("| workload |", "proxy overhead")),
     Bench(

@@ -72,8 +72,6 @@ def test_short_form(bench: Bench, started):
     if bench.name in ELSEWHERE:
         pytest.skip(f"its --short form runs in {ELSEWHERE[bench.name]}")
     if not has_short(bench):
-        if bench.name == "million_bench":
-            pytest.xfail("bench/million_bench.py has no --short yet (added on branch wt-index)")
         pytest.fail(f"bench/{bench.name}.py has no --short flag (every script of make bench needs one)")
     proc, log, t0 = started[bench.name]
     try:

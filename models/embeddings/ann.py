@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -61,6 +62,139 @@ class HnswParams:
         return asdict(self)
 
 
+#: Rows handed to faiss per ``add`` call: progress is reported, and a cancel (SIGTERM, handled
+#: between calls into faiss) takes effect, once per batch.
+ADD_BATCH = 32_768
+
+
+#: The index kinds: faiss factory parts (``hnsw``: today's ``IndexHNSWFlat``).
+KINDS = ("hnsw", "hnsw-sq8", "ivf", "ivf-sq8")
+#: Candidates fetched per wanted neighbour from an 8-bit quantized index, then re-ranked exactly.
+RERANK = {"hnsw": 1, "hnsw-sq8": 4, "ivf": 1, "ivf-sq8": 4}
+#: Training sample per IVF list (faiss wants 30-256 per centroid).
+TRAIN_PER_LIST = 64
+EF_SEARCH_MAX = 4096
+
+
+def default_nlist(n: int) -> int:
+    """Returns the IVF list count for ``n`` vectors: 4·sqrt(n) rounded to a power of two, within
+    [1, 65536] and at most n / 39 (so every list has training points)."""
+    if n < 1:
+        return 1
+    cap = min(65536, max(1, n // 39))
+    nlist = 1 << max(0, round(float(np.log2(4 * np.sqrt(n)))))
+    while nlist > cap:
+        nlist >>= 1
+    return nlist
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """An index kind and its parameters; ``search`` is its search parameter (``ef_search`` for the
+    hnsw kinds, ``nprobe`` for the ivf ones)."""
+
+    kind: str = "hnsw"
+    m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+    nlist: int | None = None
+    nprobe: int = 8
+
+    @property
+    def is_ivf(self) -> bool:
+        """Returns True for the ivf kinds."""
+        return self.kind.startswith("ivf")
+
+    def search_value(self) -> int:
+        """Returns the search parameter's value: ``nprobe`` (ivf kinds) or ``ef_search``."""
+        return self.nprobe if self.is_ivf else self.ef_search
+
+    def to_dict(self) -> dict[str, int | str | None]:
+        """Returns the kind and the parameters that apply to it."""
+        if self.is_ivf:
+            return {"kind": self.kind, "nlist": self.nlist, "nprobe": self.nprobe}
+        return {
+            "kind": self.kind,
+            "m": self.m,
+            "ef_construction": self.ef_construction,
+            "ef_search": self.ef_search,
+        }
+
+
+def build_kind(
+    kv: KeyedVectors,
+    params: IndexParams,
+    progress: Callable[[float], None] | None = None,
+    batch: int = ADD_BATCH,
+    seed: int = 0,
+) -> tuple[faiss.Index, IndexParams]:
+    """Returns the index of kind ``params.kind`` over :func:`unit_vectors` (inner product) and the
+    parameters used (``nlist`` filled in); vectors added ``batch`` rows at a time, ``progress(fraction)``
+    after each. IVF kinds are trained on a sample of at most ``TRAIN_PER_LIST``·nlist vectors."""
+    if params.kind not in KINDS:
+        raise ValueError(f"unknown index kind {params.kind!r}; one of {', '.join(KINDS)}")
+    if len(kv.index_to_key) == 0:
+        raise ValueError("cannot index an empty vocabulary")
+    x = unit_vectors(kv)  # (V, D)
+    n, d = x.shape
+    ip = faiss.METRIC_INNER_PRODUCT
+    if params.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, params.m, ip)
+    elif params.kind == "hnsw-sq8":
+        index = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, params.m, ip)
+    else:
+        nlist = min(params.nlist or default_nlist(n), n)
+        params = IndexParams(**{**asdict(params), "nlist": nlist, "nprobe": min(params.nprobe, nlist)})
+        quantizer = faiss.IndexFlatIP(d)
+        if params.kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, ip)
+        else:
+            index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, ip)
+        index.own_fields = True
+        quantizer.this.disown()
+        rng = np.random.default_rng(seed)
+        size = min(n, TRAIN_PER_LIST * nlist)
+        rows = np.sort(rng.choice(n, size=size, replace=False)) if size < n else slice(None)
+        index.train(np.ascontiguousarray(x[rows]))
+        index.nprobe = params.nprobe
+    if not params.is_ivf:
+        if params.kind == "hnsw-sq8":
+            index.train(x[: min(n, 65536)])
+        index.hnsw.efConstruction = params.ef_construction
+        index.hnsw.efSearch = params.ef_search
+    for start in range(0, n, batch):
+        index.add(x[start : start + batch])
+        if progress is not None:
+            progress(min(start + batch, n) / n)
+    return index, params
+
+
+def tune(
+    kv: KeyedVectors,
+    index: faiss.Index,
+    params: IndexParams,
+    target: float,
+    *,
+    sample: int = 1000,
+    limit: int | None = None,
+) -> tuple[IndexParams, float, bool]:
+    """Double the search parameter (``nprobe`` up to ``nlist`` or ``limit``; ``ef_search`` up to
+    ``limit`` or :data:`EF_SEARCH_MAX`) until recall@10 reaches ``target``; returns the parameters
+    with the tuned value, the recall measured at it and whether the target was reached."""
+    rerank = RERANK[params.kind]
+    bound = (params.nlist or 1) if params.is_ivf else EF_SEARCH_MAX
+    if limit is not None:
+        bound = min(bound, limit)
+    value = params.search_value()
+    while True:
+        recall = recall_at_10(kv, index, sample=sample, ef_search=value, rerank=rerank)
+        if recall >= target or value >= bound:
+            break
+        value = min(2 * value, bound)
+    field = "nprobe" if params.is_ivf else "ef_search"
+    return IndexParams(**{**asdict(params), field: value}), recall, recall >= target
+
+
 def unit_vectors(kv: KeyedVectors) -> np.ndarray:
     """The vectors L2-normalised, float32, row i = ``kv.index_to_key[i]``: ``(V, D)``; zero rows stay zero."""
     vectors = np.asarray(kv.vectors, dtype=np.float32)  # (V, D)
@@ -69,15 +203,25 @@ def unit_vectors(kv: KeyedVectors) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)  # (V, D)
 
 
-def build_index(kv: KeyedVectors, params: HnswParams = HnswParams()) -> faiss.Index:
-    """An ``IndexHNSWFlat`` (inner product) over :func:`unit_vectors`; ``efSearch`` set to ``params``."""
+def build_index(
+    kv: KeyedVectors,
+    params: HnswParams = HnswParams(),
+    progress: Callable[[float], None] | None = None,
+    batch: int = ADD_BATCH,
+) -> faiss.Index:
+    """Returns an ``IndexHNSWFlat`` (inner product) over :func:`unit_vectors`, ``efSearch`` set to
+    ``params``; vectors are added ``batch`` rows at a time, calling ``progress(fraction)`` after each."""
     if len(kv.index_to_key) == 0:
         raise ValueError("cannot index an empty vocabulary")
     x = unit_vectors(kv)  # (V, D)
     index = faiss.IndexHNSWFlat(x.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = params.ef_construction
     index.hnsw.efSearch = params.ef_search
-    index.add(x)
+    n = x.shape[0]
+    for start in range(0, n, batch):
+        index.add(x[start : start + batch])
+        if progress is not None:
+            progress(min(start + batch, n) / n)
     return index
 
 
@@ -106,18 +250,29 @@ def load_index(path: str | os.PathLike[str], *, mmap: bool = True) -> faiss.Inde
 
 
 def _candidates(index: faiss.Index, means: np.ndarray, k: int, ef_search: int) -> np.ndarray:
-    """The index's ``k`` best rows for each mean: ``(B, D) -> (B, k)`` (-1 where it found fewer)."""
-    params = faiss.SearchParametersHNSW()
-    params.efSearch = max(ef_search, k)  # HNSW returns at most efSearch results
+    """The index's ``k`` best rows for each mean: ``(B, D) -> (B, k)`` (-1 where it found fewer);
+    ``ef_search`` is the search parameter: ``nprobe`` for an IVF index, ``efSearch`` for HNSW."""
+    if hasattr(index, "nprobe"):
+        params = faiss.SearchParametersIVF()
+        params.nprobe = max(1, min(ef_search, index.nlist))
+    else:
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(ef_search, k)  # HNSW returns at most efSearch results
     _, labels = index.search(np.ascontiguousarray(means, dtype=np.float32), k, params=params)  # (B, k)
     return labels
 
 
 def search(
-    kv: KeyedVectors, index: faiss.Index, queries: list[NeighbourQuery], *, ef_search: int = 128
+    kv: KeyedVectors,
+    index: faiss.Index,
+    queries: list[NeighbourQuery],
+    *,
+    ef_search: int = 128,
+    rerank: int = 1,
 ) -> list[list[Neighbour]]:
     """Answer cosadd queries from the index like ``kv.most_similar`` (words must be known): each
-    query's ``topn`` neighbours, best first.
+    query's ``topn`` neighbours, best first. ``ef_search`` is the search parameter (``nprobe`` for
+    IVF); ``rerank`` × the wanted candidates are fetched and re-ranked by exact scores.
 
     Raises ValueError for a query with ``restrict_vocab`` (answer those exactly) or when the index
     does not match the vectors (another vocabulary size).
@@ -133,7 +288,7 @@ def search(
         chunk = queries[start : start + CHUNK]
         prepared = [query_mean(kv, q) for q in chunk]
         means = np.stack([m for m, _ in prepared]).astype(np.float32)  # (B, D)
-        k = min(max(q.topn + len(ex) for q, (_, ex) in zip(chunk, prepared, strict=True)), n)
+        k = min(rerank * max(q.topn + len(ex) for q, (_, ex) in zip(chunk, prepared, strict=True)), n)
         labels = _candidates(index, means, k, ef_search)  # (B, k)
         for row, (q, (mean, exclude)) in enumerate(zip(chunk, prepared, strict=True)):
             ex = set(exclude)
@@ -158,7 +313,13 @@ def _scored(kv: KeyedVectors, mean: np.ndarray, cand: list[int], topn: int) -> l
 
 
 def recall_at_10(
-    kv: KeyedVectors, index: faiss.Index, *, sample: int = 1000, seed: int = 0, ef_search: int = 128
+    kv: KeyedVectors,
+    index: faiss.Index,
+    *,
+    sample: int = 1000,
+    seed: int = 0,
+    ef_search: int = 128,
+    rerank: int = 1,
 ) -> float:
     """Share of the exact top 10 (gensim ``most_similar(word)``, the word excluded) that the index
     returns, over ``sample`` vocabulary words drawn with ``seed`` (every word when fewer)."""
@@ -170,7 +331,7 @@ def recall_at_10(
     for start in range(0, len(queries), CHUNK):
         part = queries[start : start + CHUNK]
         exact = most_similar_cosadd(kv, part)
-        approx = search(kv, index, part, ef_search=ef_search)
+        approx = search(kv, index, part, ef_search=ef_search, rerank=rerank)
         for e, a in zip(exact, approx, strict=True):
             truth = {w for w, _ in e}
             found += len(truth & {w for w, _ in a})

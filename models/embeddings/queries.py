@@ -106,13 +106,14 @@ class VectorQueries:
     ``ef_search``, or None: cosadd neighbour queries that allow it are answered from it.
     """
 
-    def __init__(self, kv: KeyedVectors, index: Any = None, ef_search: int = 128):
+    def __init__(self, kv: KeyedVectors, index: Any = None, ef_search: int = 128, rerank: int = 1):
         if not isinstance(kv, KeyedVectors):
             raise TypeError(f"expected gensim KeyedVectors, got {type(kv).__name__}")
         self.kv = kv
         self.is_fasttext = isinstance(kv, FastTextKeyedVectors) and kv.bucket > 0
         self.index = index
-        self.ef_search = ef_search
+        self.ef_search = ef_search  # the search parameter: efSearch, or nprobe for an IVF index
+        self.rerank = rerank
 
     # ------------------------------------------------------------------ helpers
 
@@ -208,7 +209,9 @@ class VectorQueries:
             for (i, _), found in zip(product, answers, strict=True):
                 out[i] = Neighbours(found)
         if indexed:
-            answers = ann.search(self.kv, self.index, [q for _, q in indexed], ef_search=self.ef_search)
+            answers = ann.search(
+                self.kv, self.index, [q for _, q in indexed], ef_search=self.ef_search, rerank=self.rerank
+            )
             for (i, _), found in zip(indexed, answers, strict=True):
                 out[i] = Neighbours(found, exact=False)
         return out  # type: ignore[return-value]

@@ -17,6 +17,7 @@ from models.seq2seq.model import Seq2Seq
 from models.seq2seq.recipes import DEFAULT_DATES_RECIPE
 from service.attention import checkpoints
 from service.attention.settings import Settings
+from service.kit.cpus import available_cpus
 from service.kit.model_store import ModelVersion
 from service.kit.registry import LoadedModel
 from service.kit.runtime import ServiceRuntime, get_runtime
@@ -60,7 +61,7 @@ class AttentionRuntime(ServiceRuntime[Seq2Seq]):
         return {
             "name": name,
             "models_dir": str(self.models_dir),
-            "threads": self.settings.threads,
+            "threads": self.settings.job_threads or available_cpus(),
             "max_src_len": self.settings.max_input_tokens,
             "max_output_len": self.settings.max_output_len,
         }

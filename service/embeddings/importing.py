@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from models.embeddings.ann import HnswParams
+from models.embeddings.ann import IndexParams
 from models.embeddings.errors import InvalidModelFileError
 from models.embeddings.formats import check_file
 from service.embeddings.errors import model_file_error
@@ -76,7 +76,7 @@ def index_if_large(runtime: EmbeddingsRuntime, name: str, version: int, vocab_si
     if vocab_size < runtime.settings.index_min_vocab:
         return None
     try:
-        return runtime.submit_index(name, version, HnswParams())
+        return runtime.submit_index(name, version, IndexParams(kind=runtime.settings.index_kind))
     except ConflictError:  # another job for the model started meanwhile
         return None
 
@@ -175,6 +175,8 @@ def submit_import(
         "staged": staged,
         "store_root": str(runtime.models_dir),
         "index_min_vocab": runtime.settings.index_min_vocab,
+        "index_kind": runtime.settings.index_kind,
+        "recall_target": runtime.settings.recall_target,
     }
     return runtime.submit_job(
         "import", name, spec, overwrite=overwrite, target="service.embeddings.worker:import_job"

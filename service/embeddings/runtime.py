@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from models.embeddings.ann import INDEX_FILE, HnswParams, load_index
+from models.embeddings.ann import INDEX_FILE, RERANK, HnswParams, IndexParams, load_index
 from models.embeddings.builtin import DEFAULT_ALGORITHM, DEFAULT_PARAMS, default_corpus_path
 from models.embeddings.queries import VectorQueries
 from models.embeddings.storage import load_vectors
@@ -67,7 +67,9 @@ class EmbeddingsRuntime(ServiceRuntime[VectorQueries]):
             if index is not None and index.ntotal != len(kv.index_to_key):
                 log.warning("index of %s v%s does not match its vectors", version.name, version.version)
                 index = None
-        queries = VectorQueries(kv, index, int(info.get("ef_search", HnswParams.ef_search)))
+        kind = info.get("kind", "hnsw")
+        value = info.get("nprobe") if kind.startswith("ivf") else info.get("ef_search")
+        queries = VectorQueries(kv, index, int(value or HnswParams.ef_search), rerank=RERANK.get(kind, 1))
         queries.warm()
         return queries
 
@@ -86,7 +88,12 @@ class EmbeddingsRuntime(ServiceRuntime[VectorQueries]):
     # -- the ANN index ----------------------------------------------------------------------------
 
     def submit_index(
-        self, name: str, version: int | None, params: HnswParams, sample: int = 1000
+        self,
+        name: str,
+        version: int | None,
+        params: IndexParams,
+        sample: int = 1000,
+        recall_target: float | None = None,
     ) -> JobRecord:
         """Queue the job that builds the index of ``version`` (default: the current one) of ``name``.
 
@@ -104,6 +111,7 @@ class EmbeddingsRuntime(ServiceRuntime[VectorQueries]):
                 "store_root": str(self.models_dir),
                 "params": params.to_dict(),
                 "sample": sample,
+                "recall_target": recall_target if recall_target is not None else self.settings.recall_target,
             }
 
         return self.submit_job("index", name, build, target="service.embeddings.worker:build_index_job")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -59,6 +59,18 @@ class Settings(ServiceSettings):
         ge=1,
         description="Build the ANN index (faiss HNSW) automatically after a training job or an import "
         "whose vocabulary has at least this many words.",
+    )
+    index_kind: Literal["hnsw", "hnsw-sq8", "ivf", "ivf-sq8"] = Field(
+        "ivf-sq8",
+        description="Kind of ANN index an index request without `kind` builds: `hnsw` (graph, float copy), "
+        "`hnsw-sq8` (graph, 8-bit copy), `ivf` (inverted lists, float copy), `ivf-sq8` (inverted lists, "
+        "8-bit copy); 8-bit candidates are re-ranked exactly from the stored vectors.",
+    )
+    recall_target: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="recall@10 an index job tunes its search parameter (`ef_search`, `nprobe`) to reach.",
     )
     import_dir: Path | None = Field(
         None,

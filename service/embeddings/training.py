@@ -96,6 +96,8 @@ def job_spec(
         "source": source,
         "store_root": str(runtime.models_dir),
         "index_min_vocab": runtime.settings.index_min_vocab,
+        "index_kind": runtime.settings.index_kind,
+        "recall_target": runtime.settings.recall_target,
     }
     if corpus is not None:
         spec["corpus"] = corpus

@@ -48,7 +48,7 @@ from typing import Any
 import faiss
 from gensim.models import KeyedVectors
 
-from models.embeddings.ann import INDEX_FILE, HnswParams, build_index, recall_at_10, save_index
+from models.embeddings.ann import INDEX_FILE, HnswParams, IndexParams, build_kind, save_index, tune
 from models.embeddings.corpus import LineCorpus, Tokenizer
 from models.embeddings.storage import load_full_model, load_vectors, save_model
 from models.embeddings.training import TrainParams, train_model
@@ -144,7 +144,9 @@ def train(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         threshold = spec.get("index_min_vocab")
         if threshold is not None and meta["vocab_size"] >= threshold:
             report(progress=1.0, phase="indexing")
-            out["index"] = meta["index"] = write_index(draft.path, model.wv, HnswParams())
+            out["index"] = meta["index"] = write_index(
+                draft.path, model.wv, _auto_params(spec), recall_target=float(spec.get("recall_target", 0.95))
+            )
         draft.publish(meta, before_commit=commit_point)
     return {
         **out,
@@ -159,19 +161,49 @@ def train(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     }
 
 
-def write_index(directory: Path, kv: KeyedVectors, params: HnswParams, sample: int = 1000) -> dict[str, Any]:
-    """Build the HNSW index of ``kv``, measure its recall@10 against exact search, and write it into
-    ``directory`` (``index.faiss``); returns what the version's metadata records of it."""
+def _auto_params(spec: dict[str, Any]) -> IndexParams:
+    """Returns the parameters of an index built automatically after a job: ``spec["index_kind"]``
+    (``EMBEDDINGS_INDEX_KIND``; hnsw for a spec written before kinds existed), default parameters."""
+    return IndexParams(kind=spec.get("index_kind", "hnsw"))
+
+
+def write_index(
+    directory: Path,
+    kv: KeyedVectors,
+    params: HnswParams | IndexParams,
+    sample: int = 1000,
+    progress: Callable[[float], None] | None = None,
+    recall_target: float = 0.95,
+) -> dict[str, Any]:
+    """Build the index of ``kv`` of ``params.kind`` (``progress(fraction)`` after each batch of vectors
+    added), tune its search parameter until recall@10 against exact search reaches ``recall_target``
+    (within bounds), and write it into ``directory`` (``index.faiss``); returns what the version's
+    metadata records of it (kind, parameters, ``recall_at_10``, ``recall_target_reached``, …)."""
+    if isinstance(params, HnswParams):
+        params = IndexParams(kind="hnsw", **params.to_dict())
     t0 = time.perf_counter()
-    index = build_index(kv, params)
+    index, params = build_kind(kv, params, progress=progress)
     build_s = time.perf_counter() - t0
-    recall = recall_at_10(kv, index, sample=sample, ef_search=params.ef_search)
+    start = params.search_value()
+    params, recall, reached = tune(kv, index, params, recall_target, sample=sample)
     size = save_index(index, directory / INDEX_FILE)
+    field = "nprobe" if params.is_ivf else "ef_search"
+    extra: dict[str, Any] = {}
+    if not reached:
+        extra["note"] = (
+            f"recall@10 {recall:.4f} is below the target {recall_target} at the largest {field} tried "
+            f"({params.search_value()}); build with other parameters (a larger "
+            f"{'nlist' if params.is_ivf else 'm or ef_construction'}) or another kind, or search exactly"
+        )
     return {
-        "kind": "hnsw",
         **params.to_dict(),
+        "vectors_bytes": int(kv.vectors.nbytes),
         "build_s": round(build_s, 4),
         "recall_at_10": round(recall, 4),
+        "recall_target": recall_target,
+        "recall_target_reached": reached,
+        "tuned": {"parameter": field, "from": start, "to": params.search_value()},
+        **extra,
         "sample": min(sample, len(kv.index_to_key)),
         "size_bytes": size,
         "built": datetime.now(UTC).isoformat(),
@@ -189,9 +221,16 @@ def build_index_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         raise ValueError(f"model {name!r} has no version {version}")
     report(progress=0.0, phase="indexing")
     kv = load_vectors(stored.path, mmap=True)
-    params = HnswParams(**spec.get("params", {}))
+    params = IndexParams(**spec.get("params", {}))
     with store.add_files(name, version) as addition:
-        info = write_index(addition.path, kv, params, spec.get("sample", 1000))
+        info = write_index(
+            addition.path,
+            kv,
+            params,
+            spec.get("sample", 1000),
+            progress=lambda f: report(progress=round(0.9 * f, 4), phase="indexing"),
+            recall_target=float(spec.get("recall_target", 0.95)),
+        )
         addition.commit({"index": info}, before_commit=commit_point)
     return {"model": name, "version": version, "vocab_size": len(kv.index_to_key), "index": info}
 
@@ -280,7 +319,9 @@ def import_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         if threshold is not None and meta["vocab_size"] >= threshold:
             report(progress=0.95, phase="indexing")
             kv = load_vectors(directory, mmap=True)
-            out["index"] = meta["index"] = write_index(directory, kv, HnswParams())
+            out["index"] = meta["index"] = write_index(
+                directory, kv, _auto_params(spec), recall_target=float(spec.get("recall_target", 0.95))
+            )
 
     meta = store_import(
         store, name, spec["path"], spec["format"], spec.get("limit"), progress,

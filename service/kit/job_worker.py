@@ -27,6 +27,19 @@ import traceback
 from typing import Any
 
 
+def _set_library_threads(threads: int) -> None:
+    """Set faiss's OpenMP and torch's intra-op thread counts to ``threads`` where those libraries are
+    loaded (the forkserver preloads the job modules); returns nothing."""
+    import sys
+
+    faiss = sys.modules.get("faiss")
+    if faiss is not None:
+        faiss.omp_set_num_threads(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
 def worker_main(
     target: str,
     spec: dict[str, Any],
@@ -41,7 +54,9 @@ def worker_main(
     the same form as the service's own (one JSON object per line). ``runner`` is the pid of the
     runner process, which this worker does not outlive.
     """
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    # The job's own thread count (``JOB_THREADS``), not the query path's one the server inherited.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
     if log_config is not None:
         from service.kit.logging import configure_logging
 
@@ -52,6 +67,7 @@ def worker_main(
         threadpool_limits(threads)
     except Exception:  # noqa: S110 - limiting BLAS threads is best effort
         pass
+    _set_library_threads(threads)
 
     global _runner
     _runner = runner

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from fastapi import Request
 
 from service.kit.batching import Batching
+from service.kit.cpus import available_cpus
 from service.kit.errors import ConflictError, NotFoundError
 from service.kit.job_manager import JobManager
 from service.kit.job_record import ACTIVE, JobRecord
@@ -73,7 +74,7 @@ class ServiceRuntime(Generic[T]):
             root / "jobs",
             settings.max_concurrent_jobs,
             service=settings.service_name,
-            threads=settings.threads,
+            threads=settings.job_threads or available_cpus(),
             preload=self.preload,
             on_finished=self._on_job_finished,
             on_runner=self.clean_leftovers,

@@ -66,6 +66,13 @@ class ServiceSettings(BaseSettings):
     threads: int = Field(
         1, ge=1, le=256, description="BLAS/torch threads per process (match the container's CPU limit)."
     )
+    job_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Threads of a job's worker process (index builds, imports, training: faiss, BLAS, torch); "
+        "0: the CPUs this process may use (affinity, capped by the cgroup's `cpu.max`). Queries keep `THREADS`.",
+    )
     batch_wait_ms: float = Field(
         2.0,
         ge=0,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from models.embeddings.ann import HnswParams
+from models.embeddings.ann import IndexParams
 from models.embeddings.export import iter_export
 from service.embeddings import importing
 from service.embeddings.runtime import EmbeddingsRuntime, Runtime
@@ -233,8 +233,19 @@ def build_index(
     # an optional body (no body: the defaults), documented as the schema itself, not "IndexRequest or
     # null": a generated client leaves an optional body it was not given out (openapi-python-client
     # 0.29.1 sends a nullable one it was not given as an unserialisable placeholder)
-    params = HnswParams(m=body.m, ef_construction=body.ef_construction, ef_search=body.ef_search)
-    return accepted(state.submit_index(name, body.version, params, body.sample))
+    kind = body.kind or state.settings.index_kind
+    ivf = kind.startswith("ivf")
+    wrong = ("m", "ef_construction", "ef_search") if ivf else ("nlist", "nprobe")
+    for field in wrong:
+        if getattr(body, field) is not None:
+            raise InvalidInputError(
+                f"{field} does not apply to an index of kind {kind!r}",
+                code="validation-error",
+                loc=["body", field],
+            )
+    given = {f: getattr(body, f) for f in ("m", "ef_construction", "ef_search", "nlist", "nprobe")}
+    params = IndexParams(kind=kind, **{f: v for f, v in given.items() if v is not None})
+    return accepted(state.submit_index(name, body.version, params, body.sample, body.recall_target))
 
 
 @router.delete(

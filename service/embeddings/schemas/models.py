@@ -161,24 +161,58 @@ class ModelInfo(BaseModel):
     loaded: bool = Field(description="Loaded in memory and serving queries.")
     index: dict[str, Any] | None = Field(
         None,
-        description="The current version's ANN index (faiss HNSW), null when it has none: `kind`, `m`, "
-        "`ef_construction`, `ef_search`, `build_s`, `recall_at_10` (against exact search, over `sample` "
-        "vocabulary words), `size_bytes`, `built`.",
+        description="The current version's ANN index (faiss), null when it has none: `kind`, its parameters "
+        "(`m`, `ef_construction`, `ef_search` or `nlist`, `nprobe`: the tuned search value used at query "
+        "time), `build_s`, `recall_at_10` (against exact search, over `sample` vocabulary words), "
+        "`recall_target`, `recall_target_reached`, `note` (when not reached), `tuned`, `size_bytes`, "
+        "`vectors_bytes`, `built`.",
     )
     versions: list[VersionInfo]
 
 
 class IndexRequest(RequestModel):
-    """Build the ANN index (faiss HNSW over unit vectors, inner product) of a model version."""
+    """Build the ANN index (faiss, inner product over unit vectors) of a model version."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"m": 32, "ef_construction": 200, "ef_search": 128}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"kind": "ivf-sq8", "recall_target": 0.95}, {"kind": "hnsw", "m": 32}]
+        },
     )
 
-    m: Int = Field(32, ge=4, le=128, description="HNSW neighbours per node (faiss `M`).")
-    ef_construction: Int = Field(200, ge=8, le=4096, description="Candidate list while building.")
-    ef_search: Int = Field(
-        128, ge=8, le=4096, description="Candidate list while searching (raised to `topn` + query words)."
+    kind: Literal["hnsw", "hnsw-sq8", "ivf", "ivf-sq8"] | None = Field(
+        None,
+        description="`hnsw` (graph, float copy of the vectors), `hnsw-sq8` (graph, 8-bit copy), `ivf` "
+        "(inverted lists, float copy), `ivf-sq8` (inverted lists, 8-bit copy); 8-bit candidates are "
+        "re-ranked exactly from the stored vectors. Default: `EMBEDDINGS_INDEX_KIND`.",
+    )
+    m: Int | None = Field(None, ge=4, le=128, description="HNSW kinds: neighbours per node (faiss `M`, 32).")
+    ef_construction: Int | None = Field(
+        None, ge=8, le=4096, description="HNSW kinds: candidate list while building (200)."
+    )
+    ef_search: Int | None = Field(
+        None,
+        ge=8,
+        le=4096,
+        description="HNSW kinds: first candidate list while searching (128; tuned up to reach `recall_target`).",
+    )
+    nlist: Int | None = Field(
+        None,
+        ge=1,
+        le=65536,
+        description="IVF kinds: inverted lists (default 4·sqrt(vocabulary) rounded to a power of two).",
+    )
+    nprobe: Int | None = Field(
+        None,
+        ge=1,
+        le=65536,
+        description="IVF kinds: first lists searched (8; tuned up to reach `recall_target`).",
+    )
+    recall_target: Float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="recall@10 the search parameter is tuned to reach (default `EMBEDDINGS_RECALL_TARGET`).",
     )
     version: Int | None = Field(None, ge=1, description="The version to index (default: the current one).")
     sample: Int = Field(

@@ -1,0 +1,116 @@
+"""Index kinds measured on three kinds of data (issue 22 item 2): which index to choose when.
+
+For each data set — clustered synthetic vectors (flattering), a Word2Vec model trained here on
+gensim's shipped Lee corpus, unclustered Gaussian vectors (the worst case) — and each kind
+(``hnsw``, ``hnsw-sq8``, ``ivf``, ``ivf-sq8``) it builds the index with the job's code
+(:func:`models.embeddings.ann.build_kind`), tunes its search parameter to ``--recall-target``
+(:func:`models.embeddings.ann.tune`), and prints one table row: build seconds, index bytes / vector
+bytes, the tuned parameter, recall@10 against exact search, and query ms (one query at a time)
+against exact search in the same run.
+
+    .venv/bin/python bench/index_kinds_bench.py            # 100,000 x 100 synthetic sets
+    .venv/bin/python bench/index_kinds_bench.py --short    # seconds: 3,000 x 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+from gensim.models import KeyedVectors, Word2Vec
+from gensim.test.utils import datapath
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models.embeddings.ann import KINDS, RERANK, IndexParams, build_kind, save_index, search, tune  # noqa: E402
+from models.embeddings.batch import most_similar_cosadd  # noqa: E402
+from models.embeddings.neighbours import NeighbourQuery  # noqa: E402
+from service.kit.cpus import available_cpus  # noqa: E402
+
+
+def keyed(x: np.ndarray, prefix: str) -> KeyedVectors:
+    kv = KeyedVectors(x.shape[1])
+    kv.add_vectors([f"{prefix}{i}" for i in range(len(x))], x.astype(np.float32))
+    return kv
+
+
+def clustered(n: int, d: int, seed: int = 1) -> KeyedVectors:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((max(n // 20, 1), d))  # (C, D)
+    return keyed(centres[rng.integers(0, len(centres), n)] + 0.4 * rng.standard_normal((n, d)), "c")
+
+
+def gaussian(n: int, d: int, seed: int = 2) -> KeyedVectors:
+    return keyed(np.random.default_rng(seed).standard_normal((n, d)), "g")
+
+
+def trained(d: int, epochs: int) -> KeyedVectors:
+    with open(datapath("lee_background.cor")) as f:
+        sentences = [line.lower().split() for line in f]
+    model = Word2Vec(sentences, vector_size=d, min_count=2, epochs=epochs, workers=1, seed=1)
+    return model.wv
+
+
+def query_ms(kv: KeyedVectors, answer, words: list[str]) -> float:
+    """Median ms of one ``topn=10`` query answered by ``answer(queries)``."""
+    times = []
+    for w in words:
+        t0 = time.perf_counter()
+        answer([NeighbourQuery(positive=[w], topn=10)])
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--short", action="store_true", help="tiny sizes, seconds")
+    parser.add_argument("--n", type=int, default=100_000, help="synthetic vectors")
+    parser.add_argument("--dim", type=int, default=100)
+    parser.add_argument("--recall-target", type=float, default=0.95)
+    parser.add_argument("--sample", type=int, default=1000, help="recall@10 queries")
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    args = parser.parse_args(argv)
+    n, d, epochs = (3000, 32, 2) if args.short else (args.n, args.dim, 20)
+    sample = 200 if args.short else args.sample
+    threads = available_cpus()
+    faiss.omp_set_num_threads(threads)
+    print(f"index kinds: {n} x {d} synthetic, Lee Word2Vec ({epochs} epochs), recall target "
+          f"{args.recall_target}, {threads} threads, faiss {faiss.__version__}", flush=True)  # fmt: skip
+    datasets = {"clustered": clustered(n, d), "word2vec-lee": trained(d, epochs), "gaussian": gaussian(n, d)}
+    rng = np.random.default_rng(0)
+    print(
+        "| data | vectors | kind | build s | index / vectors | tuned | recall@10 | query ms | exact ms | speed-up |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for data, kv in datasets.items():
+            kv.fill_norms()
+            words = [
+                kv.index_to_key[int(i)] for i in rng.choice(len(kv), size=min(50, len(kv)), replace=False)
+            ]
+            exact = query_ms(kv, lambda q, kv=kv: most_similar_cosadd(kv, q), words)
+            for kind in args.kinds:
+                t0 = time.perf_counter()
+                index, params = build_kind(kv, IndexParams(kind=kind))
+                build_s = time.perf_counter() - t0
+                params, recall, reached = tune(kv, index, params, args.recall_target, sample=sample)
+                size = save_index(index, Path(tmp) / f"{data}-{kind}.faiss")
+                value = params.search_value()
+                ms = query_ms(
+                    kv, lambda q, kv=kv, i=index, v=value, r=RERANK[kind]: search(kv, i, q, ef_search=v, rerank=r), words
+                )  # fmt: skip
+                name = f"nprobe {value}/{params.nlist}" if params.is_ivf else f"ef_search {value}"
+                mark = "" if reached else " (target not reached)"
+                print(f"| {data} | {len(kv)} x {kv.vector_size} | {kind} | {build_s:.2f} | "
+                      f"{size / kv.vectors.nbytes:.2f} | {name} | {recall:.3f}{mark} | {ms:.3f} | {exact:.3f} | "
+                      f"{exact / ms:.1f}x |", flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
