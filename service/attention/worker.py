@@ -221,7 +221,13 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         "dev_metrics": dev_metrics,
         "training_time_s": meta["training_time_s"],
         "embedding_coverage": emb_info["coverage"] if emb_info else None,
+        "steps": result.metrics.get("steps"),
+        "stopped_by": _STOPPED_BY.get(str(result.metrics.get("stopped")), result.metrics.get("stopped")),
     }
+
+
+#: The core's ``stopped`` reasons as the job result's ``stopped_by``.
+_STOPPED_BY = {"completed": "epochs", "should_stop": "cancel"}
 
 
 def _example_json(e: Example) -> str:
