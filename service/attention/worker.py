@@ -132,6 +132,8 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     params["report_every"] = 1
     batches_per_epoch = -(-len(train_ex) // int(params.get("batch_size", 64)))
     total_steps = max(1, int(params.get("epochs", 10)) * batches_per_epoch)
+    if params.get("max_steps"):
+        total_steps = min(total_steps, int(params["max_steps"]))
 
     emb_info: dict[str, Any] | None = None
     emb_spec = spec.get("embeddings")
