@@ -78,6 +78,13 @@ def test_reproducible_and_stoppable():
     assert c.metrics["stopped"] == "should_stop" and c.metrics["steps"] == 3
     d = train(small, [(e.source, e.target) for e in task.train], None, {**params, "max_steps": 4})
     assert d.metrics["steps"] == 4 and d.metrics["stopped"] == "max_steps"
+    e = train(small, task.train, task.dev, {**params, "epochs": 50, "max_time_s": 1e-9})
+    assert e.metrics["stopped"] == "max_time_s" and e.metrics["steps"] == 0
+    f = train(small, task.train, task.dev, {**params, "epochs": 50, "max_time_s": 0.5})
+    assert f.metrics["stopped"] == "max_time_s" and 0 < f.metrics["steps"] < 50 * 7
+    assert "best_epoch" in f.metrics  # the cut epoch was evaluated and the best kept
+    with pytest.raises(ValueError):
+        TrainParams(max_time_s=0)
 
 
 def test_bad_params():

@@ -43,6 +43,7 @@ class TrainParams:
     weight_decay: float = 0.0
     seed: int = 0
     max_steps: int | None = None
+    max_time_s: float | None = None  # wall-clock budget: stop after the step running when it is spent
     report_every: int = 50
     min_freq: int = 1
     max_vocab: int | None = None
@@ -57,6 +58,8 @@ class TrainParams:
             raise ValueError("teacher_forcing must be in [0, 1]")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError("max_steps must be >= 1 or None")
+        if self.max_time_s is not None and not self.max_time_s > 0:  # NaN fails too
+            raise ValueError("max_time_s must be > 0 or None")
         if self.clip_grad_norm is not None and self.clip_grad_norm <= 0:
             raise ValueError("clip_grad_norm must be > 0 or None")
         if not self.guided_alignment_weight >= 0.0:  # NaN fails too
@@ -220,6 +223,9 @@ def train(
                 break
             if step >= total_steps:
                 stopped = "max_steps"
+                break
+            if params.max_time_s is not None and time.perf_counter() - started >= params.max_time_s:
+                stopped = "max_time_s"  # the running step finished; the epoch's evaluation follows
                 break
             lr = optimizer.param_groups[0]["lr"]
             lr_history.append(lr)

@@ -132,6 +132,8 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     params["report_every"] = 1
     batches_per_epoch = -(-len(train_ex) // int(params.get("batch_size", 64)))
     total_steps = max(1, int(params.get("epochs", 10)) * batches_per_epoch)
+    if params.get("max_steps"):
+        total_steps = min(total_steps, int(params["max_steps"]))
 
     emb_info: dict[str, Any] | None = None
     emb_spec = spec.get("embeddings")
@@ -221,7 +223,13 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         "dev_metrics": dev_metrics,
         "training_time_s": meta["training_time_s"],
         "embedding_coverage": emb_info["coverage"] if emb_info else None,
+        "steps": result.metrics.get("steps"),
+        "stopped_by": _STOPPED_BY.get(str(result.metrics.get("stopped")), result.metrics.get("stopped")),
     }
+
+
+#: The core's ``stopped`` reasons as the job result's ``stopped_by``.
+_STOPPED_BY = {"completed": "epochs", "should_stop": "cancel"}
 
 
 def _example_json(e: Example) -> str:

@@ -168,6 +168,20 @@ class TrainParamsIn(RequestModel):
     early_stop_exact_match: Float | None = Field(
         None, gt=0, le=1.0, description="Stop once dev exact match reaches this share."
     )
+    max_steps: Int | None = Field(
+        None,
+        ge=1,
+        le=100_000_000,
+        description="Step budget: stop after this many updates (the running epoch is evaluated, the "
+        "best checkpoint kept); the linear schedule's total steps become min(epochs x steps per epoch, this).",
+    )
+    max_time_s: Float | None = Field(
+        None,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Wall-clock budget of the training loop in seconds: the running step finishes, the "
+        "cut epoch is evaluated, the best checkpoint kept. Does not shorten the schedule (yet).",
+    )
     guided_alignment_weight: Float = Field(
         0.0,
         ge=0.0,
