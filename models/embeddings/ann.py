@@ -186,8 +186,9 @@ def tune(
     if limit is not None:
         bound = min(bound, limit)
     value = params.search_value()
+    queries, truths = _exact_top10(kv, sample=sample, seed=0)  # once, not once per value tried
     while True:
-        recall = recall_at_10(kv, index, sample=sample, ef_search=value, rerank=rerank)
+        recall = _recall(kv, index, queries, truths, ef_search=value, rerank=rerank)
         if recall >= target or value >= bound:
             break
         value = min(2 * value, bound)
@@ -211,18 +212,8 @@ def build_index(
 ) -> faiss.Index:
     """Returns an ``IndexHNSWFlat`` (inner product) over :func:`unit_vectors`, ``efSearch`` set to
     ``params``; vectors are added ``batch`` rows at a time, calling ``progress(fraction)`` after each."""
-    if len(kv.index_to_key) == 0:
-        raise ValueError("cannot index an empty vocabulary")
-    x = unit_vectors(kv)  # (V, D)
-    index = faiss.IndexHNSWFlat(x.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = params.ef_construction
-    index.hnsw.efSearch = params.ef_search
-    n = x.shape[0]
-    for start in range(0, n, batch):
-        index.add(x[start : start + batch])
-        if progress is not None:
-            progress(min(start + batch, n) / n)
-    return index
+    kind = IndexParams("hnsw", m=params.m, ef_construction=params.ef_construction, ef_search=params.ef_search)
+    return build_kind(kv, kind, progress, batch)[0]
 
 
 def save_index(index: faiss.Index, path: str | os.PathLike[str]) -> int:
@@ -323,17 +314,36 @@ def recall_at_10(
 ) -> float:
     """Share of the exact top 10 (gensim ``most_similar(word)``, the word excluded) that the index
     returns, over ``sample`` vocabulary words drawn with ``seed`` (every word when fewer)."""
+    queries, truths = _exact_top10(kv, sample=sample, seed=seed)
+    return _recall(kv, index, queries, truths, ef_search=ef_search, rerank=rerank)
+
+
+def _exact_top10(kv: KeyedVectors, *, sample: int, seed: int) -> tuple[list[NeighbourQuery], list[set[str]]]:
+    """Returns ``sample`` vocabulary words drawn with ``seed`` as queries, and each one's exact top 10."""
     n = len(kv.index_to_key)
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(n, size=min(sample, n), replace=False))  # (S,)
     queries = [NeighbourQuery(positive=[kv.index_to_key[int(r)]], topn=10) for r in rows]
+    truths: list[set[str]] = []
+    for start in range(0, len(queries), CHUNK):
+        truths.extend({w for w, _ in e} for e in most_similar_cosadd(kv, queries[start : start + CHUNK]))
+    return queries, truths
+
+
+def _recall(
+    kv: KeyedVectors,
+    index: faiss.Index,
+    queries: list[NeighbourQuery],
+    truths: list[set[str]],
+    *,
+    ef_search: int,
+    rerank: int,
+) -> float:
+    """Returns the share of ``truths`` the index finds for ``queries``."""
     found = total = 0
     for start in range(0, len(queries), CHUNK):
-        part = queries[start : start + CHUNK]
-        exact = most_similar_cosadd(kv, part)
-        approx = search(kv, index, part, ef_search=ef_search, rerank=rerank)
-        for e, a in zip(exact, approx, strict=True):
-            truth = {w for w, _ in e}
+        approx = search(kv, index, queries[start : start + CHUNK], ef_search=ef_search, rerank=rerank)
+        for truth, a in zip(truths[start : start + CHUNK], approx, strict=True):
             found += len(truth & {w for w, _ in a})
             total += len(truth)
     return found / total if total else 1.0
