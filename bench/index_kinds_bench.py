@@ -74,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recall-target", type=float, default=0.95)
     parser.add_argument("--sample", type=int, default=1000, help="recall@10 queries")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument(
+        "--data", nargs="+", default=["clustered", "word2vec-lee", "gaussian"],
+        choices=["clustered", "word2vec-lee", "gaussian"],
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", nargs="+", type=int, default=None,
+        help="also build each index at these faiss thread counts (build seconds and speed-up per count)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     n, d, epochs = (3000, 32, 2) if args.short else (args.n, args.dim, 20)
     sample = 200 if args.short else args.sample
@@ -81,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     faiss.omp_set_num_threads(threads)
     print(f"index kinds: {n} x {d} synthetic, Lee Word2Vec ({epochs} epochs), recall target "
           f"{args.recall_target}, {threads} threads, faiss {faiss.__version__}", flush=True)  # fmt: skip
-    datasets = {"clustered": clustered(n, d), "word2vec-lee": trained(d, epochs), "gaussian": gaussian(n, d)}
+    makers = {"clustered": lambda: clustered(n, d), "word2vec-lee": lambda: trained(d, epochs),
+              "gaussian": lambda: gaussian(n, d)}  # fmt: skip
+    datasets = {name: makers[name]() for name in args.data}
+    builds: list[str] = []
     rng = np.random.default_rng(0)
     print(
         "| data | vectors | kind | build s | index / vectors | tuned | recall@10 | query ms | exact ms | speed-up |"
@@ -95,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             ]
             exact = query_ms(kv, lambda q, kv=kv: most_similar_cosadd(kv, q), words)
             for kind in args.kinds:
+                for t in args.threads or []:  # the same build at each thread count, timed alone
+                    faiss.omp_set_num_threads(t)
+                    t0 = time.perf_counter()
+                    build_kind(kv, IndexParams(kind=kind))
+                    builds.append(f"| {data} | {len(kv)} x {kv.vector_size} | {kind} | {t} | "
+                                  f"{time.perf_counter() - t0:.2f} |")  # fmt: skip
+                faiss.omp_set_num_threads(threads)
                 t0 = time.perf_counter()
                 index, params = build_kind(kv, IndexParams(kind=kind))
                 build_s = time.perf_counter() - t0
@@ -109,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {data} | {len(kv)} x {kv.vector_size} | {kind} | {build_s:.2f} | "
                       f"{size / kv.vectors.nbytes:.2f} | {name} | {recall:.3f}{mark} | {ms:.3f} | {exact:.3f} | "
                       f"{exact / ms:.1f}x |", flush=True)  # fmt: skip
+    if builds:
+        print("\n| data | vectors | kind | faiss threads | build s |\n|---|---|---|---|---|")
+        print("\n".join(builds))
     return 0
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from gensim.models import KeyedVectors
 
 from bench import million_bench as mb
+from service.embeddings.settings import Settings
 
 WORDS, DIM, QUERIES = 20_000, 300, 30
 
@@ -28,6 +30,13 @@ def test_words_are_unique_ascii():
     words = mb.words(WORDS)
     assert len(set(words)) == WORDS
     assert all(w.isascii() and w.isalpha() for w in words)
+
+
+def test_disk_is_checked_before_anything_is_written(tmp_path):
+    with pytest.raises(SystemExit, match="not enough disk for 10,000 x 1000000000: .* GB needed"):
+        mb.check_disk(tmp_path, 10_000, 10**9, fresh=False)  # 100 TB of vectors
+    assert list(tmp_path.iterdir()) == []
+    mb.check_disk(tmp_path, 1000, 32, fresh=False)  # a small run fits
 
 
 def test_million_bench_bounded(tmp_path):
@@ -64,20 +73,25 @@ def test_million_bench_bounded(tmp_path):
     assert imp["matrix_bytes"] == WORDS * DIM * 4
     assert imp["file_bytes"] == mb.file_size(WORDS, DIM) > imp["matrix_bytes"]
     assert imp["peak_rss_bytes"] > 0 and imp["mb_per_s"] > 0
-    assert syn["index"]["m"] == 32 and syn["index"]["build_s"] >= 0
+    assert syn["index"]["kind"] == Settings.model_fields["index_kind"].default  # the service's default
+    assert syn["index"]["build_s"] >= 0 and syn["index"]["recall_target"] == 0.95
     assert res["lee"]["vocab_size"] > 1000
 
     proc = res["processes"]
-    assert len(proc["servers"]) == 4 and len(proc["extra_uss_mb"]) == 3
-    assert len({s["pid"] for s in proc["servers"]}) == 4
+    assert len(proc["servers"]) == 2 and len(proc["extra_uss_mb"]) == 1  # --processes defaults to 2
+    assert len({s["pid"] for s in proc["servers"]}) == 2
     for s in [*proc["servers"], proc["baseline"]]:
         assert 0 < s["uss"] <= s["pss"] <= s["rss"], s
     assert proc["pss_sum_bytes"] == sum(s["pss"] for s in proc["servers"])
-    assert len(res["startup"]["all_s"]) == 4 and all(t > 0 for t in res["startup"]["all_s"])
-    assert "| ANN speed-up" in res["table"] and "| server 4 |" in res["table"]
+    assert len(res["startup"]["all_s"]) == 2 and all(t > 0 for t in res["startup"]["all_s"])
+    e2e = res["end_to_end"]
+    assert e2e["seconds"] == e2e["import_s"] + e2e["index_s"] + e2e["first_answer_s"] > 0
+    assert "| end to end" in res["table"] and "| index file / the vectors' bytes" in res["table"]
+    assert "| ANN speed-up" in res["table"] and "| server 2 |" in res["table"]
 
     # a second run takes the model and its index from the cache
     again = run(tmp_path)
     assert again["import"]["cached"] is True
+    assert "end_to_end" not in again  # nothing was imported or indexed: no end-to-end figure
     assert again["synthetic"]["index"] == syn["index"]
     assert [a["query"] for a in again["synthetic"]["answers"]] == [a["query"] for a in syn["answers"]]
