@@ -86,9 +86,9 @@ def retarget(cfg: ScheduleConfig, step: int, total_steps: int) -> ScheduleConfig
 
     Linear schedule past its warmup: ``lr`` is moved so that the line through
     ``(step, lr_at(step, cfg))`` reaches ``min_lr`` at ``total_steps`` (lr_at(step) is unchanged; the
-    warmup is over, so the moved ``lr`` changes nothing before ``step``); once at the floor it stays there.
-    Within the warmup, or another schedule: only ``total_steps`` changes. ``total_steps`` is raised to
-    ``max(step, warmup_steps) + 1`` when smaller.
+    warmup is over, so the moved ``lr`` changes nothing before ``step``); once at ``min_lr`` it stays
+    there (``cfg`` is returned unchanged). Within the warmup, or another schedule: only ``total_steps``
+    changes. ``total_steps`` is raised to ``max(step, warmup_steps) + 1`` when smaller.
 
     >>> cfg = ScheduleConfig(name="linear", lr=1.0, total_steps=100)
     >>> new = retarget(cfg, 50, 75)               # half way at lr 0.5; now 25 steps are left
@@ -100,7 +100,7 @@ def retarget(cfg: ScheduleConfig, step: int, total_steps: int) -> ScheduleConfig
         return replace(cfg, total_steps=total)
     current = lr_at(step, cfg)
     if current <= cfg.min_lr:
-        return replace(cfg, total_steps=max(total, cfg.total_steps))  # at the floor: stay there
+        return cfg  # at the floor: stay there
     t = step - cfg.warmup_steps
     slope = (current - cfg.min_lr) / (total - step)
     return replace(cfg, lr=current + t * slope, total_steps=total)

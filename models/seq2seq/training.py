@@ -251,6 +251,7 @@ def train(
     if params.max_steps is not None:
         step_cap = min(step_cap, params.max_steps)
     sched_cfg = params.schedule_config(step_cap)
+    total_steps = step_cap  # the run's expected length: step_cap, or the time budget's estimate
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     scheduler = LambdaLR(optimizer, lambda k: lr_at(k, sched_cfg) / params.lr)  # follows sched_cfg as it moves
     generator = torch.Generator().manual_seed(params.seed)
@@ -268,12 +269,12 @@ def train(
 
     def follow_budget(step: int) -> None:
         """Move the schedule's end to where the time budget will stop the run (see the docstring)."""
-        nonlocal sched_cfg
+        nonlocal sched_cfg, total_steps
         now = time.perf_counter()
         remaining = params.max_time_s - (now - started)
         rate = step / max(now - loop_started, 1e-9)  # updates per second, evaluations included
-        estimate = min(step_cap, step + int(max(remaining, 0.0) * rate))
-        sched_cfg = retarget(sched_cfg, step, estimate)
+        total_steps = max(step + 1, min(step_cap, step + int(max(remaining, 0.0) * rate)))
+        sched_cfg = retarget(sched_cfg, step, total_steps)
 
     best_state: dict[str, torch.Tensor] | None = None
     best_key: tuple[float, float] | None = None
@@ -332,7 +333,7 @@ def train(
                     {
                         "event": "step",
                         "step": step,
-                        "total_steps": sched_cfg.total_steps,
+                        "total_steps": total_steps,
                         "epoch": epoch + 1,
                         "lr": lr,
                         "train_loss": running / running_n,
