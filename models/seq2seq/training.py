@@ -201,7 +201,8 @@ def train(
     average is evaluated on dev and replaces the selected checkpoint when its :func:`selection_key`
     is lower (strictly better by ``select_by``, or equal and a lower dev loss); ``average_kept`` says
     which won, ``averaged_epochs`` which epochs were averaged and ``average_dev_<select_by>`` how the
-    average scored. Needs dev data (without it nothing is averaged).
+    average scored; ``best_epoch`` stays the best single epoch. Needs dev data (without it nothing is
+    averaged). Its evaluation comes after a spent ``max_time_s``, like the cut epoch's.
 
     Time budget and schedule (``params.max_time_s``): training stops once the budget is spent, and
     the schedule's ``total_steps`` (where the ``linear`` decay reaches ``min_lr``) follows it: after
