@@ -30,7 +30,9 @@ def test_dev_evaluation_decodes_with_the_beam_asked_for(client):
     assert job["result"]["selected_by"] == "loss"
     dev = client.get("/v1/models/beam").json()["dev_metrics"]
     assert dev["selected_by"] == "loss"
-    beam = client.post("/v1/models/beam/evaluate", json={"split": "dev", "decode": "beam", "beam_size": 3}).json()
+    beam = client.post(
+        "/v1/models/beam/evaluate", json={"split": "dev", "decode": "beam", "beam_size": 3}
+    ).json()
     assert beam["token_error_rate"] == pytest.approx(dev["dev_token_error_rate"])
     assert beam["loss"] == pytest.approx(dev["dev_loss"])
     greedy = client.post("/v1/models/beam/evaluate", json={"split": "dev"}).json()

@@ -25,7 +25,7 @@ def test_no_smoothing_is_the_token_nll():
 
 def test_smoothed_objective_matches_the_formula_and_nll_is_unsmoothed():
     logits, target = _batch()
-    eps, v = 0.2, logits.size(-1)
+    eps = 0.2
     objective, nll = token_losses(logits, target, PAD, label_smoothing=eps)
     logp = logits.log_softmax(-1)  # (B, T, V)
     mask = target != PAD

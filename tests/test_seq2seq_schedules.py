@@ -76,7 +76,9 @@ def test_retarget_moves_the_linear_end_without_a_jump():
         assert lr_at(step + 1, new) <= lr_at(step, new)
     # within the warmup only the end moves; the ramp is untouched
     early = retarget(cfg, 3, 100)
-    assert early.total_steps == 100 and [lr_at(s, early) for s in range(11)] == [lr_at(s, cfg) for s in range(11)]
+    assert early.total_steps == 100 and [lr_at(s, early) for s in range(11)] == [
+        lr_at(s, cfg) for s in range(11)
+    ]
     # at the floor it stays there; an end before the current step becomes the next step
     done = retarget(cfg, 2000, 1500)
     assert lr_at(2000, done) == pytest.approx(0.1) and lr_at(3000, done) == pytest.approx(0.1)

@@ -49,7 +49,9 @@ def test_short_reversal_run_learns_alignment():
     assert result.lr_history == pytest.approx([lr_at(s, cfg) for s in range(result.metrics["steps"])])
     # the best dev epoch's weights are restored: lowest token error rate (the default), then dev loss
     best = min(epochs, key=lambda e: (e["dev_token_error_rate"], e["dev_loss"]))
-    assert result.metrics["best_epoch"] == best["epoch"] and result.metrics["selected_by"] == "token_error_rate"
+    assert (
+        result.metrics["best_epoch"] == best["epoch"] and result.metrics["selected_by"] == "token_error_rate"
+    )
     assert result.metrics["dev_exact_match"] == best["dev_exact_match"]
 
 
@@ -185,7 +187,9 @@ def test_select_by_chooses_the_checkpoint_by_that_metric():
 
     chosen = {}
     for select_by in ("loss", "token_error_rate"):
-        result = train(SELECT_CONFIG, SELECT_TASK.train, SELECT_TASK.dev, {**SELECT_PARAMS, "select_by": select_by})
+        result = train(
+            SELECT_CONFIG, SELECT_TASK.train, SELECT_TASK.dev, {**SELECT_PARAMS, "select_by": select_by}
+        )
         keyed = {e["epoch"]: (e[f"dev_{select_by}"], e["dev_loss"]) for e in _epochs(result)}
         assert result.metrics["best_epoch"] == min(keyed, key=keyed.get)
         assert result.metrics["selected_by"] == select_by
@@ -213,7 +217,12 @@ def test_average_last_averages_the_last_evaluated_checkpoints():
             states[event["epoch"]] = {k: v.clone() for k, v in trained[0].state_dict().items()}
 
     result = train(
-        SELECT_CONFIG, SELECT_TASK.train, SELECT_TASK.dev, params, report=keep_weights, init_model=trained.append
+        SELECT_CONFIG,
+        SELECT_TASK.train,
+        SELECT_TASK.dev,
+        params,
+        report=keep_weights,
+        init_model=trained.append,
     )
     m = result.metrics
     assert m["averaged_epochs"] == [12, 13, 14] and isinstance(m["average_kept"], bool)
@@ -222,7 +231,9 @@ def test_average_last_averages_the_last_evaluated_checkpoints():
     scored = evaluate(average, SELECT_TASK.dev, with_bleu=False)
     assert m["average_dev_token_error_rate"] == pytest.approx(scored["token_error_rate"])
     best = min(_epochs(result), key=lambda e: (e["dev_token_error_rate"], e["dev_loss"]))
-    assert m["average_kept"] == ((scored["token_error_rate"], scored["loss"]) < (best["dev_token_error_rate"], best["dev_loss"]))
+    assert m["average_kept"] == (
+        (scored["token_error_rate"], scored["loss"]) < (best["dev_token_error_rate"], best["dev_loss"])
+    )
     kept = average if m["average_kept"] else None
     if kept is not None:  # the returned model is the average
         for k, v in result.model.state_dict().items():

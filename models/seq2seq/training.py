@@ -254,7 +254,8 @@ def train(
     sched_cfg = params.schedule_config(step_cap)
     total_steps = step_cap  # the run's expected length: step_cap, or the time budget's estimate
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
-    scheduler = LambdaLR(optimizer, lambda k: lr_at(k, sched_cfg) / params.lr)  # follows sched_cfg as it moves
+    # lr_at(k, sched_cfg) at update k; the lambda reads sched_cfg when called, so it follows follow_budget
+    scheduler = LambdaLR(optimizer, lambda k: lr_at(k, sched_cfg) / params.lr)
     generator = torch.Generator().manual_seed(params.seed)
 
     history: list[dict[str, Any]] = []
