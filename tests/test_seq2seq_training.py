@@ -249,17 +249,17 @@ def test_average_last_averages_the_last_evaluated_checkpoints():
 def test_label_smoothing_trains_on_the_smoothed_loss_and_reports_the_nll():
     task = reversal_task(n_train=200, n_dev=10, n_test=10, max_len=6, seed=4)
     small = {"emb_dim": 16, "hidden": 32}
-    params = {"epochs": 4, "batch_size": 20, "lr": 1e-2, "report_every": 1}
+    params = {"epochs": 12, "batch_size": 20, "lr": 1e-2, "report_every": 1}
     plain = train(small, task.train, None, params)
     smooth = train(small, task.train, None, {**params, "label_smoothing": 0.3})
     first = [e["train_loss"] for e in plain.history[:2]], [e["train_loss"] for e in smooth.history[:2]]
     # update 1: same weights and batch, so the same NLL is reported; then the updates differ
     assert first[0][0] == pytest.approx(first[1][0]) and first[0][1] != pytest.approx(first[1][1])
 
-    def confidence(model):  # mean probability of the most likely next token, teacher-forced on dev
+    def confidence(model):  # mean probability of the most likely next token, teacher-forced on train
         from models.seq2seq.data import encode_examples, iterate_batches
 
-        data = encode_examples(task.dev, model.src_tokenizer, model.src_vocab, model.tgt_vocab)
+        data = encode_examples(task.train, model.src_tokenizer, model.src_vocab, model.tgt_vocab)
         batch = next(iter(iterate_batches(data, model.tgt_vocab, 64)))
         with torch.no_grad():
             logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in)  # (B, T, V)
@@ -267,7 +267,7 @@ def test_label_smoothing_trains_on_the_smoothed_loss_and_reports_the_nll():
         return float(logits.softmax(-1).amax(-1)[mask].mean())
 
     # the smoothed targets leave mass on every token: the model is less sure of its best token
-    assert confidence(smooth.model) < confidence(plain.model) - 0.05
+    assert confidence(smooth.model) < confidence(plain.model) - 0.1  # measured 0.57 vs 0.79
     with pytest.raises(ValueError, match="label_smoothing"):
         TrainParams(label_smoothing=1.0)
 
