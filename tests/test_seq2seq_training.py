@@ -205,11 +205,13 @@ def test_select_by_chooses_the_checkpoint_by_that_metric():
         TrainParams(select_by="bleu")
 
 
-def test_average_last_averages_the_last_evaluated_checkpoints():
+@pytest.mark.parametrize(("epochs", "expect_kept"), [(6, False), (7, True)])  # measured outcomes
+def test_average_last_averages_the_last_evaluated_checkpoints(epochs, expect_kept):
+    """Kept when better by select_by (here token error rate, then dev loss), else the best epoch stays."""
     from models.seq2seq.checkpoint import average_state_dicts
     from models.seq2seq.evaluation import evaluate
 
-    params = {**SELECT_PARAMS, "average_last": 3}
+    params = {**SELECT_PARAMS, "epochs": epochs, "average_last": 3}
     trained, states = [], {}  # the model being trained; its weights after every epoch
 
     def keep_weights(event):
@@ -225,21 +227,22 @@ def test_average_last_averages_the_last_evaluated_checkpoints():
         init_model=trained.append,
     )
     m = result.metrics
-    assert m["averaged_epochs"] == [12, 13, 14] and isinstance(m["average_kept"], bool)
+    last3 = [epochs - 2, epochs - 1, epochs]
+    assert m["averaged_epochs"] == last3 and m["average_kept"] is expect_kept
     average = copy.deepcopy(result.model)
-    average.load_state_dict(average_state_dicts([states[e] for e in (12, 13, 14)]))
+    average.load_state_dict(average_state_dicts([states[e] for e in last3]))
     scored = evaluate(average, SELECT_TASK.dev, with_bleu=False)
     assert m["average_dev_token_error_rate"] == pytest.approx(scored["token_error_rate"])
     best = min(_epochs(result), key=lambda e: (e["dev_token_error_rate"], e["dev_loss"]))
     assert m["average_kept"] == (
         (scored["token_error_rate"], scored["loss"]) < (best["dev_token_error_rate"], best["dev_loss"])
     )
-    kept = average if m["average_kept"] else None
-    if kept is not None:  # the returned model is the average
-        for k, v in result.model.state_dict().items():
-            assert torch.allclose(v, kept.state_dict()[k], atol=1e-6)
-    else:  # the selected epoch's weights, reported as such
-        assert m["dev_token_error_rate"] == best["dev_token_error_rate"]
+    # the returned model: the average, or else the selected epoch's weights; its figures are reported
+    returned = average.state_dict() if m["average_kept"] else states[best["epoch"]]
+    for k, v in result.model.state_dict().items():
+        assert torch.allclose(v, returned[k], atol=1e-6)
+    reported = scored["token_error_rate"] if m["average_kept"] else best["dev_token_error_rate"]
+    assert m["dev_token_error_rate"] == pytest.approx(reported) and m["best_epoch"] == best["epoch"]
     off = train(SELECT_CONFIG, SELECT_TASK.train, SELECT_TASK.dev, {**SELECT_PARAMS, "epochs": 2})
     assert "average_kept" not in off.metrics and "averaged_epochs" not in off.metrics  # average_last 1: off
     with pytest.raises(ValueError, match="average_last"):
