@@ -189,7 +189,7 @@ class TrainParamsIn(RequestModel):
         "(where the lr reaches `min_lr`) is re-estimated from the measured update rate (dev evaluations "
         "included) after updates 10, 20, 40, ... and every epoch, so the decay ends with the budget.",
     )
-    eval_beam_size: Int = option(
+    eval_beam_size: Int = Field(
         1,
         ge=1,
         le=MAX_BEAM_SIZE,
@@ -197,14 +197,14 @@ class TrainParamsIn(RequestModel):
         "service's `max_beam_size`, a 422 above). Dev figures then match what a beam decode scores; the "
         "dev decode per epoch is slower (measured: 2x greedy's at beam 4, 300 g2p words).",
     )
-    select_by: Literal["token_error_rate", "sequence_error_rate", "exact_match", "loss"] = option(
+    select_by: Literal["token_error_rate", "sequence_error_rate", "exact_match", "loss"] = Field(
         "token_error_rate",
         description="Dev metric choosing the checkpoint that is kept: `token_error_rate` (the default; PER "
         "for g2p, CER for characters), `sequence_error_rate` (WER for g2p), `exact_match` (the highest) or "
         "`loss` (teacher-forced dev loss); the error rates and loss are minimised, ties broken by dev loss. "
         "The model's `dev_metrics.selected_by` names it. Free: the figures are computed every epoch anyway.",
     )
-    label_smoothing: Float = option(
+    label_smoothing: Float = Field(
         0.0,
         ge=0.0,
         lt=1.0,
@@ -212,7 +212,7 @@ class TrainParamsIn(RequestModel):
         "the target puts 1 - eps on the gold token and eps spread over the vocabulary; pad positions are "
         "excluded. Often a little better on dev for the same cost; `train_loss` stays the plain NLL.",
     )
-    average_last: Int = option(
+    average_last: Int = Field(
         1,
         ge=1,
         le=MAX_AVERAGE_LAST,
