@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from models.seq2seq.schedules import ScheduleConfig, build_scheduler, lr_at
+from models.seq2seq.schedules import ScheduleConfig, build_scheduler, lr_at, retarget
 
 
 def test_warmup_ramps_linearly_to_lr():
@@ -65,3 +65,24 @@ def test_lambda_lr_follows_lr_at():
 def test_bad_config(kwargs):
     with pytest.raises(ValueError):
         ScheduleConfig(**kwargs)
+
+
+def test_retarget_moves_the_linear_end_without_a_jump():
+    cfg = ScheduleConfig(name="linear", lr=1.0, warmup_steps=10, min_lr=0.1, total_steps=1010)
+    for step, total in ((10, 60), (500, 600), (500, 5000), (900, 901)):
+        new = retarget(cfg, step, total)
+        assert lr_at(step, new) == pytest.approx(lr_at(step, cfg))  # same lr where it is moved
+        assert lr_at(total, new) == pytest.approx(0.1) and lr_at(total + 50, new) == pytest.approx(0.1)
+        assert lr_at(step + 1, new) <= lr_at(step, new)
+    # within the warmup only the end moves; the ramp is untouched
+    early = retarget(cfg, 3, 100)
+    assert early.total_steps == 100 and [lr_at(s, early) for s in range(11)] == [
+        lr_at(s, cfg) for s in range(11)
+    ]
+    # at the floor it stays there; an end before the current step becomes the next step
+    done = retarget(cfg, 2000, 1500)
+    assert lr_at(2000, done) == pytest.approx(0.1) and lr_at(3000, done) == pytest.approx(0.1)
+    assert retarget(cfg, 500, 100).total_steps == 501
+    # other schedules only take the new total
+    step = ScheduleConfig(name="step", lr=1.0, rate=0.5, step_size=3)
+    assert retarget(step, 5, 50) == ScheduleConfig(name="step", lr=1.0, rate=0.5, step_size=3, total_steps=50)

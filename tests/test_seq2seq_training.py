@@ -1,10 +1,12 @@
+import copy
+
 import pytest
 import torch
 
 from models.seq2seq.recipes import DEFAULT_DATES_RECIPE, train_default_dates
 from models.seq2seq.schedules import lr_at
 from models.seq2seq.tasks import reversal_task
-from models.seq2seq.training import TrainParams, train
+from models.seq2seq.training import TrainParams, selection_key, train
 
 #: Tiny models gain nothing from a 2nd thread (conftest's ``one_torch_thread``).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -45,9 +47,11 @@ def test_short_reversal_run_learns_alignment():
     # lr history follows the schedule formula
     cfg = TrainParams.from_dict(params).schedule_config(result.metrics["steps"])
     assert result.lr_history == pytest.approx([lr_at(s, cfg) for s in range(result.metrics["steps"])])
-    # the best dev epoch's weights are restored
-    best = max(epochs, key=lambda e: (e["dev_exact_match"], -e["dev_loss"]))
-    assert result.metrics["best_epoch"] == best["epoch"]
+    # the best dev epoch's weights are restored: lowest token error rate (the default), then dev loss
+    best = min(epochs, key=lambda e: (e["dev_token_error_rate"], e["dev_loss"]))
+    assert (
+        result.metrics["best_epoch"] == best["epoch"] and result.metrics["selected_by"] == "token_error_rate"
+    )
     assert result.metrics["dev_exact_match"] == best["dev_exact_match"]
 
 
@@ -165,3 +169,125 @@ def test_per_side_tokenization_g2p_reports_error_rates(tmp_path):
     (tmp_path / "g2p" / "config.json").write_text(json.dumps(conf))
     old, _ = load_checkpoint(tmp_path / "g2p")
     assert old.src_tokenizer.kind == old.tgt_tokenizer.kind == "word"
+
+
+#: An over-fitting run (100 pairs, 14 epochs) whose dev loss and token error rate bottom out at
+#: different epochs (measured: loss at epoch 12, token error rate at 14).
+SELECT_TASK = reversal_task(n_train=100, n_dev=30, n_test=10, max_len=5, seed=3)
+SELECT_CONFIG = {"emb_dim": 16, "hidden": 32, "max_src_len": 8, "max_tgt_len": 8}
+SELECT_PARAMS = {"epochs": 14, "batch_size": 20, "lr": 1e-2}
+
+
+def _epochs(result):
+    return [e for e in result.history if e["event"] == "epoch"]
+
+
+def test_select_by_chooses_the_checkpoint_by_that_metric():
+    from models.seq2seq.evaluation import evaluate
+
+    chosen = {}
+    for select_by in ("loss", "token_error_rate"):
+        result = train(
+            SELECT_CONFIG, SELECT_TASK.train, SELECT_TASK.dev, {**SELECT_PARAMS, "select_by": select_by}
+        )
+        keyed = {e["epoch"]: (e[f"dev_{select_by}"], e["dev_loss"]) for e in _epochs(result)}
+        assert result.metrics["best_epoch"] == min(keyed, key=keyed.get)
+        assert result.metrics["selected_by"] == select_by
+        # the restored weights are that epoch's: evaluating them again gives the reported figures
+        again = evaluate(result.model, SELECT_TASK.dev, with_bleu=False)
+        assert again[select_by] == pytest.approx(result.metrics[f"dev_{select_by}"])
+        chosen[select_by] = result.metrics["best_epoch"]
+    assert chosen["loss"] != chosen["token_error_rate"]  # the metric made the choice
+    assert selection_key({"exact_match": 0.5, "loss": 1.0}, "exact_match") < selection_key(
+        {"exact_match": 0.4, "loss": 0.1}, "exact_match"
+    )  # higher exact match wins over lower loss
+    with pytest.raises(ValueError, match="select_by"):
+        TrainParams(select_by="bleu")
+
+
+@pytest.mark.parametrize(("epochs", "expect_kept"), [(6, False), (7, True)])  # measured outcomes
+def test_average_last_averages_the_last_evaluated_checkpoints(epochs, expect_kept):
+    """Kept when better by select_by (here token error rate, then dev loss), else the best epoch stays."""
+    from models.seq2seq.checkpoint import average_state_dicts
+    from models.seq2seq.evaluation import evaluate
+
+    params = {**SELECT_PARAMS, "epochs": epochs, "average_last": 3}
+    trained, states = [], {}  # the model being trained; its weights after every epoch
+
+    def keep_weights(event):
+        if event["event"] == "epoch":
+            states[event["epoch"]] = {k: v.clone() for k, v in trained[0].state_dict().items()}
+
+    result = train(
+        SELECT_CONFIG,
+        SELECT_TASK.train,
+        SELECT_TASK.dev,
+        params,
+        report=keep_weights,
+        init_model=trained.append,
+    )
+    m = result.metrics
+    last3 = [epochs - 2, epochs - 1, epochs]
+    assert m["averaged_epochs"] == last3 and m["average_kept"] is expect_kept
+    average = copy.deepcopy(result.model)
+    average.load_state_dict(average_state_dicts([states[e] for e in last3]))
+    scored = evaluate(average, SELECT_TASK.dev, with_bleu=False)
+    assert m["average_dev_token_error_rate"] == pytest.approx(scored["token_error_rate"])
+    best = min(_epochs(result), key=lambda e: (e["dev_token_error_rate"], e["dev_loss"]))
+    assert m["average_kept"] == (
+        (scored["token_error_rate"], scored["loss"]) < (best["dev_token_error_rate"], best["dev_loss"])
+    )
+    # the returned model: the average, or else the selected epoch's weights; its figures are reported
+    returned = average.state_dict() if m["average_kept"] else states[best["epoch"]]
+    for k, v in result.model.state_dict().items():
+        assert torch.allclose(v, returned[k], atol=1e-6)
+    reported = scored["token_error_rate"] if m["average_kept"] else best["dev_token_error_rate"]
+    assert m["dev_token_error_rate"] == pytest.approx(reported) and m["best_epoch"] == best["epoch"]
+    off = train(SELECT_CONFIG, SELECT_TASK.train, SELECT_TASK.dev, {**SELECT_PARAMS, "epochs": 2})
+    assert "average_kept" not in off.metrics and "averaged_epochs" not in off.metrics  # average_last 1: off
+    with pytest.raises(ValueError, match="average_last"):
+        TrainParams(average_last=0)
+
+
+def test_label_smoothing_trains_on_the_smoothed_loss_and_reports_the_nll():
+    task = reversal_task(n_train=200, n_dev=10, n_test=10, max_len=6, seed=4)
+    small = {"emb_dim": 16, "hidden": 32}
+    params = {"epochs": 12, "batch_size": 20, "lr": 1e-2, "report_every": 1}
+    plain = train(small, task.train, None, params)
+    smooth = train(small, task.train, None, {**params, "label_smoothing": 0.3})
+    first = [e["train_loss"] for e in plain.history[:2]], [e["train_loss"] for e in smooth.history[:2]]
+    # update 1: same weights and batch, so the same NLL is reported; then the updates differ
+    assert first[0][0] == pytest.approx(first[1][0]) and first[0][1] != pytest.approx(first[1][1])
+
+    def confidence(model):  # mean probability of the most likely next token, teacher-forced on train
+        from models.seq2seq.data import encode_examples, iterate_batches
+
+        data = encode_examples(task.train, model.src_tokenizer, model.src_vocab, model.tgt_vocab)
+        batch = next(iter(iterate_batches(data, model.tgt_vocab, 64)))
+        with torch.no_grad():
+            logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in)  # (B, T, V)
+        mask = batch.tgt_out != model.tgt_vocab.pad_id  # (B, T)
+        return float(logits.softmax(-1).amax(-1)[mask].mean())
+
+    # the smoothed targets leave mass on every token: the model is less sure of its best token
+    assert confidence(smooth.model) < confidence(plain.model) - 0.1  # measured 0.57 vs 0.79
+    with pytest.raises(ValueError, match="label_smoothing"):
+        TrainParams(label_smoothing=1.0)
+
+
+def test_time_budget_moves_the_linear_decay_to_the_budget_end():
+    """With max_time_s the linear schedule ends near min_lr when time runs out, not at 200 epochs' end."""
+    task = reversal_task(n_train=200, n_dev=10, n_test=10, max_len=6, seed=1)
+    small = {"emb_dim": 8, "hidden": 16}
+    params = {"epochs": 200, "batch_size": 32, "lr": 1e-2, "schedule": "linear", "warmup_steps": 5}
+    result = train(small, task.train, task.dev, {**params, "max_time_s": 1.5, "report_every": 1})
+    lrs = result.lr_history
+    assert result.metrics["stopped"] == "max_time_s" and len(lrs) < 200 * 7
+    # without re-estimation the lr at that step would still be near 1e-2 (1400 steps planned)
+    planned = TrainParams.from_dict(params).schedule_config(200 * 7)
+    assert lr_at(len(lrs) - 1, planned) > 0.8 * 1e-2
+    assert lrs[-1] < 0.3 * 1e-2  # ...but it decayed to the end of the budget
+    after_warmup = lrs[5:]
+    assert all(b <= a + 1e-12 for a, b in zip(after_warmup, after_warmup[1:], strict=False))  # no jump up
+    totals = [e["total_steps"] for e in result.history if e["event"] == "step"]
+    assert totals[0] == 200 * 7 and totals[-1] < 200 * 7  # step events report the estimate

@@ -1,4 +1,5 @@
-"""Checkpoint directories (config, vocabularies, weights, metrics) and pretrained word embeddings.
+"""Checkpoint directories (config, vocabularies, weights, metrics), checkpoint averaging and
+pretrained word embeddings.
 
 Layout of a checkpoint directory::
 
@@ -125,6 +126,32 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> tuple[Seq2Seq, dict[st
         raise CheckpointError(f"weights do not match the config: {exc}") from None
     model.eval()
     return model, metrics
+
+
+def average_state_dicts(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Return the element-wise mean of ``states`` (state dicts of one architecture), as the checkpoint
+    averaging of OpenNMT's ``average_models.py`` / Joey NMT's ``average_checkpoints.py``.
+
+    Floating-point tensors are averaged (in float64, then cast back); any other tensor is taken from
+    the last state. ValueError for no states or states with different keys.
+
+    >>> a, b = {"w": torch.tensor([1.0, 2.0])}, {"w": torch.tensor([3.0, 6.0])}
+    >>> average_state_dicts([a, b])["w"].tolist()
+    [2.0, 4.0]
+    """
+    if not states:
+        raise ValueError("no state dicts to average")
+    keys = list(states[-1])
+    if any(list(s) != keys for s in states):
+        raise ValueError("state dicts with different keys cannot be averaged")
+    out: dict[str, torch.Tensor] = {}
+    for k in keys:
+        last = states[-1][k]
+        if last.is_floating_point():
+            out[k] = (sum(s[k].double() for s in states) / len(states)).to(last.dtype)
+        else:
+            out[k] = last.clone()
+    return out
 
 
 # -- pretrained word embeddings (gensim) --------------------------------------------------------------------

@@ -10,12 +10,16 @@ Then, with ``t = step - W`` (steps after warmup; ``t = step`` when W = 0)::
     step         lr * rate ** floor(t / step_size)             ("x rate every step_size steps")
     exponential  lr * rate ** (t / decay_steps)
     linear       max(min_lr, lr - (t / T) * (lr - min_lr))     T = total_steps - W  (decay span)
+
+A run whose length is only known as it goes (a time budget) moves the linear decay's end with
+:func:`retarget`: the lr at the current step is kept, and the decay goes on in a straight line from
+there to ``min_lr`` at the new ``total_steps`` (no jump in the lr, up or down).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -75,6 +79,31 @@ def lr_at(step: int, cfg: ScheduleConfig) -> float:
         return cfg.lr * cfg.rate ** (t / cfg.decay_steps)
     span = cfg.total_steps - cfg.warmup_steps
     return max(cfg.min_lr, cfg.lr - (t / span) * (cfg.lr - cfg.min_lr))
+
+
+def retarget(cfg: ScheduleConfig, step: int, total_steps: int) -> ScheduleConfig:
+    """Return a config like ``cfg`` whose schedule ends at ``total_steps`` and agrees with ``cfg`` at ``step``.
+
+    Linear schedule past its warmup: ``lr`` is moved so that the line through
+    ``(step, lr_at(step, cfg))`` reaches ``min_lr`` at ``total_steps`` (lr_at(step) is unchanged; the
+    warmup is over, so the moved ``lr`` changes nothing before ``step``); once at ``min_lr`` it stays
+    there (``cfg`` is returned unchanged). Within the warmup, or another schedule: only ``total_steps``
+    changes. ``total_steps`` is raised to ``max(step, warmup_steps) + 1`` when smaller.
+
+    >>> cfg = ScheduleConfig(name="linear", lr=1.0, total_steps=100)
+    >>> new = retarget(cfg, 50, 75)               # half way at lr 0.5; now 25 steps are left
+    >>> [round(lr_at(s, new), 3) for s in (50, 60, 75, 90)]
+    [0.5, 0.3, 0.0, 0.0]
+    """
+    total = max(total_steps, step + 1, cfg.warmup_steps + 1)
+    if cfg.name != "linear" or step < cfg.warmup_steps:
+        return replace(cfg, total_steps=total)
+    current = lr_at(step, cfg)
+    if current <= cfg.min_lr:
+        return cfg  # at the floor: stay there
+    t = step - cfg.warmup_steps
+    slope = (current - cfg.min_lr) / (total - step)
+    return replace(cfg, lr=current + t * slope, total_steps=total)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: ScheduleConfig) -> LambdaLR:

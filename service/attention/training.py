@@ -20,6 +20,7 @@ from models.seq2seq.data import DataError, Example, examples_from_pairs, split_d
 from models.seq2seq.model import Seq2SeqConfig
 from models.seq2seq.tasks import TASKS_WITH_LINKS
 from models.seq2seq.tokenizers import get_tokenizer
+from service.attention import limits
 from service.attention.errors import pair_error
 from service.attention.runtime import AttentionRuntime
 from service.attention.schemas.models import TrainRequest
@@ -148,6 +149,7 @@ def check_guided_links(
 def training_spec(body: TrainRequest, state: AttentionRuntime) -> dict[str, Any]:
     """Validate the data sources against the stores and settings; return the job's JSON spec."""
     settings = state.settings
+    limits.beam_width("beam", body.params.eval_beam_size, settings, loc=("body", "params", "eval_beam_size"))
     source: dict[str, Any]
     if body.task is not None:
         if body.task.n_train > settings.max_train_pairs:

@@ -130,10 +130,6 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     config.setdefault("max_tgt_len", int(min(spec.get("max_output_len", 200), max(16, 2 * longest_tgt + 2))))
     params = dict(spec["params"])
     params["report_every"] = 1
-    batches_per_epoch = -(-len(train_ex) // int(params.get("batch_size", 64)))
-    total_steps = max(1, int(params.get("epochs", 10)) * batches_per_epoch)
-    if params.get("max_steps"):
-        total_steps = min(total_steps, int(params["max_steps"]))
 
     emb_info: dict[str, Any] | None = None
     emb_spec = spec.get("embeddings")
@@ -161,8 +157,8 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
             event = dict(event)
             kind = event.pop("event", None)
             if kind == "step":
-                report(
-                    progress=min(0.99, event["step"] / total_steps),
+                report(  # total_steps: min(epochs x batches, max_steps), or the max_time_s estimate
+                    progress=min(0.99, event["step"] / max(1, event["total_steps"])),
                     step=event["step"],
                     epoch=event["epoch"],
                     lr=event["lr"],
@@ -192,7 +188,9 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         test = evaluate(model, task.test, with_bleu=True)
         test_metrics = {k: v for k, v in test.items()}
     report(phase="saving", progress=0.99)
-    dev_metrics = {k: v for k, v in result.metrics.items() if k.startswith("dev_") or k == "best_epoch"}
+    dev_metrics = {
+        k: v for k, v in result.metrics.items() if k.startswith(("dev_", "average_")) or k in CHECKPOINT_KEYS
+    }
     meta: dict[str, Any] = {
         "config": model.config.to_dict(),
         "src_vocab_size": len(model.src_vocab),
@@ -225,7 +223,14 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
         "embedding_coverage": emb_info["coverage"] if emb_info else None,
         "steps": result.metrics.get("steps"),
         "stopped_by": _STOPPED_BY.get(str(result.metrics.get("stopped")), result.metrics.get("stopped")),
+        "selected_by": result.metrics.get("selected_by"),
+        "average_kept": result.metrics.get("average_kept"),
     }
+
+
+#: What says which checkpoint was kept, besides the ``dev_*`` figures and ``average_*`` keys
+#: (``average_kept``, ``average_dev_<select_by>``): the epoch and the metric that chose it, the epochs averaged.
+CHECKPOINT_KEYS = ("best_epoch", "selected_by", "averaged_epochs")
 
 
 #: The core's ``stopped`` reasons as the job result's ``stopped_by``.

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.seq2seq.limits import MAX_BEAM_SIZE
 from models.seq2seq.tasks import ALPHABET
 from service.attention.schemas import Attention, Pair, TaskName, Tokenization
 from service.kit.names import NAME_DESCRIPTION, NAME_PATTERN
@@ -132,6 +133,10 @@ class ModelConfigIn(RequestModel):
 MAX_GUIDED_ALIGNMENT_WEIGHT = 100.0
 
 
+#: The largest ``params.average_last`` accepted: each averaged checkpoint is a copy of the weights in memory.
+MAX_AVERAGE_LAST = 10
+
+
 #: Options of one learning-rate schedule (a 422 with another schedule: they would be ignored).
 SCHEDULE_ONLY: dict[str, tuple[str, ...]] = {
     "step_size": ("step",),
@@ -180,7 +185,41 @@ class TrainParamsIn(RequestModel):
         gt=0,
         le=7 * 24 * 3600,
         description="Wall-clock budget of the training loop in seconds: the running step finishes, the "
-        "cut epoch is evaluated, the best checkpoint kept. Does not shorten the schedule (yet).",
+        "cut epoch is evaluated, the best checkpoint kept. The `linear` schedule follows it: its end "
+        "(where the lr reaches `min_lr`) is re-estimated from the measured update rate (dev evaluations "
+        "included) after updates 10, 20, 40, ... and every epoch, so the decay ends with the budget.",
+    )
+    eval_beam_size: Int = Field(
+        1,
+        ge=1,
+        le=MAX_BEAM_SIZE,
+        description="Beam width of the dev decoding after every epoch (1, the default: greedy; at most the "
+        "service's `max_beam_size`, a 422 above). Dev figures then match what a beam decode scores; the "
+        "dev decode per epoch is slower (measured: 2x greedy's at beam 4, 300 g2p words).",
+    )
+    select_by: Literal["token_error_rate", "sequence_error_rate", "exact_match", "loss"] = Field(
+        "token_error_rate",
+        description="Dev metric choosing the checkpoint that is kept: `token_error_rate` (the default; PER "
+        "for g2p, CER for characters), `sequence_error_rate` (WER for g2p), `exact_match` (the highest) or "
+        "`loss` (teacher-forced dev loss); the error rates and loss are minimised, ties broken by dev loss. "
+        "The model's `dev_metrics.selected_by` names it. Free: the figures are computed every epoch anyway.",
+    )
+    label_smoothing: Float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Label smoothing eps of the training cross-entropy (0, the default: off; 0.1 is usual): "
+        "the target puts 1 - eps on the gold token and eps spread over the vocabulary; pad positions are "
+        "excluded. Often a little better on dev for the same cost; `train_loss` stays the plain NLL.",
+    )
+    average_last: Int = Field(
+        1,
+        ge=1,
+        le=MAX_AVERAGE_LAST,
+        description="Average the weights of the last k per-epoch checkpoints once training ends (1, the "
+        "default: off). The average is evaluated on dev and kept only if it beats the selected checkpoint "
+        "by `select_by` (ties: dev loss); `dev_metrics.average_kept` says which won. Costs k copies of the "
+        "weights in memory and one more dev evaluation.",
     )
     guided_alignment_weight: Float = Field(
         0.0,
@@ -329,8 +368,11 @@ class ModelInfo(BaseModel):
     tgt_vocab_size: int | None = None
     dev_metrics: dict[str, Any] = Field(
         default_factory=dict,
-        description="The best epoch's dev figures (`dev_exact_match`, …, `dev_alignment_accuracy` and "
-        "`dev_alignment_error_rate` with gold links) and `best_epoch`.",
+        description="The kept checkpoint's dev figures (`dev_exact_match`, `dev_token_error_rate`, …, "
+        "`dev_alignment_accuracy` and `dev_alignment_error_rate` with gold links), `best_epoch`, "
+        "`selected_by` (the `params.select_by` metric that chose it) and, with `params.average_last` > 1, "
+        "`average_kept` (whether the weight average replaced it), `averaged_epochs` and "
+        "`average_dev_<select_by>` (how the average scored).",
     )
     test_metrics: dict[str, Any] | None = Field(
         None,
