@@ -32,6 +32,7 @@ class AttentionRuntime(ServiceRuntime[Seq2Seq]):
     uploads_name = "datasets"
     upload_kind = "dataset"
     job_target = "service.attention.worker:train_job"
+    stoppable_targets = (job_target,)
     preload = ("service.attention.worker",)
 
     settings: Settings

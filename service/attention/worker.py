@@ -12,7 +12,11 @@ It reports ``lr``/``train_loss`` every step and the dev metrics every epoch (bot
 history), trains with :func:`models.seq2seq.training.train` (best dev checkpoint), saves it into a
 draft of the model's next version (:meth:`ModelStore.draft`) and publishes it as its last step,
 after :func:`~service.kit.job_worker.commit_point`: a cancel or a crash before leaves the model as
-it was.
+it was. A ``DELETE /v1/jobs/{id}?keep=best`` reaches training as ``should_stop``
+(:func:`~service.kit.job_worker.stop_requested`): training stops after the running update,
+evaluates the running epoch and restores the best weights, and the job publishes them like a
+normal finish (``stopped_by: "cancel"``); asked before the first update, it raises
+:class:`~service.kit.job_worker.NothingToKeep` (the job ends cancelled, nothing kept).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from models.seq2seq.tokenizers import get_tokenizer, tokenization_sides
 from service.attention import checkpoints
 from service.attention.checkpoints import DEV_FILE
 from service.attention.datasets import read_pairs
-from service.kit.job_worker import commit_point
+from service.kit.job_worker import NothingToKeep, commit_point, stop_requested
 from service.kit.model_store import ModelStore
 from service.kit.storage import atomic_write_bytes
 
@@ -173,6 +177,15 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
                 event.pop("elapsed_s", None)
                 report(epoch_train_loss=event.pop("train_loss"), **event, history=True)
 
+        stopping = False
+
+        def should_stop() -> bool:
+            nonlocal stopping
+            if stop_requested() and not stopping:
+                stopping = True
+                report(phase="stopping (keep=best): evaluating, then saving the best checkpoint")
+            return stopping
+
         report(phase="training")
         result = training.train(
             config,
@@ -180,8 +193,11 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
             dev_ex,
             params,
             report=on_event,
+            should_stop=should_stop,
             init_model=init_with_vectors if vectors is not None else None,
         )
+    if result.metrics.get("stopped") == "should_stop" and not result.metrics.get("steps"):
+        raise NothingToKeep("nothing was trained yet (no update made), so there is no checkpoint to keep")
 
     model = result.model
     training_time_s = round(time.perf_counter() - started, 3)
