@@ -16,6 +16,7 @@ from models.vocab import Vocabulary
 
 from .checkpoint import init_embedding_from_vectors
 from .data import Example, encode_examples, examples_from_pairs, iterate_batches
+from .devices import resolve_device
 from .evaluation import evaluate
 from .guided import batch_guided_alignment_loss
 from .model import Seq2Seq, Seq2SeqConfig
@@ -129,6 +130,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     src_vectors: Any | None = None,
     init_model: Callable[[Seq2Seq], None] | None = None,
+    device: torch.device | str | None = None,
 ) -> TrainResult:
     """Train a :class:`Seq2Seq` from scratch.
 
@@ -147,6 +149,8 @@ def train(
     ``init_model(model)``: optional hook called once on the freshly built model (vocabularies built,
     weights initialised) before the first update, e.g. to load or freeze pretrained embeddings.
     Too-long or empty sources in train or dev data raise :class:`~models.seq2seq.data.DataError` up front.
+    ``device`` (:func:`~models.seq2seq.devices.resolve_device`: ``"cpu"``, the default, ``"auto"``,
+    ``"cuda"``): where the model and each batch live; the model is returned there.
 
     Guided alignment (``params.guided_alignment_weight`` w > 0): every update minimises
     ``NLL + w * A``, A being :func:`~models.seq2seq.guided.guided_alignment_loss` of the decoder's
@@ -194,6 +198,8 @@ def train(
     if params.max_steps is not None:
         total_steps = min(total_steps, params.max_steps)
     sched_cfg = params.schedule_config(total_steps)
+    device = resolve_device(device)
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     scheduler = build_scheduler(optimizer, sched_cfg)
     generator = torch.Generator().manual_seed(params.seed)
@@ -227,6 +233,7 @@ def train(
             if params.max_time_s is not None and time.perf_counter() - started >= params.max_time_s:
                 stopped = "max_time_s"  # the running step finished; the epoch's evaluation follows
                 break
+            batch = batch.to(device)
             lr = optimizer.param_groups[0]["lr"]
             lr_history.append(lr)
             logits, attention = model(

@@ -6,7 +6,7 @@ The spec is plain JSON built by the ``POST /v1/models`` route (already validated
      "source": {"task": {"name", "kwargs"}} | {"dataset": {"id", "path", "format"}} | {"pairs": [...]},
      "dev": {"fraction": f} | {"dataset": {...}} | None,
      "embeddings": {"url", "model", "freeze"} | {"file", "id", "freeze"} | None,
-     "max_src_len", "max_output_len"}
+     "max_src_len", "max_output_len", "device"}
 
 It reports ``lr``/``train_loss`` every step and the dev metrics every epoch (both into the job's
 history), trains with :func:`models.seq2seq.training.train` (best dev checkpoint), saves it into a
@@ -32,6 +32,7 @@ import torch
 from models.seq2seq import training
 from models.seq2seq.checkpoint import init_embedding_from_vectors
 from models.seq2seq.data import Example, examples_from_pairs, split_dev
+from models.seq2seq.devices import resolve_device
 from models.seq2seq.evaluation import evaluate
 from models.seq2seq.tasks import make_task
 from models.seq2seq.tokenizers import get_tokenizer, tokenization_sides
@@ -195,6 +196,7 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
             report=on_event,
             should_stop=should_stop,
             init_model=init_with_vectors if vectors is not None else None,
+            device=resolve_device(spec.get("device", "cpu")),  # ATTENTION_DEVICE: auto is resolved here
         )
     if result.metrics.get("stopped") == "should_stop" and not result.metrics.get("steps"):
         raise NothingToKeep("nothing was trained yet (no update made), so there is no checkpoint to keep")
