@@ -87,3 +87,23 @@ def test_the_cli_passes_keep():
     args = build_parser().parse_args(["attention", "jobs", "cancel", "0" * 32, "--keep", "best"])
     assert args.keep == "best"
     assert build_parser().parse_args(["attention", "jobs", "cancel", "0" * 32]).keep == "nothing"
+
+
+def test_a_stop_before_the_first_update_keeps_nothing(tmp_path, monkeypatch):
+    """The worker's side, in this process: asked to stop (the stop signal's flag) before training made
+    an update, the job raises NothingToKeep and writes no version."""
+    from service.attention.worker import train_job
+    from service.kit import job_worker
+
+    monkeypatch.setattr(job_worker, "_stop_asked", True)  # what STOP_SIGNAL's handler sets
+    spec = {
+        "name": "none", "models_dir": str(tmp_path / "models"), "threads": 1, "device": "cpu",
+        "config": {"emb_dim": 8, "hidden": 16, "tokenization": "char"}, "params": {"epochs": 1},
+        "source": {"task": {"name": "dates", "kwargs": {"n_train": 50, "n_dev": 5, "n_test": 5}}},
+        "dev": None, "embeddings": None,
+    }
+    phases = []
+    with pytest.raises(job_worker.NothingToKeep, match="nothing was trained yet"):
+        train_job(spec, lambda **fields: phases.append(fields.get("phase")))
+    assert any(p and p.startswith("stopping (keep=best)") for p in phases)
+    assert not (tmp_path / "models" / "none").exists() or not any((tmp_path / "models" / "none").iterdir())
