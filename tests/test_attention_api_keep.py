@@ -74,10 +74,16 @@ def test_keep_on_an_embeddings_job_is_refused(tmp_path):
     with embeddings_client(tmp_path) as c:
         job = train(
             c,
-            {"name": "w", "algorithm": "word2vec", "sentences": sentences,
-             "params": {"vector_size": 8, "min_count": 1, "epochs": 1, "workers": 1}},
+            {
+                "name": "w",
+                "algorithm": "word2vec",
+                "sentences": sentences,
+                "params": {"vector_size": 8, "min_count": 1, "epochs": 1, "workers": 1},
+            },
         )
-        body = assert_problem(c.delete(f"/v1/jobs/{job['id']}", params={"keep": "best"}), 409, "keep-unsupported")
+        body = assert_problem(
+            c.delete(f"/v1/jobs/{job['id']}", params={"keep": "best"}), 409, "keep-unsupported"
+        )
         assert body["errors"][0]["loc"] == ["query", "keep"] and "keep" in body["detail"]
 
 
@@ -97,10 +103,15 @@ def test_a_stop_before_the_first_update_keeps_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(job_worker, "_stop_asked", True)  # what STOP_SIGNAL's handler sets
     spec = {
-        "name": "none", "models_dir": str(tmp_path / "models"), "threads": 1, "device": "cpu",
-        "config": {"emb_dim": 8, "hidden": 16, "tokenization": "char"}, "params": {"epochs": 1},
+        "name": "none",
+        "models_dir": str(tmp_path / "models"),
+        "threads": 1,
+        "device": "cpu",
+        "config": {"emb_dim": 8, "hidden": 16, "tokenization": "char"},
+        "params": {"epochs": 1},
         "source": {"task": {"name": "dates", "kwargs": {"n_train": 50, "n_dev": 5, "n_test": 5}}},
-        "dev": None, "embeddings": None,
+        "dev": None,
+        "embeddings": None,
     }
     phases = []
     with pytest.raises(job_worker.NothingToKeep, match="nothing was trained yet"):

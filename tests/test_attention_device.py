@@ -40,7 +40,10 @@ def test_cuda_without_a_gpu_stops_the_service_at_start_up(tmp_path):
     env = {**os.environ, "ATTENTION_DEVICE": "cuda", "ATTENTION_DATA_DIR": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-m", "service", "attention", "--port", "1"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode != 0
     assert "ATTENTION_DEVICE" in proc.stderr and "no CUDA GPU" in proc.stderr, proc.stderr

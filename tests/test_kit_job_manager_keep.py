@@ -64,7 +64,9 @@ def test_keep_best_falls_back_to_terminate_when_the_job_does_not_stop(manager, t
 
 
 def test_a_plain_cancel_after_keep_best_terminates_at_once(tmp_path):
-    m = JobManager(tmp_path / "jobs", max_concurrent=1, service="test", stoppable=STOPPABLE, keep_timeout_s=600)
+    m = JobManager(
+        tmp_path / "jobs", max_concurrent=1, service="test", stoppable=STOPPABLE, keep_timeout_s=600
+    )
     m.start()
     try:
         marker = tmp_path / "pid"

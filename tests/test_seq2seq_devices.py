@@ -62,8 +62,11 @@ def test_cpu_training_returns_the_model_on_the_cpu_and_inference_follows_it():
 def test_a_batch_moves_with_its_pads():
     model = _model()
     data = encode_examples(
-        examples_from_pairs([("ab", "ba"), ("abcd", "dcba")]), model.src_tokenizer, model.src_vocab,
-        model.tgt_vocab, tgt_tokenizer=model.tgt_tokenizer,
+        examples_from_pairs([("ab", "ba"), ("abcd", "dcba")]),
+        model.src_tokenizer,
+        model.src_vocab,
+        model.tgt_vocab,
+        tgt_tokenizer=model.tgt_tokenizer,
     )
     batch = make_batch(data, [0, 1], model.tgt_vocab)
     moved = batch.to("cpu")

@@ -605,7 +605,9 @@ def test_stop_keep_best_publishes_the_running_training(servers, page):
     assert r.status_code == 202, r.text
     job_id = r.json()["job_id"]
     try:
-        wait_for(lambda: (att.get(f"/v1/jobs/{job_id}?history=false").json().get("step") or 0) >= 3, 60, "steps")
+        wait_for(
+            lambda: (att.get(f"/v1/jobs/{job_id}?history=false").json().get("step") or 0) >= 3, 60, "steps"
+        )
         page.goto(servers["urls"]["attention"] + "/ui/#jobs")
         page.evaluate(f"sessionStorage.setItem('embattn-token', {TOKEN!r})")
         page.locator(f".jobs-panel[data-service=attention] tr[data-job='{job_id}'] button.keep").click()

@@ -56,7 +56,9 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
         )
     index = int(m.group(1) or 0)
     if index >= torch.cuda.device_count():
-        raise ValueError(f"device {name!r} asked for, but torch finds {torch.cuda.device_count()} CUDA GPU(s)")
+        raise ValueError(
+            f"device {name!r} asked for, but torch finds {torch.cuda.device_count()} CUDA GPU(s)"
+        )
     return torch.device(name)
 
 

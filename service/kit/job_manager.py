@@ -278,7 +278,9 @@ class JobManager:
         """
         if keep not in ("nothing", "best"):
             raise InvalidInputError(
-                f"keep must be 'nothing' or 'best', not {keep!r}", code="validation-error", loc=["query", "keep"]
+                f"keep must be 'nothing' or 'best', not {keep!r}",
+                code="validation-error",
+                loc=["query", "keep"],
             )
         with self.store.transaction() as tx:
             rec = tx.get(job_id)

@@ -114,7 +114,9 @@ class Transaction:
     def request_stop(self, job_id: str) -> None:
         """Ask the job to stop gracefully and keep what it made (``keep=best``); a terminate request
         already made stays one."""
-        self.conn.execute("UPDATE jobs SET cancel_requested = 2 WHERE id = ? AND cancel_requested = 0", (job_id,))
+        self.conn.execute(
+            "UPDATE jobs SET cancel_requested = 2 WHERE id = ? AND cancel_requested = 0", (job_id,)
+        )
 
     def prune(self, keep: int) -> list[str]:
         """Delete the oldest ended jobs beyond the ``keep`` newest; returns their ids."""

@@ -97,7 +97,7 @@ def jobs_router(*, view: JobView, job_model: type[BaseModel], show_description: 
         description="`keep=nothing` (the default): the worker process is terminated; no model version is "
         "written. `keep=best` (attention training jobs): the job stops after its running update, "
         "evaluates, and publishes its best checkpoint so far as a new version; it ends `succeeded` with "
-        "`result.stopped_by: \"cancel\"` (or `cancelled`, nothing kept, when nothing was trained yet or "
+        '`result.stopped_by: "cancel"` (or `cancelled`, nothing kept, when nothing was trained yet or '
         "it did not end within `JOB_KEEP_TIMEOUT_S`). The answer comes once the job ended, or after "
         "10 s (poll the job). 409 when the job already ended, or (`keep-unsupported`) when its kind "
         "cannot keep.",
