@@ -56,3 +56,19 @@ def commit_slowly(spec, report):
     Path(spec["marker"]).write_text("committing")
     time.sleep(1.0)
     return {"published": True}
+
+
+def stop_when_asked(spec, report):
+    """Count steps until the runner asks the job to stop and keep (``keep=best``); returns the count,
+    or raises NothingToKeep when ``spec["made"]`` is false (nothing worth keeping was made)."""
+    from service.kit.job_worker import NothingToKeep, stop_requested
+
+    Path(spec["marker"]).write_text("started")
+    steps = 0
+    report(progress=0.0)
+    while not stop_requested():
+        steps += 1
+        time.sleep(0.02)
+    if not spec["made"]:
+        raise NothingToKeep("nothing made yet")
+    return {"steps": steps, "stopped_by": "cancel"}

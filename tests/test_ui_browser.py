@@ -590,6 +590,37 @@ def test_cancel_asks_for_the_token_on_401(servers, page):
         att.delete(f"/v1/jobs/{job_id}")
 
 
+def test_stop_keep_best_publishes_the_running_training(servers, page):
+    att = servers["att"]
+    r = att.post(
+        "/v1/models",
+        json={
+            "name": "kept-ui",
+            "overwrite": True,
+            "task": {"name": "reversal", "n_train": 5000, "max_len": 10},
+            "config": {"hidden": 32},
+            "params": {"epochs": 100},
+        },
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    try:
+        wait_for(
+            lambda: (att.get(f"/v1/jobs/{job_id}?history=false").json().get("step") or 0) >= 3, 60, "steps"
+        )
+        page.goto(servers["urls"]["attention"] + "/ui/#jobs")
+        page.evaluate(f"sessionStorage.setItem('embattn-token', {TOKEN!r})")
+        page.locator(f".jobs-panel[data-service=attention] tr[data-job='{job_id}'] button.keep").click()
+        wait_for(
+            lambda: att.get(f"/v1/jobs/{job_id}?history=false").json()["status"] == "succeeded", 60, "kept"
+        )
+        job = att.get(f"/v1/jobs/{job_id}?history=false").json()
+        assert job["result"]["stopped_by"] == "cancel", job
+        page.locator(f"tr[data-job='{job_id}'][data-status=succeeded]").wait_for()
+    finally:
+        att.delete(f"/v1/jobs/{job_id}")
+
+
 @pytest.mark.parametrize("manual", ["docs", "redoc"])
 def test_api_manuals_render_offline(servers, page, manual):
     page.goto(servers["urls"]["embeddings"] + f"/{manual}")

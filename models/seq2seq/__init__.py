@@ -3,7 +3,8 @@
 Main entry points (``heatmap`` is imported separately to keep matplotlib out of the import path):
 
 * train:      :func:`~models.seq2seq.training.train` (``config``, ``train_pairs``, ``dev_pairs``, ``params``,
-  ``report``, ``should_stop``) -> :class:`~models.seq2seq.training.TrainResult`
+  ``report``, ``should_stop``, ``device``) -> :class:`~models.seq2seq.training.TrainResult`
+* devices:    :func:`~models.seq2seq.devices.resolve_device` (``auto``, ``cpu``, ``cuda``), :func:`~models.seq2seq.devices.model_device`
 * default:    :func:`~models.seq2seq.recipes.train_default_dates`, :data:`~models.seq2seq.recipes.DEFAULT_DATES_RECIPE`
 * persist:    :func:`~models.seq2seq.checkpoint.save_checkpoint`, :func:`~models.seq2seq.checkpoint.load_checkpoint`
 * inference:  :func:`~models.seq2seq.inference.translate`, :func:`~models.seq2seq.inference.align`
@@ -31,6 +32,7 @@ _EXPORTS = {
     "guided": ("gold_alignment", "guided_alignment_loss"),
     "checkpoint": ("CheckpointError", "load_checkpoint", "save_checkpoint"),
     "data": ("DataError", "Example", "examples_from_pairs", "parse_jsonl", "parse_tsv"),
+    "devices": ("model_device", "resolve_device"),
     "evaluation": ("evaluate",),
     "inference": (
         "ForcedAlignment",
@@ -92,10 +94,12 @@ __all__ = [
     "hard_links",
     "load_checkpoint",
     "make_task",
+    "model_device",
     "parse_jsonl",
     "parse_tsv",
     "prepare_sources",
     "prepare_targets",
+    "resolve_device",
     "save_checkpoint",
     "search",
     "to_pharaoh",

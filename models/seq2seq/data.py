@@ -236,6 +236,18 @@ class Batch:
     tgt_out: Tensor
     indices: list[int]
 
+    def to(self, device: torch.device | str) -> Batch:
+        """Return this batch with its tensors on ``device`` (itself when they are there already)."""
+        if self.src.device == torch.device(device):
+            return self
+        return Batch(
+            src=self.src.to(device),  # (B, S)
+            src_lengths=self.src_lengths.to(device),  # (B,)
+            tgt_in=self.tgt_in.to(device),  # (B, T)
+            tgt_out=self.tgt_out.to(device),  # (B, T)
+            indices=self.indices,
+        )
+
 
 def pad_ids(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> Tensor:
     """Post-pad id lists into a (B, max_len) long tensor."""

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from .alignment import alignment_accuracy, alignment_error_rate
 from .data import Example, encode_examples, iterate_batches
+from .devices import model_device
 from .inference import align, translate
 from .metrics import (
     best_reference,
@@ -34,7 +35,9 @@ def teacher_forced_loss(model: Seq2Seq, examples: Sequence[Example], batch_size:
     model.eval()
     try:
         total, count = 0.0, 0
+        device = model_device(model)
         for batch in iterate_batches(data, model.tgt_vocab, batch_size):
+            batch = batch.to(device)
             logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in)  # (B, T, V)
             pad = model.tgt_vocab.pad_id
             total += float(

@@ -28,6 +28,7 @@ import torch
 
 from .alignment import Link, hard_links
 from .data import pad_ids
+from .devices import model_device
 from .model import Seq2Seq
 from .search import Hypothesis, search
 
@@ -213,12 +214,13 @@ def translate(
 
     prepared = _sources(model, sources, max_src_tokens)
     order = _by_length(prepared)
+    device = model_device(model)  # batches go where the model is
     out: list[Translation | None] = [None] * len(prepared)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         ids = [model.src_vocab.encode(prepared[i].tokens) for i in chunk]
-        src = pad_ids(ids, model.src_vocab.pad_id)  # (B, S)
-        lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)  # (B,)
+        src = pad_ids(ids, model.src_vocab.pad_id).to(device)  # (B, S)
+        lengths = torch.tensor([len(x) for x in ids], dtype=torch.long, device=device)  # (B,)
         hyps = search(
             model,
             src,
@@ -252,6 +254,7 @@ def align(
     targets = [t if isinstance(t, list) else model.tgt_tokenizer.tokenize(t) for _, t in pairs]
     texts = [t if isinstance(t, str) else model.tgt_tokenizer.detokenize(t) for _, t in pairs]
     order = _by_length(prepared)
+    device = model_device(model)  # batches go where the model is
     was_training = model.training
     model.eval()
     try:
@@ -261,13 +264,14 @@ def align(
             chunk = order[start : start + batch_size]
             sids = [model.src_vocab.encode(prepared[i].tokens) for i in chunk]
             tids = [vocab.encode(targets[i]) for i in chunk]
-            src = pad_ids(sids, model.src_vocab.pad_id)  # (B, S)
-            lengths = torch.tensor([len(x) for x in sids], dtype=torch.long)  # (B,)
-            tgt_in = pad_ids([[vocab.bos_id, *t] for t in tids], vocab.pad_id)  # (B, T)
-            tgt_out = pad_ids([[*t, vocab.eos_id] for t in tids], vocab.pad_id)  # (B, T)
+            src = pad_ids(sids, model.src_vocab.pad_id).to(device)  # (B, S)
+            lengths = torch.tensor([len(x) for x in sids], dtype=torch.long, device=device)  # (B,)
+            tgt_in = pad_ids([[vocab.bos_id, *t] for t in tids], vocab.pad_id).to(device)  # (B, T)
+            tgt_out = pad_ids([[*t, vocab.eos_id] for t in tids], vocab.pad_id).to(device)  # (B, T)
             logits, att = model(src, lengths, tgt_in)  # (B, T, V), (B, T, S)
             lp = torch.log_softmax(logits.float(), -1).gather(-1, tgt_out.unsqueeze(-1)).squeeze(-1)  # (B, T)
-            lp = lp.masked_fill(tgt_out == vocab.pad_id, 0.0).sum(-1)  # (B,)
+            lp = lp.masked_fill(tgt_out == vocab.pad_id, 0.0).sum(-1).cpu()  # (B,)
+            att = att.cpu()  # (B, T, S)
             for j, i in enumerate(chunk):
                 a = att[j, : len(tids[j]), : len(sids[j])].numpy().astype(np.float32)  # (T_j, S_j)
                 out[i] = ForcedAlignment(

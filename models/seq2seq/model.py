@@ -157,6 +157,7 @@ class Seq2Seq(nn.Module):
             if t + 1 < tgt_in.size(1):
                 prev = tgt_in[:, t + 1]
                 if teacher_forcing < 1.0:
-                    use_gold = torch.rand(prev.shape, generator=generator) < teacher_forcing  # (B,)
+                    draw = torch.rand(prev.shape, generator=generator).to(prev.device)  # (B,) CPU generator
+                    use_gold = draw < teacher_forcing  # (B,)
                     prev = torch.where(use_gold, prev, logits.argmax(-1).detach())
         return torch.stack(logits_steps, dim=1), torch.stack(att_steps, dim=1)

@@ -94,9 +94,10 @@ def greedy_search(
         enc_outputs, enc_final, proj_keys, src_mask = model.encode(src, src_lengths)
         batch = src.size(0)
         state = model.decoder.init_state(enc_final)
-        prev = torch.full((batch,), vocab.bos_id, dtype=torch.long)  # (B,)
-        finished = torch.zeros(batch, dtype=torch.bool)  # (B,)
-        log_prob = torch.zeros(batch)  # (B,)
+        dev = src.device  # the model's: every tensor of the search lives there
+        prev = torch.full((batch,), vocab.bos_id, dtype=torch.long, device=dev)  # (B,)
+        finished = torch.zeros(batch, dtype=torch.bool, device=dev)  # (B,)
+        log_prob = torch.zeros(batch, device=dev)  # (B,)
         ids_steps, att_steps = [], []
         for _ in range(max_len):
             logits, state, weights = model.decoder.step(prev, state, enc_outputs, proj_keys, src_mask)
@@ -109,8 +110,9 @@ def greedy_search(
             if bool(finished.all()):
                 break
             prev = tok
-        ids = torch.stack(ids_steps, dim=1)  # (B, T)
-        att = torch.stack(att_steps, dim=1)  # (B, T, S)
+        ids = torch.stack(ids_steps, dim=1).cpu()  # (B, T)
+        att = torch.stack(att_steps, dim=1).cpu()  # (B, T, S)
+        log_prob = log_prob.cpu()  # (B,)
         lengths = src_lengths.tolist()
         return [
             _to_hypothesis(
@@ -166,21 +168,22 @@ def beam_search(
         k = max(1, min(beam_size, n_vocab - 2))  # PAD and BOS are never emitted
         batch = src.size(0)
         enc_outputs, enc_final, proj_keys, src_mask = model.encode(src, src_lengths)
-        expand = torch.arange(batch).repeat_interleave(k)  # (B*K,)
+        dev = src.device  # the model's: every tensor of the search lives there
+        expand = torch.arange(batch, device=dev).repeat_interleave(k)  # (B*K,)
         enc_outputs = enc_outputs.index_select(0, expand)  # (B*K, S, H_enc)
         proj_keys = proj_keys.index_select(0, expand)  # (B*K, S, *)
         src_mask = src_mask.index_select(0, expand)  # (B*K, S)
         state = model.decoder.init_state(enc_final).index_select(expand)
-        scores = torch.full((batch, k), float("-inf"))  # (B, K)
+        scores = torch.full((batch, k), float("-inf"), device=dev)  # (B, K)
         scores[:, 0] = 0.0
-        prev = torch.full((batch * k,), vocab.bos_id, dtype=torch.long)  # (B*K,)
-        finished = torch.zeros(batch * k, dtype=torch.bool)  # (B*K,)
-        lengths = torch.zeros(batch * k, dtype=torch.long)  # (B*K,)
-        history = torch.zeros(batch * k, 0, dtype=torch.long)  # (B*K, t)
-        att_history = torch.zeros(batch * k, 0, src.size(1))  # (B*K, t, S)
-        frozen = torch.full((n_vocab,), float("-inf"))  # (V,) continuation of a finished hyp
+        prev = torch.full((batch * k,), vocab.bos_id, dtype=torch.long, device=dev)  # (B*K,)
+        finished = torch.zeros(batch * k, dtype=torch.bool, device=dev)  # (B*K,)
+        lengths = torch.zeros(batch * k, dtype=torch.long, device=dev)  # (B*K,)
+        history = torch.zeros(batch * k, 0, dtype=torch.long, device=dev)  # (B*K, t)
+        att_history = torch.zeros(batch * k, 0, src.size(1), device=dev)  # (B*K, t, S)
+        frozen = torch.full((n_vocab,), float("-inf"), device=dev)  # (V,) continuation of a finished hyp
         frozen[vocab.eos_id] = 0.0
-        offsets = (torch.arange(batch) * k).unsqueeze(1)  # (B, 1)
+        offsets = (torch.arange(batch, device=dev) * k).unsqueeze(1)  # (B, 1)
         for _ in range(max_len):
             logits, state, weights = model.decoder.step(prev, state, enc_outputs, proj_keys, src_mask)
             lp = _log_probs(logits, [vocab.pad_id, vocab.bos_id])  # (B*K, V)
@@ -200,7 +203,8 @@ def beam_search(
             if bool(finished.all()):
                 break
             prev = tok
-        flat_scores = scores.view(-1)  # (B*K,)
+        flat_scores = scores.view(-1).cpu()  # (B*K,)
+        finished, history, att_history = finished.cpu(), history.cpu(), att_history.cpu()  # ranked on the CPU
         src_lens, lengths_list = src_lengths.tolist(), lengths.tolist()
         out = []
         for b in range(batch):

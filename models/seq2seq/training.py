@@ -18,6 +18,7 @@ from models.vocab import Vocabulary
 
 from .checkpoint import average_state_dicts, init_embedding_from_vectors
 from .data import Example, encode_examples, examples_from_pairs, iterate_batches
+from .devices import resolve_device
 from .evaluation import evaluate
 from .guided import batch_guided_alignment_loss
 from .losses import token_losses
@@ -164,6 +165,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     src_vectors: Any | None = None,
     init_model: Callable[[Seq2Seq], None] | None = None,
+    device: torch.device | str | None = None,
 ) -> TrainResult:
     """Train a :class:`Seq2Seq` from scratch.
 
@@ -182,6 +184,8 @@ def train(
     ``init_model(model)``: optional hook called once on the freshly built model (vocabularies built,
     weights initialised) before the first update, e.g. to load or freeze pretrained embeddings.
     Too-long or empty sources in train or dev data raise :class:`~models.seq2seq.data.DataError` up front.
+    ``device`` (:func:`~models.seq2seq.devices.resolve_device`: ``"cpu"``, the default, ``"auto"``,
+    ``"cuda"``): where the model and each batch live; the model is returned there.
 
     Guided alignment (``params.guided_alignment_weight`` w > 0): every update minimises
     ``NLL + w * A``, A being :func:`~models.seq2seq.guided.guided_alignment_loss` of the decoder's
@@ -253,6 +257,8 @@ def train(
         step_cap = min(step_cap, params.max_steps)
     sched_cfg = params.schedule_config(step_cap)
     total_steps = step_cap  # the run's expected length: step_cap, or the time budget's estimate
+    device = resolve_device(device)
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     # lr_at(k, sched_cfg) at update k; the lambda reads sched_cfg when called, so it follows follow_budget
     scheduler = LambdaLR(optimizer, lambda k: lr_at(k, sched_cfg) / params.lr)
@@ -303,6 +309,7 @@ def train(
             if params.max_time_s is not None and step >= next_estimate:
                 follow_budget(step)
                 next_estimate *= 2
+            batch = batch.to(device)
             lr = optimizer.param_groups[0]["lr"]
             lr_history.append(lr)
             logits, attention = model(

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import torch
 from fastapi import Depends
 
+from models.seq2seq.devices import resolve_device
 from models.seq2seq.model import Seq2Seq
 from models.seq2seq.recipes import DEFAULT_DATES_RECIPE
 from service.attention import checkpoints
@@ -32,16 +33,22 @@ class AttentionRuntime(ServiceRuntime[Seq2Seq]):
     uploads_name = "datasets"
     upload_kind = "dataset"
     job_target = "service.attention.worker:train_job"
+    stoppable_targets = (job_target,)
     preload = ("service.attention.worker",)
 
     settings: Settings
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        #: Where models are loaded and decode (``ATTENTION_DEVICE``); jobs resolve the setting themselves.
+        self.device = resolve_device(settings.device)
 
     def start(self, *, background: bool = True) -> None:
         torch.set_num_threads(self.settings.threads)
         super().start(background=background)
 
     def load_model(self, version: ModelVersion) -> Seq2Seq:
-        return checkpoints.load(version.path)
+        return checkpoints.load(version.path).to(self.device)
 
     def default_job_spec(self) -> dict[str, Any]:
         recipe = copy.deepcopy(DEFAULT_DATES_RECIPE)
@@ -64,6 +71,7 @@ class AttentionRuntime(ServiceRuntime[Seq2Seq]):
             "threads": self.settings.job_threads or available_cpus(),
             "max_src_len": self.settings.max_input_tokens,
             "max_output_len": self.settings.max_output_len,
+            "device": self.settings.device,
         }
 
     def uploads_of(self, spec: dict[str, Any]) -> set[str]:

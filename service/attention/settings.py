@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from models.seq2seq.limits import MAX_BEAM_SIZE
@@ -60,3 +60,17 @@ class Settings(ServiceSettings):
         le=4096,
         description="Rows per padded batch when decoding (inputs are length-sorted first).",
     )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="Where models train (job workers) and decode: `cuda` (a GPU), `cpu`, or `auto` (`cuda` "
+        "when torch finds a GPU, else `cpu`). `cuda` without a usable GPU stops the service at start-up.",
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _device_usable(cls, value: str) -> str:
+        if value == "cuda":
+            from models.seq2seq.devices import resolve_device
+
+            resolve_device(value)  # ValueError saying why torch cannot use it
+        return value

@@ -6,13 +6,17 @@ The spec is plain JSON built by the ``POST /v1/models`` route (already validated
      "source": {"task": {"name", "kwargs"}} | {"dataset": {"id", "path", "format"}} | {"pairs": [...]},
      "dev": {"fraction": f} | {"dataset": {...}} | None,
      "embeddings": {"url", "model", "freeze"} | {"file", "id", "freeze"} | None,
-     "max_src_len", "max_output_len"}
+     "max_src_len", "max_output_len", "device"}
 
 It reports ``lr``/``train_loss`` every step and the dev metrics every epoch (both into the job's
 history), trains with :func:`models.seq2seq.training.train` (best dev checkpoint), saves it into a
 draft of the model's next version (:meth:`ModelStore.draft`) and publishes it as its last step,
 after :func:`~service.kit.job_worker.commit_point`: a cancel or a crash before leaves the model as
-it was.
+it was. A ``DELETE /v1/jobs/{id}?keep=best`` reaches training as ``should_stop``
+(:func:`~service.kit.job_worker.stop_requested`): training stops after the running update,
+evaluates the running epoch and restores the best weights, and the job publishes them like a
+normal finish (``stopped_by: "cancel"``); asked before the first update, it raises
+:class:`~service.kit.job_worker.NothingToKeep` (the job ends cancelled, nothing kept).
 """
 
 from __future__ import annotations
@@ -28,13 +32,14 @@ import torch
 from models.seq2seq import training
 from models.seq2seq.checkpoint import init_embedding_from_vectors
 from models.seq2seq.data import Example, examples_from_pairs, split_dev
+from models.seq2seq.devices import resolve_device
 from models.seq2seq.evaluation import evaluate
 from models.seq2seq.tasks import make_task
 from models.seq2seq.tokenizers import get_tokenizer, tokenization_sides
 from service.attention import checkpoints
 from service.attention.checkpoints import DEV_FILE
 from service.attention.datasets import read_pairs
-from service.kit.job_worker import commit_point
+from service.kit.job_worker import NothingToKeep, commit_point, stop_requested
 from service.kit.model_store import ModelStore
 from service.kit.storage import atomic_write_bytes
 
@@ -169,6 +174,15 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
                 event.pop("elapsed_s", None)
                 report(epoch_train_loss=event.pop("train_loss"), **event, history=True)
 
+        stopping = False
+
+        def should_stop() -> bool:
+            nonlocal stopping
+            if stop_requested() and not stopping:
+                stopping = True
+                report(phase="stopping (keep=best): evaluating, then saving the best checkpoint")
+            return stopping
+
         report(phase="training")
         result = training.train(
             config,
@@ -176,8 +190,12 @@ def train_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
             dev_ex,
             params,
             report=on_event,
+            should_stop=should_stop,
             init_model=init_with_vectors if vectors is not None else None,
+            device=resolve_device(spec.get("device", "cpu")),  # ATTENTION_DEVICE: auto is resolved here
         )
+    if result.metrics.get("stopped") == "should_stop" and not result.metrics.get("steps"):
+        raise NothingToKeep("nothing was trained yet (no update made), so there is no checkpoint to keep")
 
     model = result.model
     training_time_s = round(time.perf_counter() - started, 3)

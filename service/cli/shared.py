@@ -167,6 +167,13 @@ def add_jobs_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     watch.add_argument("job_id")
     cancel = actions.add_parser("cancel", parents=parents, help="cancel a queued or running job")
     cancel.add_argument("job_id")
+    cancel.add_argument(
+        "--keep",
+        choices=["nothing", "best"],
+        default="nothing",
+        help="best: stop training gracefully and publish the best checkpoint so far as a new version "
+        "(attention training jobs; waits for the job to end)",
+    )
     p.set_defaults(handler=run_jobs, status=None, model=None)
 
 
@@ -190,7 +197,9 @@ def run_jobs(client: Any, args: argparse.Namespace) -> int:
         output.print_json(job) if args.json else output.fields(job.raw, skip=("history", "request", "spec"))
         return EXIT_OK
     if action == "cancel":
-        job = client.cancel_job(args.job_id)
+        job = client.cancel_job(args.job_id, keep=args.keep)
+        if args.keep == "best" and not job.ended:
+            job = client.wait_job(job.id)
         output.print_json(job) if args.json else print(f"job {job.id} {job.status}")
         return EXIT_OK
     args.stream_json = True

@@ -183,9 +183,16 @@ class ServiceAPI:
         return Call("GET", f"/v1/jobs/{seg(job_id)}", Job.from_dict, params={"history": history})
 
     @operation
-    def cancel_job(self, job_id: str) -> Call[Job]:
-        """Cancel a queued or running job; returns its record (409 ``ConflictError`` once it ended)."""
-        return Call("DELETE", f"/v1/jobs/{seg(job_id)}", Job.from_dict)
+    def cancel_job(self, job_id: str, *, keep: str = "nothing") -> Call[Job]:
+        """Cancel a queued or running job; returns its record (409 ``ConflictError`` once it ended).
+
+        ``keep="best"`` (attention training jobs): the job stops gracefully and publishes its best
+        checkpoint so far as a new version (it ends ``succeeded``, ``result["stopped_by"] ==
+        "cancel"``); the record returned may still be ``running`` (it is evaluating): wait for it.
+        A job that cannot keep answers 409 ``keep-unsupported``.
+        """
+        params = {"keep": keep} if keep != "nothing" else None
+        return Call("DELETE", f"/v1/jobs/{seg(job_id)}", Job.from_dict, params=params)
 
 
 class SyncClient(ServiceAPI):

@@ -48,10 +48,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from service.kit.errors import ConflictError, NotFoundError
+from service.kit.errors import ConflictError, InvalidInputError, NotFoundError
 from service.kit.job_record import ACTIVE, JobRecord, JobStatus, apply_report, utc_now
 from service.kit.job_store import JobStore
-from service.kit.job_worker import worker_main
+from service.kit.job_worker import STOP_SIGNAL, worker_main
 from service.kit.locks import RoleLock
 from service.kit.metrics import JOBS, JOBS_FINISHED
 
@@ -82,6 +82,11 @@ class JobManager:
     runner at start-up (not on a later take-over): the moment to clean leftovers.
     ``log_config`` is the service's ``(level, json_lines)``, which the worker processes log with.
 
+    ``stoppable`` names the job functions that can stop early and keep what they made so far
+    (:func:`~service.kit.job_worker.stop_requested`): only their jobs accept ``cancel(id,
+    keep="best")``. Such a job that has not ended ``keep_timeout_s`` seconds after it was asked to
+    stop is terminated, like a plain cancel (nothing kept).
+
     Job functions run in processes started by a forkserver, which re-imports the parent's
     ``__main__``: a script that creates an app must guard its code with
     ``if __name__ == "__main__":``.
@@ -103,8 +108,12 @@ class JobManager:
         on_runner: Callable[[], None] | None = None,
         keep_finished: int | None = None,
         log_config: tuple[str, bool] | None = None,
+        stoppable: Sequence[str] = (),
+        keep_timeout_s: float = 120.0,
     ) -> None:
         self.jobs_dir = Path(jobs_dir)
+        self.stoppable = frozenset(stoppable)
+        self.keep_timeout_s = keep_timeout_s
         self.log_config = log_config
         self.keep_finished = keep_finished
         self.max_concurrent = max_concurrent
@@ -253,17 +262,38 @@ class JobManager:
         """:class:`ConflictError` (``job-active``, with ``job_id``) while a job for ``model`` is active."""
         _raise_if_active(self.active_for(model), model)
 
-    def cancel(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str, keep: str = "nothing") -> JobRecord:
         """Cancel a queued or running job; :class:`ConflictError` (``job-ended``) when it already ended.
 
         Any process may cancel any job: a queued one is cancelled at once; for a running one the
         request is stored and the runner stops the job's process. Returns the record once the job
         has ended (or after 10 s).
+
+        ``keep="best"``: a running job of a ``stoppable`` function is asked to stop gracefully
+        instead — it ends as at the end of its work, publishes what it made so far and ends
+        ``succeeded`` (its result says why it stopped), or ``cancelled`` when it had nothing to keep
+        yet or did not end within ``keep_timeout_s`` (then it is terminated). A queued job is
+        cancelled at once (nothing to keep). :class:`ConflictError` (``keep-unsupported``, naming
+        ``keep``) for a job of another function; a terminate request wins over a keep request.
         """
+        if keep not in ("nothing", "best"):
+            raise InvalidInputError(
+                f"keep must be 'nothing' or 'best', not {keep!r}",
+                code="validation-error",
+                loc=["query", "keep"],
+            )
         with self.store.transaction() as tx:
             rec = tx.get(job_id)
             if rec is None:
                 raise NotFoundError("job", job_id)
+            if keep == "best" and rec.target not in self.stoppable:
+                raise ConflictError(
+                    f"keep=best: a {rec.kind!r} job cannot stop early and keep a checkpoint "
+                    "(only attention training jobs can); cancel it without keep",
+                    code="keep-unsupported",
+                    title="This job cannot keep what it made",
+                    loc=["query", "keep"],
+                )
             if rec.status not in ACTIVE:
                 raise ConflictError(
                     f"job {job_id} is {rec.status}", code="job-ended", title="Job already ended"
@@ -274,17 +304,23 @@ class JobManager:
                     code="job-ended",
                     title="Job already ended",
                 )
-            tx.request_cancel(job_id)
             if rec.status == "queued":
-                rec.status, rec.finished, rec.error = "cancelled", utc_now(), "cancelled before it started"
+                tx.request_cancel(job_id)
+                why = "cancelled before it started"
+                rec.status, rec.finished = "cancelled", utc_now()
+                rec.error = why + ("; keep=best: nothing trained yet, nothing kept" if keep == "best" else "")
                 tx.put(rec, history=False)
                 queued = True
             else:
+                if keep == "best":
+                    tx.request_stop(job_id)
+                else:
+                    tx.request_cancel(job_id)
                 queued = False
         if queued:
             JOBS_FINISHED.labels(self.service, "cancelled").inc()
             self._update_gauges()
-        else:
+        elif keep == "nothing":
             self._stop_process(job_id)  # at once when this process runs it; else the runner's poll does
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self.get(job_id).status == "running":
@@ -402,6 +438,9 @@ class JobManager:
         result: dict[str, Any] | None = None
         error: str | None = None
         last_persist = last_cancel_check = 0.0
+        heard = False  # the worker sent something: its stop-signal handler is installed
+        keep_asked: float | None = None  # when a keep=best cancel was seen
+        stop_sent = keep_timed_out = False
         try:
             while True:
                 try:
@@ -414,6 +453,7 @@ class JobManager:
                         msg = parent_conn.recv()
                     except (EOFError, OSError):
                         break
+                    heard = True
                     kind = msg[0]
                     if kind == "report":
                         with self._lock:
@@ -431,10 +471,21 @@ class JobManager:
                 elif not proc.is_alive():
                     if not parent_conn.poll(0):
                         break
-                if result is None and now - last_cancel_check > self.POLL_S:
+                if result is None and now - last_cancel_check > self.POLL_S and rec.id not in self._cancelled:
                     last_cancel_check = now
-                    if rec.id not in self._cancelled and self.store.cancel_requested(rec.id):
+                    mode = self.store.cancel_mode(rec.id)
+                    if mode == "terminate":
                         self._stop_process(rec.id)  # a cancel sent to another process
+                    elif mode == "keep":
+                        keep_asked = now if keep_asked is None else keep_asked
+                        if heard and not stop_sent:
+                            stop_sent = True
+                            log.info("job asked to stop and keep its best checkpoint", extra={"job": rec.id})
+                            _signal(proc, STOP_SIGNAL)
+                        elif now - keep_asked > self.keep_timeout_s:
+                            keep_timed_out = True
+                            log.warning("job did not stop in time: terminated", extra={"job": rec.id})
+                            self._stop_process(rec.id)
         finally:
             proc.join(10)
             parent_conn.close()
@@ -447,8 +498,16 @@ class JobManager:
                 rec.error = None  # a cancel that came too late (the job was publishing) is no error
                 self._persist(rec.model_copy(deep=True))
             status, why = "succeeded", None
+        elif keep_timed_out:
+            status = "cancelled"
+            why = (
+                f"cancelled by request; keep=best: the job did not stop within {self.keep_timeout_s:g} s "
+                f"({self.service.upper()}_JOB_KEEP_TIMEOUT_S), so it was terminated and nothing was kept"
+            )
         elif rec.id in self._cancelled or self.store.cancel_requested(rec.id):
             status, why = "cancelled", "cancelled by request"
+            if rec.id not in self._cancelled and self.store.cancel_mode(rec.id) == "keep":
+                why += f"; keep=best kept nothing: {error or 'the job ended without a result'}"
         elif self._stopping.is_set():
             status, why = "failed", rec.error or "interrupted: the service shut down"
         else:
@@ -462,6 +521,15 @@ class JobManager:
         with self._lock:
             self._finish(rec, status, error=why)
         log.info("job ended", extra={"job": rec.id, "status": rec.status})
+
+
+def _signal(proc: Any, signum: int) -> None:
+    """Send ``signum`` to the worker process ``proc`` (nothing when it has already ended)."""
+    try:
+        if proc.pid is not None and proc.is_alive():
+            os.kill(proc.pid, signum)
+    except (ProcessLookupError, OSError):
+        pass
 
 
 def _raise_if_active(active: list[JobRecord], model: str) -> None:

@@ -108,7 +108,15 @@ class Transaction:
         return [_parse(*row) for row in rows]
 
     def request_cancel(self, job_id: str) -> None:
+        """Ask for the job's process to be terminated (overrides a stop request)."""
         self.conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+
+    def request_stop(self, job_id: str) -> None:
+        """Ask the job to stop gracefully and keep what it made (``keep=best``); a terminate request
+        already made stays one."""
+        self.conn.execute(
+            "UPDATE jobs SET cancel_requested = 2 WHERE id = ? AND cancel_requested = 0", (job_id,)
+        )
 
     def prune(self, keep: int) -> list[str]:
         """Delete the oldest ended jobs beyond the ``keep`` newest; returns their ids."""
@@ -120,6 +128,10 @@ class Transaction:
         ids = [r[0] for r in rows]
         self.conn.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
         return ids
+
+
+#: The ``cancel_requested`` column's values: 0 none, 1 terminate, 2 keep (stop gracefully).
+_CANCEL_MODES: dict[int, str | None] = {0: None, 1: "terminate", 2: "keep"}
 
 
 def _iso(value: Any) -> str | None:
@@ -192,8 +204,14 @@ class JobStore:
         return [_parse(*row) for row in rows]
 
     def cancel_requested(self, job_id: str) -> bool:
+        """Whether a cancel of either kind (terminate or keep) was asked for the job."""
+        return self.cancel_mode(job_id) is not None
+
+    def cancel_mode(self, job_id: str) -> str | None:
+        """The cancel asked for the job: None, ``"terminate"`` or ``"keep"`` (stop gracefully and keep
+        the best checkpoint, ``DELETE /v1/jobs/{id}?keep=best``)."""
         row = self._conn().execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return bool(row and row[0])
+        return _CANCEL_MODES.get(row[0] if row else 0)
 
     def counts(self) -> dict[str, int]:
         """Jobs by status."""

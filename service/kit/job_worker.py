@@ -14,6 +14,12 @@ starts the process with :func:`worker_main` as its target and reads what comes b
 A worker ends within a second of its runner's death (:func:`_exit_with_runner`), and unwinds on
 SIGTERM so that the job's ``finally`` blocks run when it is cancelled — until the job reaches its
 :func:`commit_point` (publishing what it made), from where a cancel no longer stops it.
+
+A job that can stop early and keep what it made so far (``DELETE /v1/jobs/{id}?keep=best``) polls
+:func:`stop_requested`: the runner sends the worker :data:`STOP_SIGNAL` instead of SIGTERM, and the
+job ends as it would at the end of its work (its result says why it stopped). A job asked to stop
+before it made anything to keep raises :class:`NothingToKeep`: it ends ``cancelled``, with that
+message.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ def worker_main(
     the same form as the service's own (one JSON object per line). ``runner`` is the pid of the
     runner process, which this worker does not outlive.
     """
+    # First of all: a stop request (keep=best) only sets a flag, never kills the process.
+    signal.signal(STOP_SIGNAL, _ask_stop)
     # The job's own thread count (``JOB_THREADS``), not the query path's one the server inherited.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -87,6 +95,8 @@ def worker_main(
         conn.send(("result", result if isinstance(result, dict) else {"value": result}))
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
         msg = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if isinstance(exc, NothingToKeep):
+            msg = str(exc)
         try:
             conn.send(("error", msg, traceback.format_exc(limit=20)))
         except Exception:  # noqa: S110
@@ -99,6 +109,30 @@ def worker_main(
 _runner: int | None = None
 #: Set by :func:`commit_point`: a SIGTERM no longer unwinds the job.
 _committing = False
+#: The signal by which the runner asks a job to stop gracefully and keep what it made.
+STOP_SIGNAL = signal.SIGUSR1
+#: Set when :data:`STOP_SIGNAL` arrived (see :func:`stop_requested`).
+_stop_asked = False
+
+
+class NothingToKeep(Exception):  # noqa: N818 - a reason, not a failure
+    """Raised by a job asked to stop and keep its work before it made anything worth keeping; the
+    job ends ``cancelled`` with this message."""
+
+
+def _ask_stop(_signum: int, _frame: Any) -> None:
+    global _stop_asked
+    _stop_asked = True
+
+
+def stop_requested() -> bool:
+    """Whether the runner asked this job to stop early and keep what it made so far (a
+    ``DELETE /v1/jobs/{id}?keep=best``); False outside a worker process, or until then.
+
+    >>> stop_requested()
+    False
+    """
+    return _stop_asked
 
 
 def _unwind(signum: int, _frame: Any) -> None:

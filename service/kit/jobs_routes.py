@@ -15,7 +15,9 @@ lr and dev metrics for the seq2seq trainer); the runtime's job manager serves th
 
 ``GET /v1/jobs`` answers ``{"jobs": [...]}`` (newest first, filters ``status`` and ``model``, no
 history); ``GET /v1/jobs/{id}`` one job with its history (``history=false`` leaves it out);
-``DELETE /v1/jobs/{id}`` cancels a queued or running job (409 when it already ended). Whatever a view
+``DELETE /v1/jobs/{id}`` cancels a queued or running job (409 when it already ended);
+``?keep=best`` stops a job that can keep (attention training) so that it publishes its best
+checkpoint so far. Whatever a view
 shows passes :class:`~service.kit.redact.Redactor` last: no absolute path of the data or import
 directory, no URL's password (a failed job's message may name a file).
 """
@@ -92,12 +94,23 @@ def jobs_router(*, view: JobView, job_model: type[BaseModel], show_description: 
         "/{job_id}",
         response_model=job_model,
         summary="Cancel a queued or running job",
-        description="The worker process is terminated; no model version is written. "
-        "409 when the job already ended.",
+        description="`keep=nothing` (the default): the worker process is terminated; no model version is "
+        "written. `keep=best` (attention training jobs): the job stops after its running update, "
+        "evaluates, and publishes its best checkpoint so far as a new version; it ends `succeeded` with "
+        '`result.stopped_by: "cancel"` (or `cancelled`, nothing kept, when nothing was trained yet or '
+        "it did not end within `JOB_KEEP_TIMEOUT_S`). The answer comes once the job ended, or after "
+        "10 s (poll the job). 409 when the job already ended, or (`keep-unsupported`) when its kind "
+        "cannot keep.",
         dependencies=[Depends(require_token)],
     )
-    def cancel_job(job_id: JobId, runtime: Any = Depends(get_runtime)) -> Any:
-        return JSONResponse(shown(runtime.jobs.cancel(job_id), False, runtime))
+    def cancel_job(
+        job_id: JobId,
+        keep: Literal["nothing", "best"] = Query(
+            "nothing", description="What a cancelled job keeps: nothing, or its best checkpoint so far."
+        ),
+        runtime: Any = Depends(get_runtime),
+    ) -> Any:
+        return JSONResponse(shown(runtime.jobs.cancel(job_id, keep), False, runtime))
 
     return router
 

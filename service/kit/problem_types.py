@@ -151,6 +151,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "A job for this model is queued or running (`job_id` names it); wait for it or cancel it.",
     ),
     "job-ended": ProblemType("Conflict", 409, "The job has already ended; there is nothing to cancel."),
+    "keep-unsupported": ProblemType(
+        "Conflict", 409,
+        "`keep=best`: this kind of job cannot stop early and keep its best checkpoint (only attention "
+        "training jobs can); cancel it without `keep`.",
+    ),
     "version-current": ProblemType(
         "Conflict", 409, "The current version cannot be deleted; make another one current first, or delete the model."
     ),

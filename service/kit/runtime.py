@@ -59,6 +59,9 @@ class ServiceRuntime(Generic[T]):
     job_target: ClassVar[str] = ""
     #: Modules the job runner's forkserver imports once (so jobs start fast).
     preload: ClassVar[tuple[str, ...]] = ()
+    #: Job functions that can stop early and keep their best checkpoint (``DELETE
+    #: /v1/jobs/{id}?keep=best``; see :func:`service.kit.job_worker.stop_requested`).
+    stoppable_targets: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
@@ -80,6 +83,8 @@ class ServiceRuntime(Generic[T]):
             on_runner=self.clean_leftovers,
             keep_finished=settings.max_finished_jobs,
             log_config=(settings.log_level, settings.log_json),
+            stoppable=self.stoppable_targets,
+            keep_timeout_s=settings.job_keep_timeout_s,
         )
         #: Held while a rule is checked and acted on (a name is free, no job uses an upload, …), by
         #: one thread of one process at a time over every process serving this data directory.

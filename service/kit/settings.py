@@ -63,6 +63,12 @@ class ServiceSettings(BaseSettings):
     max_finished_jobs: int = Field(
         1000, ge=1, description="Ended jobs kept in the job history (the oldest are forgotten)."
     )
+    job_keep_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="`DELETE /v1/jobs/{id}?keep=best` (jobs that can keep their best checkpoint): a job not "
+        "ended this many seconds after the request (stop, evaluate, publish) is terminated, nothing kept.",
+    )
     threads: int = Field(
         1, ge=1, le=256, description="BLAS/torch threads per process (match the container's CPU limit)."
     )

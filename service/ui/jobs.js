@@ -7,9 +7,11 @@ import { openapi, propertySchema, requestSchema } from "./openapi.js";
 
 let selectedJob = null; // {base, id, own}
 let jobsTimer = null;
+let thisService = null; // "embeddings" or "attention": only attention training jobs can keep their best checkpoint
 
 // `config`: /ui/config.json (this service and its peer)
 export function initJobs(config) {
+  thisService = config.service;
   const fields = $("train-fields");
   if (config.service === "embeddings") {
     fields.append(el("label", {}, "sentences ", el("input", { id: "train-text", value: "the cat sat on the mat. the dog sat on the log", size: 40 })));
@@ -92,6 +94,10 @@ function jobRow(j, base, own) {
   const cancel = own && running
     ? el("button", { class: "danger cancel", text: "Cancel", onclick: (evt) => { evt.stopPropagation(); cancelJob(j.id); } })
     : null;
+  // DELETE ?keep=best: training stops, and its best checkpoint so far is published as a new version
+  const keep = own && j.status === "running" && thisService === "attention"
+    ? el("button", { class: "keep", text: "Stop, keep best", title: "stop training and publish the best checkpoint so far", onclick: (evt) => { evt.stopPropagation(); cancelJob(j.id, "best"); } })
+    : null;
   const selected = selectedJob && selectedJob.id === j.id;
   return el(
     "tr",
@@ -103,14 +109,15 @@ function jobRow(j, base, own) {
     el("td", {}, el("span", { class: "progress" }, el("span", { style: `width:${Math.round(100 * (j.progress || 0))}%` })), ` ${Math.round(100 * (j.progress || 0))}%`),
     el("td", { text: j.epoch === null || j.epoch === undefined ? "" : String(j.epoch) }),
     el("td", { text: new Date(j.created).toLocaleTimeString() }),
-    el("td", {}, cancel),
+    el("td", {}, cancel, keep),
   );
 }
 
-async function cancelJob(id) {
+async function cancelJob(id, keep = "nothing") {
   try {
-    await api(`v1/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });
-    setStatus("train-status", `job ${id.slice(0, 8)} cancelled`);
+    const query = keep === "nothing" ? "" : `?keep=${keep}`;
+    const { data } = await api(`v1/jobs/${encodeURIComponent(id)}${query}`, { method: "DELETE" });
+    setStatus("train-status", keep === "nothing" ? `job ${id.slice(0, 8)} cancelled` : `job ${id.slice(0, 8)} ${data.status} (keeping its best checkpoint)`);
   } catch (e) {
     setStatus("train-status", `cancel: ${errorText(e)}`, true);
   }
