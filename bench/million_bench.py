@@ -511,11 +511,11 @@ def faiss_alone(data: Path, rows: np.ndarray, index_info: dict[str, Any]) -> flo
     if not found:
         return None
     index = ann.load_index(found[-1])
-    vectors = np.load(found[-1].with_name("vectors.kv.vectors.npy"), mmap_mode="r")  # (n, D)
+    vectors = stored_matrix(found[-1].parent)  # (n, D)
     value = int(index_info.get("nprobe") or index_info.get("ef_search") or 128)
     lat = []
     for r in rows.tolist():
-        q = np.asarray(vectors[int(r)], dtype=np.float32)[None, :]  # (1, D)
+        q = np.array(vectors[int(r)], dtype=np.float32)[None, :]  # (1, D), a copy of the mapped row
         q /= np.linalg.norm(q)
         t0 = time.perf_counter()
         ann._candidates(index, q, TOPN + 1, value)
@@ -524,13 +524,20 @@ def faiss_alone(data: Path, rows: np.ndarray, index_info: dict[str, Any]) -> flo
     return statistics.median(lat) * 1000
 
 
+def stored_matrix(version: Path) -> np.ndarray:
+    """The stored version's float32 (n, D) matrix, memory-mapped: ``vectors.npy`` of an imported
+    model, ``vectors.kv.vectors.npy`` of a trained one."""
+    for name in ("vectors.npy", "vectors.kv.vectors.npy"):
+        if (version / name).exists():
+            return np.load(version / name, mmap_mode="r")
+    raise FileNotFoundError(f"no stored matrix in {version}")
+
+
 def numpy_pass(data: Path, rows: np.ndarray) -> float:
     """p50 ms of one numpy pass over the stored matrix (``vectors @ q``, the matrix memory-mapped and
     warm): the memory-bandwidth floor under any exact answer."""
-    found = sorted(
-        (data / "embeddings" / "models" / MODEL).glob("v*/vectors.kv.vectors.npy"), key=os.path.getmtime
-    )
-    vectors = np.load(found[-1], mmap_mode="r")  # (n, D)
+    found = sorted((data / "embeddings" / "models" / MODEL).glob("v*/version.json"), key=os.path.getmtime)
+    vectors = stored_matrix(found[-1].parent)  # (n, D)
     lat = []
     for r in rows.tolist()[:50]:
         q = np.asarray(vectors[int(r)], dtype=np.float32)  # (D,)

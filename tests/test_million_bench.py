@@ -86,7 +86,7 @@ def test_million_bench_bounded(tmp_path):
     assert len(res["startup"]["all_s"]) == 2 and all(t > 0 for t in res["startup"]["all_s"])
     e2e = res["end_to_end"]
     assert e2e["seconds"] == e2e["import_s"] + e2e["index_s"] + e2e["first_answer_s"] > 0
-    assert "| end to end" in res["table"] and "| index file / the vectors' bytes" in res["table"]
+    assert "| end to end" in res["table"] and "index file / the vectors' bytes" in res["table"]
     assert "| ANN speed-up" in res["table"] and "| server 2 |" in res["table"]
 
     # a second run takes the model and its index from the cache
