@@ -117,10 +117,12 @@ def decoder_training_rows(
     """Training speed of the decoder variants (:data:`DECODER_VARIANTS`) on g2p-like data, in-process.
 
     * steps/s at equal batch size: the same length-bucketed g2p batches, forward + loss + backward +
-      clipping + Adam, at each torch thread count of ``threads``, ratio to the first variant;
+      clipping + Adam, at each torch thread count of ``threads``, ratio to the first variant (the
+      variants take turns, 3 rounds of 2 steps, best round kept);
     * time to dev loss: each variant trains ``budget_s`` seconds (1 thread, dev loss measured every
       tenth of it, off the clock); the target is the baseline's final dev loss, reported with the
-      training seconds each variant needed to reach it.
+      training seconds each variant needed to reach it. A bf16 variant slower per step than the
+      baseline at 1 thread is skipped (it cannot reach a loss sooner at equal quality per step).
     """
     import contextlib
 
@@ -185,32 +187,44 @@ def decoder_training_rows(
         return iterate_batches(train_data, vocab_model.tgt_vocab, batch_size, shuffle=True, epoch=epoch)
 
     rows: list[tuple[str, str, str]] = []
-    n_steps = 3 if short else 20
-    timed = list(itertools.islice(batches(0), n_steps + 2))
+    rounds, per_round = (1, 1) if short else (3, 2)
+    timed = list(itertools.islice(batches(0), rounds * per_round + 1))
+    rates_at_1: list[float] = []
     previous_threads = torch.get_num_threads()
     try:
         for n_threads in threads:
             torch.set_num_threads(n_threads)
-            rates = []
-            for _, input_feeding, autocast in DECODER_VARIANTS:
-                model, opt = fresh(input_feeding)
-                for b in timed[:2]:  # warm-up
-                    update(model, opt, b, autocast)
-                t0 = time.perf_counter()
-                for b in timed[2:]:
-                    update(model, opt, b, autocast)
-                rates.append(n_steps / (time.perf_counter() - t0))
+            models = [fresh(input_feeding) for _, input_feeding, _ in DECODER_VARIANTS]
+            for (_, _, autocast), (model, opt) in zip(DECODER_VARIANTS, models, strict=True):
+                update(model, opt, timed[0], autocast)  # warm-up
+            best = [float("inf")] * len(DECODER_VARIANTS)
+            # round-robin, best round kept: load from other processes hits every variant alike
+            for r in range(rounds):
+                round_batches = timed[1 + r * per_round : 1 + (r + 1) * per_round]
+                for i, ((_, _, autocast), (model, opt)) in enumerate(
+                    zip(DECODER_VARIANTS, models, strict=True)
+                ):
+                    t0 = time.perf_counter()
+                    for b in round_batches:
+                        update(model, opt, b, autocast)
+                    best[i] = min(best[i], (time.perf_counter() - t0) / per_round)
+            rates = [1.0 / s for s in best]
+            if n_threads == 1:
+                rates_at_1 = rates
             for (name, _, _), rate in zip(DECODER_VARIANTS, rates, strict=True):
                 rows.append(
                     (
                         f"train steps/s, batch {batch_size}, {n_threads} thread(s): {name}",
                         f"{rate:.2f} ({rate / rates[0]:.2f}x)",
-                        ">= 2x" if name.startswith("no input feeding (fused)") and "bf16" not in name else "",
+                        ">= 2x" if name == DECODER_VARIANTS[2][0] else "",
                     )
                 )
         torch.set_num_threads(1)
-        curves = []  # per variant: [(training seconds, dev loss)]
-        for _, input_feeding, autocast in DECODER_VARIANTS:
+        curves = []  # per variant: [(training seconds, dev loss)], empty when skipped
+        for i, (_, input_feeding, autocast) in enumerate(DECODER_VARIANTS):
+            if autocast and rates_at_1 and rates_at_1[i] < rates_at_1[0]:
+                curves.append([])  # slower per step than the baseline: it cannot win per minute
+                continue
             model, opt = fresh(input_feeding)
             curve, clock, epoch, next_eval = [], 0.0, 0, budget_s / 10
             while clock < budget_s:
@@ -229,6 +243,9 @@ def decoder_training_rows(
         torch.set_num_threads(previous_threads)
     target = curves[0][-1][1]
     for (name, _, _), curve in zip(DECODER_VARIANTS, curves, strict=True):
+        if not curve:
+            rows.append((f"time to dev loss: {name}", "skipped", "slower per step (1 thread)"))
+            continue
         reached = next((s for s, loss in curve if loss <= target), None)
         rows.append(
             (
