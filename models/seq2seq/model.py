@@ -71,6 +71,21 @@ class Seq2SeqConfig:
             data = {**data, "attention": attention_name(data["attention"])}
         return cls(**data)
 
+    @classmethod
+    def from_checkpoint(cls, data: dict[str, Any]) -> Seq2SeqConfig:
+        """Build from a checkpoint's ``config.json``: as :meth:`from_dict`, and a checkpoint written
+        before a field existed gets the behaviour it was trained with (:data:`EARLIER_BEHAVIOUR`),
+        not today's default.
+
+        >>> Seq2SeqConfig.from_checkpoint({"hidden": 8}).input_feeding
+        True
+        """
+        return cls.from_dict(EARLIER_BEHAVIOUR | data)
+
+
+#: Fields added after the first release -> the value every checkpoint written before them implies.
+EARLIER_BEHAVIOUR: dict[str, Any] = {"input_feeding": True}
+
 
 #: Attention names of checkpoints written by earlier releases -> the current ones.
 _EARLIER_ATTENTION_NAMES = {"dot": "luong-dot", "general": "luong-general", "concat": "luong-concat"}

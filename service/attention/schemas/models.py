@@ -107,6 +107,12 @@ class ModelConfigIn(RequestModel):
     dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     attention: Attention = "bahdanau"
     layer_norm: Bool = False
+    input_feeding: Bool = Field(
+        True,
+        description="Luong input feeding: the previous attentional vector joins the decoder GRU's input "
+        "(default true). False: the GRU sees the embedding alone and teacher-forced training runs the "
+        "decoder over the whole target in one pass (faster per step; search still runs step by step).",
+    )
 
     @property
     def src_tokenization(self) -> str:
