@@ -82,7 +82,9 @@ def test_word_vectors_init(tmp_path):
 def test_a_checkpoint_written_before_input_feeding_loads_with_it(tmp_path):
     import json
 
-    model = _model()  # input feeding, as every model before the option
+    torch.manual_seed(0)
+    cfg = Seq2SeqConfig(emb_dim=8, hidden=10, max_tgt_len=6, input_feeding=True)  # every model before it
+    model = Seq2Seq(cfg, Vocabulary(list("abc")), Vocabulary(list("xyz"))).eval()
     target = save_checkpoint(tmp_path / "old", model)
     config = json.loads((target / "config.json").read_text())
     del config["input_feeding"]  # what an earlier release wrote

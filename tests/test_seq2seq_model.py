@@ -100,7 +100,8 @@ def test_fused_teacher_forcing_equals_the_step_loop(attention, layer_norm):
 
 
 def test_input_feeding_sizes_the_gru_input_and_forbids_the_fused_pass():
-    fed = _model()
+    assert Seq2SeqConfig().input_feeding is False  # the default, from bench/attention_bench.py
+    fed = _model(input_feeding=True)
     assert fed.config.input_feeding and fed.decoder.rnn.input_size == 8 + 10
     enc, final, proj, mask = fed.encode(SRC, LENGTHS)
     with pytest.raises(ValueError):

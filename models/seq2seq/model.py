@@ -28,7 +28,7 @@ class Seq2SeqConfig:
     dropout: float = 0.0
     attention: str = "bahdanau"
     layer_norm: bool = False
-    input_feeding: bool = True  # Luong input feeding; False: one batched teacher-forced decoder pass
+    input_feeding: bool = False  # True: Luong input feeding (step-by-step training; checkpoints before it)
     tokenization: str | dict[str, str] = "char"  # "char", "word" or {"source": ..., "target": ...}
     max_src_len: int = 64
     max_tgt_len: int = 64

@@ -108,10 +108,12 @@ class ModelConfigIn(RequestModel):
     attention: Attention = "bahdanau"
     layer_norm: Bool = False
     input_feeding: Bool = Field(
-        True,
-        description="Luong input feeding: the previous attentional vector joins the decoder GRU's input "
-        "(default true). False: the GRU sees the embedding alone and teacher-forced training runs the "
-        "decoder over the whole target in one pass (faster per step; search still runs step by step).",
+        False,
+        description="Luong input feeding: the previous attentional vector joins the decoder GRU's input, "
+        "so training runs the decoder step by step. False (the default): the GRU sees the embedding "
+        "alone and teacher-forced training runs the decoder over the whole target in one pass (about "
+        "2.4x the steps/s at batch 128, hidden 256; search still runs step by step). Models trained "
+        "before this option have input feeding.",
     )
 
     @property
