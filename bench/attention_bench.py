@@ -4,13 +4,18 @@ train the default ``dates`` model, then measures over real HTTP:
 * 1,000 date inputs translated in one request vs 1,000 single-input requests (target >= 20x);
 * batched inference throughput through HTTP vs the same model called in-process (target >= 0.7x);
 * the share of padding in length-bucketed training batches vs unbucketed random batches;
-* the default model's training time and test exact match.
+* the default model's training time and test exact match;
+* in-process, after the service: decoder training speed on g2p batches of 128 (hidden 256), with and
+  without input feeding, with and without bf16 autocast, at 1 and 2 torch threads, and the training
+  time each needs to reach the input-feeding baseline's dev loss (:func:`decoder_training_rows`).
 
     .venv/bin/python bench/attention_bench.py [--threads 1] [--n 1000] [--heatmap docs/attention-dates.png]
     .venv/bin/python bench/attention_bench.py --short   # seconds: 100 inputs, a small dates model
+    .venv/bin/python bench/attention_bench.py --decoder-only   # only the decoder training speed (~3 min)
 
 ``--short`` starts the service without its default model and trains a small ``dates`` model through
-``POST /v1/models`` (bench/short.py), then measures the same figures on 100 inputs, once each.
+``POST /v1/models`` (bench/short.py), then measures the same figures on 100 inputs, once each, and
+the decoder section at hidden 32, 1 thread, 2 s per variant.
 
 Timings are best-of-``--repeats``; on a shared machine, other processes' load shows in them.
 """
