@@ -27,7 +27,7 @@ class DecoderState:
 
 
 class AttentionDecoder(nn.Module):
-    """One step: ``[emb(y_{t-1}); att_{t-1}] -> GRU -> h_t -> attention -> att_t = tanh(W_c[h_t; c_t]) -> logits``.
+    """One step: ``[emb(y_{t-1}) (; att_{t-1})] -> GRU -> h_t -> attention -> att_t = tanh(W_c[h_t; c_t]) -> logits``.
 
     With ``input_feeding`` (Luong's input feeding) the GRU input is the embedding and
     the previous attentional vector ``att_{t-1}``, so step t needs step t-1's attention: teacher-forced
@@ -137,9 +137,8 @@ class AttentionDecoder(nn.Module):
         out: (B, H) or (B, T, H). Returns (B, V), (B, H), (B, S) or (B, T, V), (B, T, H), (B, T, S).
         """
         query = self.layer_norm(out)  # (B, [T,] H)
-        context, weights = self.attention(
-            query, enc_outputs, src_mask, proj_keys
-        )  # (B, [T,] H_enc), (B, [T,] S)
+        # context: (B, [T,] H_enc); weights: (B, [T,] S)
+        context, weights = self.attention(query, enc_outputs, src_mask, proj_keys)
         att_vector = torch.tanh(self.att_layer(torch.cat([query, context], dim=-1)))  # (B, [T,] H)
         logits = self.output_layer(self.att_dropout(att_vector))  # (B, [T,] V)
         return logits, att_vector, weights
