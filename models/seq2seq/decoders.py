@@ -34,8 +34,8 @@ class AttentionDecoder(nn.Module):
     training runs step by step. Without it the GRU input is ``emb(y_{t-1})`` alone (input size
     ``emb_dim``: the weights differ) and :meth:`teacher_forced` runs the GRU over the whole target in
     one call, then attention and the output layers as one batched product over all steps; it equals
-    :meth:`step` applied T times. No input feeding is the default: 2.4x the training steps/s of input
-    feeding and a lower dev loss per minute on g2p (bench/attention_bench.py).
+    :meth:`step` applied T times. No input feeding is the default: 1.3x (idle machine) to 2.4x (busy)
+    the training steps/s of input feeding and a lower dev loss per minute on g2p (bench/attention_bench.py).
 
     The encoder's final state goes through a bridge (linear + tanh) to initialise every layer.
     With ``layer_norm`` the GRU output ``h_t`` is layer-normalised before attention (row-wise,
