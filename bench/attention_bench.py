@@ -4,13 +4,18 @@ train the default ``dates`` model, then measures over real HTTP:
 * 1,000 date inputs translated in one request vs 1,000 single-input requests (target >= 20x);
 * batched inference throughput through HTTP vs the same model called in-process (target >= 0.7x);
 * the share of padding in length-bucketed training batches vs unbucketed random batches;
-* the default model's training time and test exact match.
+* the default model's training time and test exact match;
+* in-process, after the service: decoder training speed on g2p batches of 128 (hidden 256), with and
+  without input feeding, with and without bf16 autocast, at 1 and 2 torch threads, and the training
+  time each needs to reach the input-feeding baseline's dev loss (:func:`decoder_training_rows`).
 
     .venv/bin/python bench/attention_bench.py [--threads 1] [--n 1000] [--heatmap docs/attention-dates.png]
     .venv/bin/python bench/attention_bench.py --short   # seconds: 100 inputs, a small dates model
+    .venv/bin/python bench/attention_bench.py --decoder-only   # only the decoder training speed (~3 min)
 
 ``--short`` starts the service without its default model and trains a small ``dates`` model through
-``POST /v1/models`` (bench/short.py), then measures the same figures on 100 inputs, once each.
+``POST /v1/models`` (bench/short.py), then measures the same figures on 100 inputs, once each, and
+the decoder section at hidden 32, 1 thread, 2 s per variant.
 
 Timings are best-of-``--repeats``; on a shared machine, other processes' load shows in them.
 """
@@ -18,6 +23,7 @@ Timings are best-of-``--repeats``; on a shared machine, other processes' load sh
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import socket
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -89,29 +96,181 @@ def padding_shares(batch_size: int, seed: int = 0) -> tuple[float, float]:
     return bucketed.padding_fraction(), padding_fraction(lengths, random_batches)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads of the service and in-process run (ATTENTION_THREADS)",
-    )
-    parser.add_argument(
-        "--ready-timeout", type=float, default=900, help="seconds to wait for the default model"
-    )
-    parser.add_argument("--n", type=int, default=1000, help="number of date inputs")
-    parser.add_argument(
-        "--repeats", type=int, default=3, help="timed runs of each batched measure (best kept)"
-    )
-    parser.add_argument("--heatmap", type=Path, help="also save the service's PNG heatmap of one date here")
-    parser.add_argument("--short", action="store_true", help=short.HELP)
-    args = parser.parse_args()
-    if args.short:
-        args.n, args.repeats = 100, 1
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # before torch is imported
-        os.environ.setdefault(var, str(args.threads))
+#: The decoder-speed section's model: the g2p benchmark's defaults (bench/g2p_bench.py), batch 128.
+DECODER_CONFIG = {
+    "emb_dim": 64,
+    "hidden": 256,
+    "layers": 1,
+    "dropout": 0.2,
+    "attention": "luong-general",
+    "tokenization": {"source": "char", "target": "word"},
+    "max_src_len": 40,
+    "max_tgt_len": 40,
+}
+#: (name, input_feeding, autocast) of the measured variants; the first is today's baseline.
+DECODER_VARIANTS = (
+    ("input feeding (step loop)", True, None),
+    ("input feeding + bf16 autocast", True, "bf16"),
+    ("no input feeding (fused)", False, None),
+    ("no input feeding (fused) + bf16 autocast", False, "bf16"),
+)
 
+
+def decoder_training_rows(
+    short: bool, threads: Sequence[int], budget_s: float, batch_size: int = 128
+) -> list[tuple[str, str, str]]:
+    """Training speed of the decoder variants (:data:`DECODER_VARIANTS`) on g2p-like data, in-process.
+
+    * steps/s at equal batch size: the same length-bucketed g2p batches, forward + loss + backward +
+      clipping + Adam, at each torch thread count of ``threads``, ratio to the first variant (the
+      variants take turns, 3 rounds of 2 steps, best round kept);
+    * time to dev loss: each variant trains ``budget_s`` seconds (1 thread, dev loss measured every
+      tenth of it, off the clock); the target is the baseline's final dev loss, reported with the
+      training seconds each variant needed to reach it. A bf16 variant slower per step than the
+      baseline at 1 thread is skipped (it cannot reach a loss sooner at equal quality per step).
+    """
+    import contextlib
+
+    import torch
+    from torch.nn import functional as F
+
+    from models.seq2seq.data import encode_examples, iterate_batches
+    from models.seq2seq.model import Seq2Seq, Seq2SeqConfig
+    from models.seq2seq.tasks import g2p_task
+    from models.seq2seq.training import TrainParams, build_model
+
+    task = g2p_task(n_train=2000 if short else 20000, n_dev=200 if short else 1000, n_test=100)
+    base_cfg = Seq2SeqConfig.from_dict(DECODER_CONFIG | {"hidden": 32 if short else 256})
+    vocab_model = build_model(base_cfg, task.train, TrainParams())
+
+    def encode(examples):
+        return encode_examples(
+            examples,
+            vocab_model.src_tokenizer,
+            vocab_model.src_vocab,
+            vocab_model.tgt_vocab,
+            base_cfg.max_src_len,
+            base_cfg.max_tgt_len,
+            tgt_tokenizer=vocab_model.tgt_tokenizer,
+        )
+
+    train_data, dev_data = encode(task.train), encode(task.dev)
+    pad = vocab_model.tgt_vocab.pad_id
+    dev_batches = list(iterate_batches(dev_data, vocab_model.tgt_vocab, 256))
+
+    def fresh(input_feeding: bool) -> tuple[Seq2Seq, torch.optim.Optimizer]:
+        torch.manual_seed(0)
+        cfg = Seq2SeqConfig.from_dict(base_cfg.to_dict() | {"input_feeding": input_feeding})
+        model = Seq2Seq(cfg, vocab_model.src_vocab, vocab_model.tgt_vocab).train()
+        return model, torch.optim.Adam(model.parameters(), lr=3e-3)
+
+    def update(model, opt, batch, autocast) -> float:
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if autocast == "bf16" else contextlib.nullcontext()
+        with ctx:
+            logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in)  # (B, T, V), (B, T, S)
+            loss = F.cross_entropy(logits.float().flatten(0, 1), batch.tgt_out.flatten(), ignore_index=pad)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.item()
+
+    @torch.no_grad()
+    def dev_loss(model) -> float:
+        model.eval()
+        total, n = 0.0, 0
+        for b in dev_batches:
+            logits, _ = model(b.src, b.src_lengths, b.tgt_in)  # fp32, as the trainer's evaluation
+            total += F.cross_entropy(
+                logits.flatten(0, 1), b.tgt_out.flatten(), ignore_index=pad, reduction="sum"
+            ).item()
+            n += int((b.tgt_out != pad).sum())
+        model.train()
+        return total / n
+
+    def batches(epoch: int):
+        return iterate_batches(train_data, vocab_model.tgt_vocab, batch_size, shuffle=True, epoch=epoch)
+
+    rows: list[tuple[str, str, str]] = []
+    rounds, per_round = (1, 1) if short else (3, 2)
+    timed = list(itertools.islice(batches(0), rounds * per_round + 1))
+    rates_at_1: list[float] = []
+    previous_threads = torch.get_num_threads()
+    try:
+        for n_threads in threads:
+            torch.set_num_threads(n_threads)
+            models = [fresh(input_feeding) for _, input_feeding, _ in DECODER_VARIANTS]
+            for (_, _, autocast), (model, opt) in zip(DECODER_VARIANTS, models, strict=True):
+                update(model, opt, timed[0], autocast)  # warm-up
+            best = [float("inf")] * len(DECODER_VARIANTS)
+            # round-robin, best round kept: load from other processes hits every variant alike
+            for r in range(rounds):
+                round_batches = timed[1 + r * per_round : 1 + (r + 1) * per_round]
+                for i, ((_, _, autocast), (model, opt)) in enumerate(
+                    zip(DECODER_VARIANTS, models, strict=True)
+                ):
+                    t0 = time.perf_counter()
+                    for b in round_batches:
+                        update(model, opt, b, autocast)
+                    best[i] = min(best[i], (time.perf_counter() - t0) / per_round)
+            rates = [1.0 / s for s in best]
+            if n_threads == 1:
+                rates_at_1 = rates
+            for (name, _, _), rate in zip(DECODER_VARIANTS, rates, strict=True):
+                rows.append(
+                    (
+                        f"train steps/s, batch {batch_size}, {n_threads} thread(s): {name}",
+                        f"{rate:.2f} ({rate / rates[0]:.2f}x)",
+                        ">= 2x" if name == DECODER_VARIANTS[2][0] else "",
+                    )
+                )
+        torch.set_num_threads(1)
+        curves = []  # per variant: [(training seconds, dev loss)], empty when skipped
+        for i, (_, input_feeding, autocast) in enumerate(DECODER_VARIANTS):
+            if autocast and rates_at_1 and rates_at_1[i] < rates_at_1[0]:
+                curves.append([])  # slower per step than the baseline: it cannot win per minute
+                continue
+            model, opt = fresh(input_feeding)
+            curve, clock, epoch, next_eval = [], 0.0, 0, budget_s / 10
+            while clock < budget_s:
+                for b in batches(epoch):
+                    t0 = time.perf_counter()
+                    update(model, opt, b, autocast)
+                    clock += time.perf_counter() - t0
+                    if clock >= next_eval or clock >= budget_s:
+                        curve.append((clock, dev_loss(model)))
+                        next_eval += budget_s / 10
+                    if clock >= budget_s:
+                        break
+                epoch += 1
+            curves.append(curve)
+    finally:
+        torch.set_num_threads(previous_threads)
+    target = curves[0][-1][1]
+    for (name, _, _), curve in zip(DECODER_VARIANTS, curves, strict=True):
+        if not curve:
+            rows.append((f"time to dev loss: {name}", "skipped", "slower per step (1 thread)"))
+            continue
+        reached = next((s for s, loss in curve if loss <= target), None)
+        rows.append(
+            (
+                f"dev loss after {budget_s:.0f} s training (1 thread): {name}",
+                f"{curve[-1][1]:.3f}",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"seconds to dev loss {target:.3f} (the baseline's final): {name}",
+                f"{reached:.1f} s" if reached is not None else "not reached",
+                "",
+            )
+        )
+    return rows
+
+
+def service_rows(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """The service figures (module docstring), with the in-process baseline, as table rows."""
     from models.seq2seq.recipes import DEFAULT_DATES_RECIPE
     from models.seq2seq.tasks import dates_task
 
@@ -236,6 +395,49 @@ def main() -> int:
     bucketed, unbucketed = padding_shares(DEFAULT_DATES_RECIPE["params"]["batch_size"])
     rows.append(("padding share, bucketed training batches", f"{bucketed:.1%}", ""))
     rows.append(("padding share, random (unbucketed) batches", f"{unbucketed:.1%}", ""))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of the service and in-process run (ATTENTION_THREADS)",
+    )
+    parser.add_argument(
+        "--ready-timeout", type=float, default=900, help="seconds to wait for the default model"
+    )
+    parser.add_argument("--n", type=int, default=1000, help="number of date inputs")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs of each batched measure (best kept)"
+    )
+    parser.add_argument("--heatmap", type=Path, help="also save the service's PNG heatmap of one date here")
+    parser.add_argument("--short", action="store_true", help=short.HELP)
+    parser.add_argument(
+        "--decoder-only", action="store_true", help="only the decoder training-speed section (no service)"
+    )
+    parser.add_argument(
+        "--decoder-budget",
+        type=float,
+        default=20.0,
+        help="training seconds per variant of the time-to-dev-loss measure (--short: 2)",
+    )
+    parser.add_argument(
+        "--decoder-threads",
+        default="1,2",
+        help="torch thread counts of the steps/s measure (comma-separated; --short: the first)",
+    )
+    args = parser.parse_args()
+    if args.short:
+        args.n, args.repeats = 100, 1
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # before torch is imported
+        os.environ.setdefault(var, str(args.threads))
+
+    rows = [] if args.decoder_only else service_rows(args)
+    threads = [int(t) for t in args.decoder_threads.split(",")][: 1 if args.short else None]
+    rows += decoder_training_rows(args.short, threads, 2.0 if args.short else args.decoder_budget)
 
     width = max(len(r[0]) for r in rows)
     print(f"\nattention service benchmark ({args.threads} torch threads, {os.cpu_count()} CPUs)\n")

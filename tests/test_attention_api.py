@@ -302,10 +302,19 @@ def test_invalid_configurations_and_impossible_tasks_are_422_before_any_job(clie
     assert client.get("/v1/jobs", params={"model": "few"}).json()["jobs"] == []
     ok = {**dot, "task": {"name": "copy", "n_train": 10, "n_dev": 2, "n_test": 2}}
     ok["config"] = {"attention": "luong-dot", "bidirectional": False, "hidden": 8, "emb_dim": 4}
+    ok["config"]["input_feeding"] = False  # the fused teacher-forced decoder, through the API
     ok["params"] = {"epochs": 1}
     resp = client.post("/v1/models", json=ok)
     assert resp.status_code == 202, resp.text
     assert wait_job(client, resp.json()["job_id"])["status"] == "succeeded"
+    assert client.get("/v1/models/dot").json()["config"]["input_feeding"] is False
+    assert client.post("/v1/models/dot/translate", json={"inputs": ["abc"]}).status_code == 200
+
+
+def test_input_feeding_must_be_a_boolean(client):
+    body = {"name": "x", "task": {"name": "copy"}, "config": {"input_feeding": "sometimes"}}
+    problem = assert_problem(client.post("/v1/models", json=body), 422)
+    assert problem["errors"][0]["loc"] == ["body", "config", "input_feeding"]
 
 
 def test_training_request_bounds(client):

@@ -69,3 +69,20 @@ def test_unknown_type_and_dot_dim_mismatch():
         build_attention("multihead", 4, 4)
     with pytest.raises(ValueError):
         build_attention("luong-dot", 4, 8)
+
+
+@pytest.mark.parametrize("kind", ATTENTION_TYPES)
+def test_a_query_per_step_equals_the_steps_one_by_one(kind):
+    attn, h_enc = _build(kind)
+    _, keys, mask = _inputs()
+    keys = keys[..., :h_enc]
+    queries = torch.randn(B, 4, H_DEC, generator=torch.Generator().manual_seed(1))  # (B, T, H_dec)
+    proj = attn.project_keys(keys)
+    context, weights = attn(queries, keys, mask, proj)
+    assert context.shape == (B, 4, h_enc) and weights.shape == (B, 4, S)
+    for t in range(4):
+        c_t, w_t = attn(queries[:, t], keys, mask, proj)
+        torch.testing.assert_close(context[:, t], c_t, rtol=0, atol=1e-6)
+        torch.testing.assert_close(weights[:, t], w_t, rtol=0, atol=1e-6)
+    assert torch.all(weights.transpose(0, 1)[:, ~mask] == 0.0)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(B, 4))

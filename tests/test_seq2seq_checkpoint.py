@@ -77,3 +77,19 @@ def test_word_vectors_init(tmp_path):
     np.testing.assert_allclose(emb.weight[6].detach().numpy(), [4, 5, 6])
     with pytest.raises(ValueError):
         init_embedding_from_vectors(torch.nn.Embedding(7, 4), vocab, kv)
+
+
+def test_a_checkpoint_written_before_input_feeding_loads_with_it(tmp_path):
+    import json
+
+    torch.manual_seed(0)
+    cfg = Seq2SeqConfig(emb_dim=8, hidden=10, max_tgt_len=6, input_feeding=True)  # every model before it
+    model = Seq2Seq(cfg, Vocabulary(list("abc")), Vocabulary(list("xyz"))).eval()
+    target = save_checkpoint(tmp_path / "old", model)
+    config = json.loads((target / "config.json").read_text())
+    del config["input_feeding"]  # what an earlier release wrote
+    (target / "config.json").write_text(json.dumps(config))
+    loaded, _ = load_checkpoint(target)  # the GRU's input size follows the flag: a mismatch would raise
+    assert loaded.config.input_feeding is True
+    a, b = translate(model, ["abc", "ca"]), translate(loaded, ["abc", "ca"])
+    assert [t.ids for t in a] == [t.ids for t in b]

@@ -63,3 +63,97 @@ def test_scheduled_sampling_runs_and_empty_source_rejected():
     assert logits.shape == (2, 3, len(model.tgt_vocab))
     with pytest.raises(ValueError):
         model(src, torch.tensor([2, 0]), tgt_in)
+
+
+def _unrolled(model, src, lengths, tgt_in):
+    """The step-by-step teacher-forced pass (what search runs): (logits (B, T, V), attention (B, T, S))."""
+    enc, final, proj, mask = model.encode(src, lengths)
+    state = model.decoder.init_state(final)
+    logits, att = [], []
+    for t in range(tgt_in.size(1)):
+        lo, state, w = model.decoder.step(tgt_in[:, t], state, enc, proj, mask)
+        logits.append(lo)
+        att.append(w)
+    return torch.stack(logits, 1), torch.stack(att, 1)
+
+
+SRC = torch.tensor([[4, 5, 6, 7], [8, 9, 0, 0], [5, 0, 0, 0]])
+LENGTHS = torch.tensor([4, 2, 1])
+TGT_IN = torch.tensor([[2, 4, 5, 6, 7], [2, 6, 7, 0, 0], [2, 0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong-dot", "luong-general", "luong-concat"])
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_fused_teacher_forcing_equals_the_step_loop(attention, layer_norm):
+    model = _model(
+        attention=attention,
+        bidirectional=attention != "luong-dot",
+        layer_norm=layer_norm,
+        layers=2,
+        input_feeding=False,
+    ).eval()
+    assert model.decoder.rnn.input_size == 8  # the embedding alone
+    logits, att = model(SRC, LENGTHS, TGT_IN)
+    step_logits, step_att = _unrolled(model, SRC, LENGTHS, TGT_IN)
+    torch.testing.assert_close(logits, step_logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(att, step_att, rtol=0, atol=1e-5)
+
+
+def test_input_feeding_sizes_the_gru_input_and_forbids_the_fused_pass():
+    assert Seq2SeqConfig().input_feeding is False  # the default, from bench/attention_bench.py
+    fed = _model(input_feeding=True)
+    assert fed.config.input_feeding and fed.decoder.rnn.input_size == 8 + 10
+    enc, final, proj, mask = fed.encode(SRC, LENGTHS)
+    with pytest.raises(ValueError):
+        fed.decoder.teacher_forced(TGT_IN, fed.decoder.init_state(final), enc, proj, mask)
+    # the step function ignores att_vector without input feeding
+    plain = _model(input_feeding=False).eval()
+    enc, final, proj, mask = plain.encode(SRC, LENGTHS)
+    state = plain.decoder.init_state(final)
+    noisy = type(state)(state.hidden, torch.randn_like(state.att_vector))
+    a = plain.decoder.step(TGT_IN[:, 0], state, enc, proj, mask)[0]
+    b = plain.decoder.step(TGT_IN[:, 0], noisy, enc, proj, mask)[0]
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong-concat"])
+def test_fused_pass_is_batch_invariant_and_blind_to_pad_contents(attention):
+    model = _model(attention=attention, layer_norm=True, input_feeding=False).eval()
+    logits, att = model(SRC, LENGTHS, TGT_IN)
+    for i in range(SRC.size(0)):
+        n_src, n_tgt = int(LENGTHS[i]), int((TGT_IN[i] != 0).sum())
+        alone_logits, alone_att = model(SRC[i : i + 1, :n_src], LENGTHS[i : i + 1], TGT_IN[i : i + 1, :n_tgt])
+        torch.testing.assert_close(logits[i : i + 1, :n_tgt], alone_logits, rtol=0, atol=1e-5)
+        torch.testing.assert_close(att[i : i + 1, :n_tgt, :n_src], alone_att, rtol=0, atol=1e-5)
+    assert torch.all(att[1, :, 2:] == 0) and torch.all(att[2, :, 1:] == 0)
+    src_pads, tgt_pads = SRC == 0, TGT_IN == 0
+    tgt_pads[:, 0] = False
+    noisy_src, noisy_tgt = SRC.clone(), TGT_IN.clone()
+    noisy_src[src_pads] = 9
+    noisy_tgt[tgt_pads] = 7
+    logits2, att2 = model(noisy_src, LENGTHS, noisy_tgt)
+    real = ~tgt_pads  # (B, T): the rows' real decoder steps
+    torch.testing.assert_close(logits[real], logits2[real], rtol=0, atol=1e-6)
+    torch.testing.assert_close(att[real], att2[real], rtol=0, atol=1e-6)
+
+
+def test_without_input_feeding_dropout_trains_and_scheduled_sampling_runs():
+    model = _model(input_feeding=False, dropout=0.3).train()
+    logits, att = model(SRC, LENGTHS, TGT_IN)  # fused, with dropout
+    logits.logsumexp(-1).sum().backward()
+    assert all(p.grad is not None for p in model.decoder.rnn.parameters())
+    logits, _ = model(
+        SRC, LENGTHS, TGT_IN, teacher_forcing=0.5, generator=torch.Generator().manual_seed(0)
+    )  # step by step
+    assert logits.shape == (3, 5, len(model.tgt_vocab))
+    model.eval()  # without dropout the fused pass equals the step loop
+    fused = model(SRC, LENGTHS, TGT_IN)[0]
+    torch.testing.assert_close(fused, _unrolled(model, SRC, LENGTHS, TGT_IN)[0], rtol=0, atol=1e-5)
+
+
+def test_checkpoints_written_before_input_feeding_load_with_it():
+    old = {"emb_dim": 8, "hidden": 10, "attention": "general"}  # an earlier release's config.json
+    assert Seq2SeqConfig.from_checkpoint(old).input_feeding is True
+    assert Seq2SeqConfig.from_checkpoint({**old, "input_feeding": False}).input_feeding is False
+    cfg = Seq2SeqConfig(input_feeding=False)
+    assert Seq2SeqConfig.from_dict(cfg.to_dict()) == cfg == Seq2SeqConfig.from_checkpoint(cfg.to_dict())

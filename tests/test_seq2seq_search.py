@@ -12,7 +12,7 @@ TGT_VOCAB = Vocabulary(list("klmnopq"))
 LENGTHS = [5, 1, 7, 3]
 
 
-def _model(attention="luong-general", layer_norm=False, layers=1, seed=0):
+def _model(attention="luong-general", layer_norm=False, layers=1, seed=0, input_feeding=True):
     torch.manual_seed(seed)
     cfg = Seq2SeqConfig(
         emb_dim=8,
@@ -23,6 +23,7 @@ def _model(attention="luong-general", layer_norm=False, layers=1, seed=0):
         attention=attention,
         layer_norm=layer_norm,
         max_tgt_len=9,
+        input_feeding=input_feeding,
     )
     return Seq2Seq(cfg, SRC_VOCAB, TGT_VOCAB).eval()
 
@@ -54,11 +55,15 @@ def _same(h1, h2):
     assert h1.score == pytest.approx(h2.score, abs=1e-4)
 
 
+@pytest.mark.parametrize("input_feeding", [True, False])
 @pytest.mark.parametrize("attention", ATTENTION_TYPES)
 @pytest.mark.parametrize("search,kw", [(greedy_search, {}), (beam_search, {"beam_size": 3})])
-def test_batch_invariance_and_pad_contents(attention, search, kw):
+def test_batch_invariance_and_pad_contents(attention, search, kw, input_feeding):
     model = _model(
-        attention, layer_norm=attention == "luong-concat", layers=2 if attention == "bahdanau" else 1
+        attention,
+        layer_norm=attention == "luong-concat",
+        layers=2 if attention == "bahdanau" else 1,
+        input_feeding=input_feeding,
     )
     src, lengths = _batch()
     batched = search(model, src, lengths, **kw)
@@ -200,3 +205,22 @@ def test_n_best_and_penalty_bounds():
         beam_search(model, src, lengths, beam_size=2, length_penalty=-1.0)
     with pytest.raises(ValueError, match="coverage_penalty"):
         beam_search(model, src, lengths, beam_size=2, coverage_penalty=float("nan"))
+
+
+def test_greedy_without_input_feeding_follows_the_fused_teacher_forced_pass():
+    """Greedy decoding's tokens, fed back as a gold prefix to the fused pass, score the same."""
+    model = _model("bahdanau", input_feeding=False, seed=3)
+    src, lengths = _batch(seed=3)
+    for i, hyp in enumerate(greedy_search(model, src, lengths)):
+        n = int(lengths[i])
+        tgt_in = torch.tensor([[TGT_VOCAB.bos_id, *hyp.ids]])  # (1, T)
+        with torch.no_grad():
+            logits, att = model(src[i : i + 1, :n], lengths[i : i + 1], tgt_in)
+        logits[..., [TGT_VOCAB.pad_id, TGT_VOCAB.bos_id]] = float("-inf")  # never emitted
+        emitted = hyp.ids + ([TGT_VOCAB.eos_id] if hyp.finished else [])
+        assert logits[0, : len(emitted)].argmax(-1).tolist() == emitted
+        log_probs = torch.log_softmax(logits[0, : len(emitted)], -1)  # (T, V)
+        assert float(log_probs[torch.arange(len(emitted)), emitted].sum()) == pytest.approx(
+            hyp.log_prob, abs=1e-4
+        )
+        np.testing.assert_allclose(att[0, : len(hyp.ids)].numpy(), hyp.attention, rtol=0, atol=1e-5)

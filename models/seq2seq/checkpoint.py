@@ -113,7 +113,7 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> tuple[Seq2Seq, dict[st
     if missing:
         raise CheckpointError(f"checkpoint {os.fspath(directory)!r} lacks {missing}")
     try:
-        config = Seq2SeqConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
+        config = Seq2SeqConfig.from_checkpoint(json.loads((path / "config.json").read_text(encoding="utf-8")))
         src_vocab = Vocabulary.load(path / "src_vocab.json")
         tgt_vocab = Vocabulary.load(path / "tgt_vocab.json")
         metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))

@@ -28,6 +28,7 @@ class Seq2SeqConfig:
     dropout: float = 0.0
     attention: str = "bahdanau"
     layer_norm: bool = False
+    input_feeding: bool = False  # True: Luong input feeding (step-by-step training; checkpoints before it)
     tokenization: str | dict[str, str] = "char"  # "char", "word" or {"source": ..., "target": ...}
     max_src_len: int = 64
     max_tgt_len: int = 64
@@ -69,6 +70,21 @@ class Seq2SeqConfig:
         if "attention" in data:
             data = {**data, "attention": attention_name(data["attention"])}
         return cls(**data)
+
+    @classmethod
+    def from_checkpoint(cls, data: dict[str, Any]) -> Seq2SeqConfig:
+        """Build from a checkpoint's ``config.json``: as :meth:`from_dict`, and a checkpoint written
+        before a field existed gets the behaviour it was trained with (:data:`EARLIER_BEHAVIOUR`),
+        not today's default.
+
+        >>> Seq2SeqConfig.from_checkpoint({"hidden": 8}).input_feeding
+        True
+        """
+        return cls.from_dict(EARLIER_BEHAVIOUR | data)
+
+
+#: Fields added after the first release -> the value every checkpoint written before them implies.
+EARLIER_BEHAVIOUR: dict[str, Any] = {"input_feeding": True}
 
 
 #: Attention names of checkpoints written by earlier releases -> the current ones.
@@ -115,6 +131,7 @@ class Seq2Seq(nn.Module):
             dropout=config.dropout,
             layer_norm=config.layer_norm,
             pad_id=tgt_vocab.pad_id,
+            input_feeding=config.input_feeding,
         )
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -144,10 +161,14 @@ class Seq2Seq(nn.Module):
         src: (B, S); src_lengths: (B,); tgt_in: (B, T) starting with BOS.
         With ``teacher_forcing < 1`` each row, at each step, feeds back its own argmax
         prediction instead of the gold token with probability ``1 - teacher_forcing``.
+        Without input feeding and with full teacher forcing the decoder runs all steps at once
+        (:meth:`AttentionDecoder.teacher_forced`), otherwise step by step.
         Returns ``(logits (B, T, V), attention (B, T, S))``.
         """
         enc_outputs, enc_final, proj_keys, src_mask = self.encode(src, src_lengths)
         state = self.decoder.init_state(enc_final)
+        if not self.config.input_feeding and teacher_forcing >= 1.0:
+            return self.decoder.teacher_forced(tgt_in, state, enc_outputs, proj_keys, src_mask)
         logits_steps, att_steps = [], []
         prev = tgt_in[:, 0]  # (B,)
         for t in range(tgt_in.size(1)):

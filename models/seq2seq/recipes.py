@@ -23,6 +23,7 @@ DEFAULT_DATES_RECIPE: dict[str, Any] = {
         "dropout": 0.0,
         "attention": "luong-general",
         "layer_norm": False,
+        "input_feeding": True,  # the figures above; without: 99.9% test exact match, ~25% less time
         "tokenization": "char",
         "max_src_len": 40,
         "max_tgt_len": 12,

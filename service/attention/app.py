@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from models.seq2seq.model import attention_name
+from models.seq2seq.model import EARLIER_BEHAVIOUR, attention_name
 from service.attention.jobs import JOB_DESCRIPTION, job_view
 from service.attention.routes import datasets, inference, models
 from service.attention.runtime import AttentionRuntime
@@ -38,6 +38,8 @@ def version_summary(meta: dict[str, Any]) -> dict[str, Any]:
     config = dict(meta.get("config") or {})
     if "attention" in config:
         config["attention"] = attention_name(config["attention"])
+    if config:  # a version written before a field shows the behaviour it was trained with
+        config = EARLIER_BEHAVIOUR | config
     keys = ("dev_metrics", "test_metrics", "training_time_s", "params", "source")
     return {"config": config, **{k: meta.get(k) for k in keys}}
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from models.seq2seq.model import attention_name
+from models.seq2seq.model import EARLIER_BEHAVIOUR, attention_name
 from service.attention.runtime import Runtime
 from service.attention.schemas.models import ModelInfo, ModelList, TrainRequest
 from service.attention.training import submit_training
@@ -52,6 +52,8 @@ def model_info(version: ModelVersion, loaded: bool) -> ModelInfo:
     config = dict(meta.get("config", {}))
     if "attention" in config:
         config["attention"] = attention_name(config["attention"])
+    if config:  # a version written before a field shows the behaviour it was trained with
+        config = EARLIER_BEHAVIOUR | config
     return ModelInfo(
         name=version.name,
         version=version.version,
