@@ -3,18 +3,27 @@ through the attention service's HTTP API within a wall-clock budget, scored on t
 through the API (beam search), beside an existing PyPI G2P trainer (``deep-phonemizer``) trained on the
 same split for the same budget, and the published figures.
 
-    .venv/bin/python bench/g2p_bench.py --parallel --threads 1 --safety 0.88 \\
-        --heatmap docs/g2p-heatmap.png --out bench/out/g2p.json         # both at once, 1 core each, ~35 min
-    .venv/bin/python bench/g2p_bench.py [--budget-min 30] [--threads 2] [--skip-baseline] ...  # one by one
+The recommended full run: ours first, then the baseline, each alone with both cores (not
+``--parallel``), into the same ``--out`` (``--budget-min 60`` for the hour; another ``--out``):
+
+    .venv/bin/python bench/g2p_bench.py --threads 2 --budget-min 30 --skip-baseline \\
+        --heatmap docs/g2p-heatmap.png --out bench/out/g2p-30.json      # ours alone, ~32 min
+    .venv/bin/python bench/g2p_bench.py --threads 2 --budget-min 30 --skip-ours \\
+        --out bench/out/g2p-30.json                                    # deep-phonemizer alone, ~32 min
     .venv/bin/python bench/g2p_bench.py --short                            # tiny sizes, seconds
 
 Ours: a real uvicorn subprocess on a free port over a fresh data dir (the default model is not trained),
-one ``POST /v1/models`` job on the ``g2p`` task with the epochs chosen from the budget (a short
-calibration job measures the seconds per step and per dev evaluation first, or ``--epochs``), then
-the 3000 test words decoded by ``POST /v1/models/g2p/translate`` (beam ``--beam``) and scored here
-(PER: corpus edit distance over the closest reference's length; WER: share of words matching no
-pronunciation), cross-checked against the service's ``/evaluate`` (same beam) and the job's greedy
-``test_metrics``.
+one ``POST /v1/models`` job on the ``g2p`` task that stops on its own time budget: ``params.max_time_s``
+= ``--safety`` x the budget minus ``--eval-reserve-s`` per dev evaluation made after the budget is spent
+(the cut epoch's, plus the weight average's with ``--average-last`` > 1), ``epochs`` 200 (the most the
+service accepts, never reached), so the trainer fits its linear decay to the updates it measures it can
+make (``--epochs`` fixes the epochs instead; ``--calibrate`` times a short calibration job first and
+chooses the epochs from it, as this benchmark did before ``max_time_s``). The recipe
+(``--input-feeding``, ``--label-smoothing``, ``--average-last``, ``--eval-beam``, ``--select-by``) goes
+into the request as is; the job's ``steps`` and ``stopped_by`` are recorded. Then the 3000 test words
+are decoded by ``POST /v1/models/g2p/translate`` (beam ``--beam``) and scored here (PER: corpus edit
+distance over the closest reference's length; WER: share of words matching no pronunciation),
+cross-checked against the service's ``/evaluate`` (same beam) and the job's greedy ``test_metrics``.
 
 Baseline: deep-phonemizer 0.0.19 in its own virtualenv (``bench/out/venv-dp``, created on first use with
 ``torch==2.13.0`` pinned), trained by its own ``Trainer`` on the same train words (dev for validation),
@@ -55,6 +64,8 @@ PUBLISHED = [  # CMUdict test PER / WER as published (not run here); their split
     ("Yao & Zweig 2015, BiLSTM (published, not run here)", "~107k", None, 0.0545, 0.2355),
     ("Toshniwal & Livescu 2016, attention enc-dec (published, not run here)", "~107k", None, 0.0504, 0.2169),
 ]
+MAX_EPOCHS = 200  # the service's bound on params.epochs: with max_time_s it never binds on the full split
+SELECT_BY = ("token_error_rate", "sequence_error_rate", "exact_match", "loss")  # params.select_by
 HEATMAP_WORDS = ("cellphone", "lightning", "geometric", "fifteenth", "lipstick", "quietly")
 
 
@@ -132,6 +143,19 @@ def choose_epochs(
     steps = math.ceil(n_train / batch_size)
     per_epoch = steps * step_s + dev_s
     return int(max(1, min(max_epochs, (budget_s * safety - load_s) // per_epoch)))
+
+
+def max_time_for(budget_s: float, safety: float, final_evals: int, eval_reserve_s: float) -> float:
+    """The ``params.max_time_s`` sent for a budget of ``budget_s`` seconds (at least 1 s).
+
+    ``safety`` x the budget covers what the trainer's clock does not see (loading and encoding the
+    split before training starts, the step running when the budget is spent); ``eval_reserve_s`` is kept
+    for each of the ``final_evals`` dev evaluations made after it (the cut epoch's, the average's).
+
+    >>> max_time_for(1800, 0.95, 2, 20.0)
+    1670.0
+    """
+    return max(1.0, budget_s * safety - final_evals * eval_reserve_s)
 
 
 def task_split(n_train: int | None, n_dev: int, n_test: int) -> Any:
@@ -255,14 +279,17 @@ def decode(http: Any, name: str, words: list[str], beam: int, chunk: int = 500) 
     return out
 
 
-def run_ours(args: argparse.Namespace, task: Any) -> dict[str, Any]:
-    import httpx
+def training_request(
+    args: argparse.Namespace, epochs: int | None = None, eval_reserve_s: float | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns the ``config`` and ``params`` of our ``POST /v1/models`` request.
 
-    budget_s = args.budget_min * 60
-    task_spec: dict[str, Any] = {"name": "g2p", "n_dev": args.n_dev, "n_test": args.n_test}
-    if args.n_train is not None:
-        task_spec["n_train"] = args.n_train
-    config = {
+    ``params.epochs`` is ``epochs`` (from the calibration), else ``--epochs``, else :data:`MAX_EPOCHS`
+    (then ``params.max_time_s`` stops the job); ``params.max_time_s`` is :func:`max_time_for` the budget,
+    keeping ``eval_reserve_s`` (default ``--eval-reserve-s``) for the cut epoch's dev evaluation and, with
+    ``--average-last`` > 1, the average's. ``config.input_feeding`` is left out unless given.
+    """
+    config: dict[str, Any] = {
         "emb_dim": args.emb_dim,
         "hidden": args.hidden,
         "layers": args.layers,
@@ -270,17 +297,42 @@ def run_ours(args: argparse.Namespace, task: Any) -> dict[str, Any]:
         "dropout": args.dropout,
         "attention": args.attention,
     }
-    params: dict[str, Any] = {"batch_size": args.batch_size, "lr": args.lr, "warmup_steps": args.warmup}
+    if args.input_feeding is not None:  # else the service's default
+        config["input_feeding"] = args.input_feeding
+    reserve_s = args.eval_reserve_s if eval_reserve_s is None else eval_reserve_s
+    final_evals = 1 + (args.average_last > 1)
+    params: dict[str, Any] = {
+        "epochs": epochs or args.epochs or MAX_EPOCHS,
+        "max_time_s": round(max_time_for(args.budget_min * 60, args.safety, final_evals, reserve_s), 1),
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "warmup_steps": args.warmup,
+        "schedule": args.schedule,
+        "label_smoothing": args.label_smoothing,
+        "average_last": args.average_last,
+        "eval_beam_size": args.eval_beam,
+        "select_by": args.select_by,
+    }
     if args.schedule == "linear":
-        params |= {"schedule": "linear", "min_lr": args.min_lr}
-    else:
-        params["schedule"] = args.schedule
+        params["min_lr"] = args.min_lr
+    return config, params
+
+
+def run_ours(args: argparse.Namespace, task: Any) -> dict[str, Any]:
+    import httpx
+
+    budget_s = args.budget_min * 60
+    task_spec: dict[str, Any] = {"name": "g2p", "n_dev": args.n_dev, "n_test": args.n_test}
+    if args.n_train is not None:
+        task_spec["n_train"] = args.n_train
+    config, params = training_request(args)
     n_train = len(task.train)
     result: dict[str, Any] = {
         "system": "ours",
         "train_words": n_train,
         "budget_s": budget_s,
         "config": config,
+        "recipe": recipe(args),
     }
     words = [e.source for e in task.test]
     refs = [references(e) for e in task.test]
@@ -288,23 +340,25 @@ def run_ours(args: argparse.Namespace, task: Any) -> dict[str, Any]:
         Service(args.threads, args.service_log) as svc,
         httpx.Client(base_url=svc.base, timeout=3600) as http,
     ):
-        epochs = args.epochs
-        if epochs is None:
-            epochs, result["calibration"] = calibrate(
-                http, args, task_spec, config, params, n_train, budget_s
-            )
-        params["epochs"] = epochs
-        print(
-            f"ours: training {n_train} words, {epochs} epochs, config {config}, params {params}", flush=True
-        )
+        if args.epochs is None and args.calibrate:
+            epochs, cal = calibrate(http, args, task_spec, config, params, n_train, budget_s)
+            result["calibration"] = cal
+            config, params = training_request(args, epochs, max(args.eval_reserve_s, cal["dev_eval_s"]))
+        result["max_time_s"] = params["max_time_s"]
+        print(f"ours: training {n_train} words, config {config}, params {params}", flush=True)
         t0 = time.perf_counter()
         job = train_job(http, {"name": "g2p", "task": task_spec, "config": config, "params": params}, "ours")
         result["job_wall_s"] = round(time.perf_counter() - t0, 1)
         info = http.get("/v1/models/g2p").json()
         result["training_time_s"] = info["training_time_s"]
         result["params"] = info["params"]
+        if isinstance(info.get("config"), dict) and "input_feeding" in info["config"]:
+            result["recipe"]["input_feeding"] = info["config"]["input_feeding"]  # what the service used
         result["dev_metrics"] = info["dev_metrics"]
-        result["steps"] = job.get("step")
+        job_result = job.get("result") or {}
+        result["steps"] = job_result.get("steps")
+        result["stopped_by"] = job_result.get("stopped_by")
+        result["average_kept"] = job_result.get("average_kept")
         result["within_budget"] = info["training_time_s"] <= budget_s
         greedy = info["test_metrics"] or {}
         result["service_test_metrics_greedy"] = {
@@ -338,6 +392,33 @@ def run_ours(args: argparse.Namespace, task: Any) -> dict[str, Any]:
     return result
 
 
+def recipe(args: argparse.Namespace) -> dict[str, Any]:
+    """Our training recipe as sent (``input_feeding`` None: the service's default, replaced by what the
+    trained model reports once it exists)."""
+    epochs = args.epochs if args.epochs is not None else "calibrated" if args.calibrate else "max_time_s"
+    return {
+        "input_feeding": args.input_feeding,
+        "label_smoothing": args.label_smoothing,
+        "average_last": args.average_last,
+        "eval_beam_size": args.eval_beam,
+        "select_by": args.select_by,
+        "schedule": args.schedule,
+        "epochs": epochs,
+    }
+
+
+def recipe_line(r: dict[str, Any]) -> str:
+    """Returns the table's footer line naming our recipe (``r``: :func:`recipe`'s dict)."""
+    feeding = {True: "input feeding", False: "no input feeding"}.get(
+        r.get("input_feeding"), "input feeding: the service's default"
+    )
+    return (
+        f"ours: {feeding}, label smoothing {r.get('label_smoothing')}, average of the last "
+        f"{r.get('average_last')}, dev beam {r.get('eval_beam_size')}, kept by {r.get('select_by')}, "
+        f"{r.get('schedule')} lr"
+    )
+
+
 def heatmap_word(words: list[str], hyps: list[list[str]], refs: list[list[list[str]]]) -> str:
     """A test word decoded right: one of :data:`HEATMAP_WORDS` when in the split, else a 7-9 letter one."""
     right = {w for w, h, rs in zip(words, hyps, refs, strict=True) if list(h) in [list(r) for r in rs]}
@@ -357,12 +438,14 @@ def calibrate(
     n_train: int,
     budget_s: float,
 ) -> tuple[int, dict[str, Any]]:
-    """Time a short job (``--calibration-steps`` steps, tiny dev) and a dev-sized greedy evaluation, then
-    choose the epochs that fit the budget (:func:`choose_epochs`)."""
+    """Time a short job (``--calibration-steps`` steps, tiny dev) and a dev-sized evaluation (at
+    ``--eval-beam``), then choose the epochs that fit the budget (:func:`choose_epochs`); only with
+    ``--calibrate``. Returns the epochs and the measurements."""
     steps = max(10, args.calibration_steps)
     n_cal = min(n_train, steps * args.batch_size)
     spec = task_spec | {"n_train": n_cal, "n_dev": 10, "n_test": 10}
-    cal_params = {k: v for k, v in params.items() if k != "min_lr"} | {"epochs": 1, "schedule": "constant"}
+    skip = ("min_lr", "average_last", "eval_beam_size", "select_by", "max_time_s")
+    cal_params = {k: v for k, v in params.items() if k not in skip} | {"epochs": 1, "schedule": "constant"}
     # a 10-step job first: its time is the fixed cost (start of the job, data loading, the tiny test)
     small = spec | {"n_train": min(n_cal, 10 * args.batch_size)}
     t0 = time.perf_counter()
@@ -384,7 +467,8 @@ def calibrate(
     )
     pairs = [[e.source, e.target] for e in from_dev.dev]
     t0 = time.perf_counter()
-    http.post("/v1/models/calib/evaluate", json={"pairs": pairs[:1000]}).raise_for_status()
+    beam = {"decode": "beam", "beam_size": args.eval_beam} if args.eval_beam > 1 else {}
+    http.post("/v1/models/calib/evaluate", json={"pairs": pairs[:1000]} | beam).raise_for_status()
     dev_s = (time.perf_counter() - t0) * len(pairs) / max(1, len(pairs[:1000]))
     info = http.get("/v1/models/calib").json()
     load_s = max(0.0, fixed_s - n_steps_small * step_s) + 10.0  # + the full split's encoding
@@ -654,7 +738,7 @@ def fmt_time(s: float | None) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    rows = [("system", "train words", "training time", "test PER", "test WER")]
+    rows = [("system", "train words", "training time", "steps", "stopped by", "test PER", "test WER")]
     for key in ("ours", "deep-phonemizer"):
         r = results.get(key)
         if r is None:
@@ -663,7 +747,7 @@ def table(results: dict[str, Any]) -> str:
             r["system"] if key != "ours" else f"ours: GRU enc-dec + attention via HTTP (beam {r.get('beam')})"
         )
         if "error" in r:
-            rows.append((f"{name}: NOT RUN ({r['error'][:80]})", str(r["train_words"]), "-", "-", "-"))
+            rows.append((f"{name}: NOT RUN ({r['error'][:80]})", str(r["train_words"]), *["-"] * 5))
             continue
         t = r["test"]
         rows.append(
@@ -671,15 +755,20 @@ def table(results: dict[str, Any]) -> str:
                 name,
                 f"{r['train_words']:,}",
                 fmt_time(r["training_time_s"]),
+                "-" if r.get("steps") is None else f"{r['steps']:,}",
+                str(r.get("stopped_by") or r.get("stopped") or "-"),
                 f"{t['per']:.2%}",
                 f"{t['wer']:.2%}",
             )
         )
     for name, words, secs, per, wer in PUBLISHED:
-        rows.append((name, words, "-" if secs is None else fmt_time(secs), f"{per:.2%}", f"{wer:.2%}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        time_ = "-" if secs is None else fmt_time(secs)
+        rows.append((name, words, time_, "-", "-", f"{per:.2%}", f"{wer:.2%}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-|-".join("-" * w for w in widths))
+    if "recipe" in results.get("ours", {}):
+        lines.append(recipe_line(results["ours"]["recipe"]))
     return "\n".join(lines)
 
 
@@ -700,11 +789,46 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--threads", type=int, default=2, help="torch threads of the service and of the baseline")
     p.add_argument(
-        "--epochs", type=int, default=None, help="ours: fixed epochs (default: chosen from the budget)"
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"ours: fixed epochs (default: {MAX_EPOCHS}, never reached: params.max_time_s stops the job)",
     )
-    p.add_argument("--calibration-steps", type=int, default=100)
     p.add_argument(
-        "--safety", type=float, default=0.92, help="share of the budget the chosen epochs may fill"
+        "--calibrate",
+        action="store_true",
+        help="ours: time a short calibration job first and choose the epochs from it (max_time_s still caps)",
+    )
+    p.add_argument("--calibration-steps", type=int, default=100, help="with --calibrate")
+    p.add_argument(
+        "--safety",
+        type=float,
+        default=0.95,
+        help="share of the budget given as params.max_time_s (before --eval-reserve-s; with --calibrate, "
+        "also the share the chosen epochs may fill)",
+    )
+    p.add_argument(
+        "--eval-reserve-s",
+        type=float,
+        default=20.0,
+        help="seconds kept out of max_time_s per dev evaluation made after it is spent (the cut epoch's, "
+        "the average's); with --calibrate at least the measured dev evaluation",
+    )
+    p.add_argument(
+        "--input-feeding",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="config.input_feeding (default: left out, the service's default, currently false)",
+    )
+    p.add_argument("--label-smoothing", type=float, default=0.1, help="params.label_smoothing, in [0, 1)")
+    p.add_argument(
+        "--average-last", type=int, default=3, help="params.average_last: average the last k epochs (1: off)"
+    )
+    p.add_argument(
+        "--eval-beam", type=int, default=1, help="params.eval_beam_size: dev decode beam (1: greedy)"
+    )
+    p.add_argument(
+        "--select-by", default="token_error_rate", choices=SELECT_BY, help="params.select_by (dev metric)"
     )
     p.add_argument("--emb-dim", type=int, default=64)
     p.add_argument("--hidden", type=int, default=256)
@@ -814,6 +938,11 @@ def report(results: dict[str, Any]) -> None:
                     f"; service /evaluate beam {r['beam']}: PER {ev['token_error_rate']:.2%} WER "
                     f"{ev['sequence_error_rate']:.2%}; job test_metrics (greedy): PER "
                     f"{gr['token_error_rate']:.2%} WER {gr['sequence_error_rate']:.2%}"
+                )
+                extra += (
+                    f"; steps {r.get('steps')}, stopped by {r.get('stopped_by')}, max_time_s "
+                    f"{r.get('params', {}).get('max_time_s')}, average kept {r.get('average_kept')}, "
+                    f"recipe {r.get('recipe')}"
                 )
             print(f"{key}: within budget {r.get('within_budget')}, config {r.get('config')}{extra}")
 

@@ -1,5 +1,6 @@
-"""The G2P benchmark (bench/g2p_bench.py): its PER/WER scoring on hand-made examples, the epochs it picks
-from a budget, and a tiny end-to-end run through the real service (uvicorn subprocess, HTTP) whose results
+"""The G2P benchmark (bench/g2p_bench.py): its PER/WER scoring on hand-made examples, the request it
+sends (the time budget as ``params.max_time_s``, the recipe flags), the epochs ``--calibrate`` picks from a
+budget, and a tiny end-to-end run through the real service (uvicorn subprocess, HTTP) whose results
 file has the expected structure (its ``--short`` form, with smaller layers: tests/test_bench_short.py
 leaves it to this module). No timing is asserted."""
 
@@ -64,7 +65,53 @@ def test_per_against_the_closest_reference_and_wer_share():
         bench.score(hyps[:2], refs)
 
 
-def test_choose_epochs_fits_the_budget():
+def test_max_time_keeps_the_final_evaluations_out_of_the_budget():
+    # 0.95 x 1800 s = 1710 s, less 20 s for the cut epoch's dev evaluation and 20 s for the average's
+    assert bench.max_time_for(1800, 0.95, 2, 20.0) == pytest.approx(1670.0)
+    assert bench.max_time_for(1800, 0.95, 1, 20.0) == pytest.approx(1690.0)
+    assert bench.max_time_for(3600, 1.0, 1, 0.0) == pytest.approx(3600.0)
+    assert bench.max_time_for(10, 0.5, 2, 20.0) == 1.0  # at least a second
+
+
+def test_default_request_stops_on_its_own_time_budget():
+    config, params = bench.training_request(bench.parse_args(["--budget-min", "30"]))
+    assert "input_feeding" not in config  # the service's default
+    assert params["epochs"] == bench.MAX_EPOCHS == 200  # never binds: max_time_s does
+    assert params["max_time_s"] == pytest.approx(30 * 60 * 0.95 - 2 * 20)  # cut epoch's + average's dev eval
+    assert params["label_smoothing"] == 0.1 and params["average_last"] == 3
+    assert params["eval_beam_size"] == 1 and params["select_by"] == "token_error_rate"
+    assert params["schedule"] == "linear" and params["min_lr"] == 1e-4
+
+
+def test_recipe_flags_reach_the_request():
+    argv = ["--budget-min", "60", "--input-feeding", "--label-smoothing", "0", "--average-last", "1"]
+    argv += ["--eval-beam", "4", "--select-by", "sequence_error_rate", "--epochs", "7", "--safety", "0.9"]
+    args = bench.parse_args(argv)
+    config, params = bench.training_request(args)
+    assert config["input_feeding"] is True
+    assert params["label_smoothing"] == 0.0 and params["average_last"] == 1 and params["epochs"] == 7
+    assert params["eval_beam_size"] == 4 and params["select_by"] == "sequence_error_rate"
+    assert params["max_time_s"] == pytest.approx(3600 * 0.9 - 20)  # no average: one final dev evaluation
+    assert bench.training_request(bench.parse_args(["--no-input-feeding"]))[0]["input_feeding"] is False
+    # a calibration's epochs and measured dev evaluation replace the defaults
+    _, calibrated = bench.training_request(args, epochs=12, eval_reserve_s=50.0)
+    assert calibrated["epochs"] == 12 and calibrated["max_time_s"] == pytest.approx(3600 * 0.9 - 50)
+    assert bench.recipe(args)["epochs"] == 7
+    assert "input feeding, label smoothing 0.0, average of the last 1" in bench.recipe_line(
+        bench.recipe(args)
+    )
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--select-by", "bleu"])
+
+
+def test_calibration_is_off_by_default():
+    args = bench.parse_args([])
+    assert args.calibrate is False and args.epochs is None and args.input_feeding is None
+    assert bench.recipe(args)["epochs"] == "max_time_s"
+    assert bench.parse_args(["--calibrate"]).calibrate is True
+
+
+def test_choose_epochs_fits_the_budget():  # the --calibrate path
     # 1000 steps of 0.1 s + 5 s dev = 105 s an epoch; 0.9 x 1800 s - 20 s load = 1600 s -> 15 epochs
     epochs = bench.choose_epochs(1800, 128_000, 128, 0.1, 5.0, 20.0, safety=0.9)
     assert epochs == 15 and 20 + epochs * 105 <= 1800 * 0.9 < 20 + (epochs + 1) * 105
@@ -79,6 +126,9 @@ def test_table_rows(tmp_path):
             "beam": 5,
             "train_words": 1000,
             "training_time_s": 90.0,
+            "steps": 1234,
+            "stopped_by": "max_time_s",
+            "recipe": bench.recipe(bench.parse_args([])),
             "test": {"per": 0.05, "wer": 0.25},
         },
         "deep-phonemizer": {
@@ -90,7 +140,16 @@ def test_table_rows(tmp_path):
     text = bench.table(results)
     lines = text.splitlines()
     assert lines[0].split(" | ")[0].strip() == "system"
-    assert any("5.00%" in line and "25.00%" in line and "1.5 min" in line for line in lines)
+    assert any(
+        "5.00%" in line
+        and "25.00%" in line
+        and "1.5 min" in line
+        and "1,234" in line
+        and "max_time_s" in line
+        for line in lines
+    )
+    assert [c.strip() for c in lines[0].split(" | ")][3:5] == ["steps", "stopped by"]
+    assert lines[-1].startswith("ours: input feeding: the service's default, label smoothing 0.1")
     assert any("NOT RUN (cannot install)" in line for line in lines)
     assert sum("published, not run here" in line for line in lines) == len(bench.PUBLISHED)
 
@@ -102,7 +161,16 @@ def test_tiny_run_through_the_service(tmp_path):
     assert bench.main([*argv, "--out", str(out), "--heatmap", str(png)]) == 0
     results = json.loads(out.read_text())
     ours = results["ours"]
-    assert ours["train_words"] == 300 and ours["params"]["epochs"] == 1
+    assert ours["train_words"] == 300 and ours["params"]["epochs"] == 1  # --short: one epoch
+    # the time budget is sent even so (30 min default); the single epoch ends first
+    assert ours["params"]["max_time_s"] == pytest.approx(30 * 60 * 0.95 - 2 * 20)
+    assert ours["stopped_by"] == "epochs" and ours["steps"] == 3  # ceil(300 / 128)
+    # the recipe reached the service: its stored params and the trained model's config
+    assert ours["params"]["label_smoothing"] == 0.1 and ours["params"]["average_last"] == 3
+    assert ours["params"]["select_by"] == "token_error_rate" and ours["params"]["eval_beam_size"] == 1
+    assert ours["recipe"]["input_feeding"] is False  # the service's default, read back from the model
+    assert ours["dev_metrics"]["selected_by"] == "token_error_rate"
+    assert "calibration" not in ours
     assert ours["test"]["n"] == 50 and ours["service_evaluate_beam"]["n"] == 50
     assert ours["test"]["per"] >= 0.0 and 0.0 <= ours["test"]["wer"] <= 1.0
     # our scoring of the service's beam outputs is the service's own /evaluate figure
