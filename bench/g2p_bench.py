@@ -7,9 +7,9 @@ The recommended full run: ours first, then the baseline, each alone with both co
 ``--parallel``), into the same ``--out`` (``--budget-min 60`` for the hour; another ``--out``):
 
     .venv/bin/python bench/g2p_bench.py --threads 2 --budget-min 30 --skip-baseline \\
-        --heatmap docs/g2p-heatmap.png --out bench/out/g2p-30.json      # ours alone, ~32 min
+        --heatmap docs/g2p-heatmap.png --out bench/out/g2p-30.json      # ours alone, a little over 30 min
     .venv/bin/python bench/g2p_bench.py --threads 2 --budget-min 30 --skip-ours \\
-        --out bench/out/g2p-30.json                                    # deep-phonemizer alone, ~32 min
+        --out bench/out/g2p-30.json                                    # deep-phonemizer alone, the same
     .venv/bin/python bench/g2p_bench.py --short                            # tiny sizes, seconds
 
 Ours: a real uvicorn subprocess on a free port over a fresh data dir (the default model is not trained),
