@@ -174,7 +174,13 @@ def test_per_side_tokenization_g2p_reports_error_rates(tmp_path):
 #: An over-fitting run (100 pairs, 14 epochs) whose dev loss and token error rate bottom out at
 #: different epochs (measured: loss at epoch 12, token error rate at 14).
 SELECT_TASK = reversal_task(n_train=100, n_dev=30, n_test=10, max_len=5, seed=3)
-SELECT_CONFIG = {"emb_dim": 16, "hidden": 32, "max_src_len": 8, "max_tgt_len": 8}
+SELECT_CONFIG = {
+    "emb_dim": 16,
+    "hidden": 32,
+    "max_src_len": 8,
+    "max_tgt_len": 8,
+    "input_feeding": True,
+}  # as measured
 SELECT_PARAMS = {"epochs": 14, "batch_size": 20, "lr": 1e-2}
 
 
