@@ -501,17 +501,33 @@ def trivial_queries(client: httpx.Client, name: str, queries: list[str]) -> list
     return lat
 
 
-def faiss_alone(data: Path, rows: np.ndarray, index_info: dict[str, Any]) -> float | None:
+def newest_version(data: Path) -> Path:
+    """The benchmark model's newest stored version directory."""
+    found = sorted((data / "embeddings" / "models" / MODEL).glob("v*/version.json"), key=os.path.getmtime)
+    if not found:
+        raise FileNotFoundError(f"no stored version of {MODEL} under {data}")
+    return found[-1].parent
+
+
+def stored_matrix(version: Path) -> np.ndarray:
+    """The stored version's float32 (n, D) matrix, memory-mapped, as the service loads it (either
+    layout: the ``npy`` one of imported vectors or gensim's of a trained model)."""
+    from models.embeddings import storage
+
+    return storage.load_vectors(version, mmap=True).vectors
+
+
+def faiss_alone(
+    version: Path, vectors: np.ndarray, rows: np.ndarray, index_info: dict[str, Any]
+) -> float | None:
     """p50 ms of the bare faiss search (in this process, the stored index memory-mapped) for the
     words of ``rows``, with the index's tuned search value (``ef_search`` or ``nprobe``): what the
-    index itself costs, without HTTP, gensim's mean and the re-scoring."""
+    index itself costs, without HTTP, gensim's mean and the re-scoring. ``None`` without an index."""
     from models.embeddings import ann
 
-    found = sorted((data / "embeddings" / "models" / MODEL).glob("v*/index.faiss"), key=os.path.getmtime)
-    if not found:
+    if not (version / ann.INDEX_FILE).exists():
         return None
-    index = ann.load_index(found[-1])
-    vectors = stored_matrix(found[-1].parent)  # (n, D)
+    index = ann.load_index(version / ann.INDEX_FILE)
     value = int(index_info.get("nprobe") or index_info.get("ef_search") or 128)
     lat = []
     for r in rows.tolist():
@@ -524,20 +540,9 @@ def faiss_alone(data: Path, rows: np.ndarray, index_info: dict[str, Any]) -> flo
     return statistics.median(lat) * 1000
 
 
-def stored_matrix(version: Path) -> np.ndarray:
-    """The stored version's float32 (n, D) matrix, memory-mapped: ``vectors.npy`` of an imported
-    model, ``vectors.kv.vectors.npy`` of a trained one."""
-    for name in ("vectors.npy", "vectors.kv.vectors.npy"):
-        if (version / name).exists():
-            return np.load(version / name, mmap_mode="r")
-    raise FileNotFoundError(f"no stored matrix in {version}")
-
-
-def numpy_pass(data: Path, rows: np.ndarray) -> float:
+def numpy_pass(vectors: np.ndarray, rows: np.ndarray) -> float:
     """p50 ms of one numpy pass over the stored matrix (``vectors @ q``, the matrix memory-mapped and
     warm): the memory-bandwidth floor under any exact answer."""
-    found = sorted((data / "embeddings" / "models" / MODEL).glob("v*/version.json"), key=os.path.getmtime)
-    vectors = stored_matrix(found[-1].parent)  # (n, D)
     lat = []
     for r in rows.tolist()[:50]:
         q = np.asarray(vectors[int(r)], dtype=np.float32)  # (D,)
@@ -592,8 +597,11 @@ def serve_and_measure(
                     exact_lat, exact = timed_similar(client, MODEL, queries, exact=True)
                     rec, per = recall(ann, exact)
                     floor_lat = trivial_queries(client, MODEL, queries)
-                    faiss_ms = faiss_alone(data, picks, index_info)
-                    numpy_ms = numpy_pass(data, picks)
+                    version = newest_version(data)
+                    matrix = stored_matrix(version)  # (n, D), memory-mapped
+                    faiss_ms = faiss_alone(version, matrix, picks, index_info)
+                    numpy_ms = numpy_pass(matrix, picks)
+                    del matrix
                     out["synthetic"] = {
                         "http_floor_p50_ms": statistics.median(floor_lat) * 1000,
                         "faiss_alone_p50_ms": faiss_ms,
