@@ -501,12 +501,14 @@ def trivial_queries(client: httpx.Client, name: str, queries: list[str]) -> list
     return lat
 
 
-def newest_version(data: Path) -> Path:
-    """The benchmark model's newest stored version directory."""
-    found = sorted((data / "embeddings" / "models" / MODEL).glob("v*/version.json"), key=os.path.getmtime)
-    if not found:
+def served_version(data: Path) -> Path:
+    """The directory of the benchmark model's current (served) version in ``data``'s model store."""
+    from service.kit.model_store import ModelStore
+
+    current = ModelStore(data / "embeddings" / "models").current(MODEL)
+    if current is None:
         raise FileNotFoundError(f"no stored version of {MODEL} under {data}")
-    return found[-1].parent
+    return current.path
 
 
 def stored_matrix(version: Path) -> np.ndarray:
@@ -597,7 +599,7 @@ def serve_and_measure(
                     exact_lat, exact = timed_similar(client, MODEL, queries, exact=True)
                     rec, per = recall(ann, exact)
                     floor_lat = trivial_queries(client, MODEL, queries)
-                    version = newest_version(data)
+                    version = served_version(data)
                     matrix = stored_matrix(version)  # (n, D), memory-mapped
                     faiss_ms = faiss_alone(version, matrix, picks, index_info)
                     numpy_ms = numpy_pass(matrix, picks)
