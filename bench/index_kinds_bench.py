@@ -27,9 +27,7 @@ from gensim.test.utils import datapath
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.embeddings.ann import KINDS, RERANK, IndexParams, build_kind, save_index, search, tune  # noqa: E402
-from models.embeddings.batch import most_similar_cosadd  # noqa: E402
-from models.embeddings.neighbours import NeighbourQuery  # noqa: E402
+from models.embeddings.ann import KINDS, IndexParams, build_kind, query_times, save_index, tune  # noqa: E402
 from service.kit.cpus import available_cpus  # noqa: E402
 
 
@@ -54,16 +52,6 @@ def trained(d: int, epochs: int) -> KeyedVectors:
         sentences = [line.lower().split() for line in f]
     model = Word2Vec(sentences, vector_size=d, min_count=2, epochs=epochs, workers=1, seed=1)
     return model.wv
-
-
-def query_ms(kv: KeyedVectors, answer, words: list[str]) -> float:
-    """Median ms of one ``topn=10`` query answered by ``answer(queries)``."""
-    times = []
-    for w in words:
-        t0 = time.perf_counter()
-        answer([NeighbourQuery(positive=[w], topn=10)])
-        times.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(times))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
               "gaussian": lambda: gaussian(n, d)}  # fmt: skip
     datasets = {name: makers[name]() for name in args.data}
     builds: list[str] = []
-    rng = np.random.default_rng(0)
     print(
         "| data | vectors | kind | build s | index / vectors | tuned | recall@10 | query ms | exact ms | speed-up |"
     )
@@ -101,10 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for data, kv in datasets.items():
             kv.fill_norms()
-            words = [
-                kv.index_to_key[int(i)] for i in rng.choice(len(kv), size=min(50, len(kv)), replace=False)
-            ]
-            exact = query_ms(kv, lambda q, kv=kv: most_similar_cosadd(kv, q), words)
             for kind in args.kinds:
                 for t in args.threads or []:  # the same build at each thread count, timed alone
                     faiss.omp_set_num_threads(t)
@@ -119,9 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 params, recall, reached = tune(kv, index, params, args.recall_target, sample=sample)
                 size = save_index(index, Path(tmp) / f"{data}-{kind}.faiss")
                 value = params.search_value()
-                ms = query_ms(
-                    kv, lambda q, kv=kv, i=index, v=value, r=RERANK[kind]: search(kv, i, q, ef_search=v, rerank=r), words
-                )  # fmt: skip
+                timed = query_times(kv, index, params, sample=50)  # the index job's own timing
+                ms, exact = timed["index"], timed["exact"]
                 name = f"nprobe {value}/{params.nlist}" if params.is_ivf else f"ef_search {value}"
                 mark = "" if reached else " (target not reached)"
                 print(f"| {data} | {len(kv)} x {kv.vector_size} | {kind} | {build_s:.2f} | "

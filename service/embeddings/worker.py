@@ -48,7 +48,15 @@ from typing import Any
 import faiss
 from gensim.models import KeyedVectors
 
-from models.embeddings.ann import INDEX_FILE, HnswParams, IndexParams, build_kind, save_index, tune
+from models.embeddings.ann import (
+    INDEX_FILE,
+    HnswParams,
+    IndexParams,
+    build_kind,
+    query_times,
+    save_index,
+    tune,
+)
 from models.embeddings.corpus import LineCorpus, Tokenizer
 from models.embeddings.storage import load_full_model, load_vectors, save_model
 from models.embeddings.training import TrainParams, train_model
@@ -186,15 +194,24 @@ def write_index(
     build_s = time.perf_counter() - t0
     start = params.search_value()
     params, recall, reached = tune(kv, index, params, recall_target, sample=sample)
+    timed = query_times(kv, index, params)
     size = save_index(index, directory / INDEX_FILE)
     field = "nprobe" if params.is_ivf else "ef_search"
-    extra: dict[str, Any] = {}
+    notes: list[str] = []
     if not reached:
-        extra["note"] = (
+        notes.append(
             f"recall@10 {recall:.4f} is below the target {recall_target} at the largest {field} tried "
             f"({params.search_value()}); build with other parameters (a larger "
             f"{'nlist' if params.is_ivf else 'm or ef_construction'}) or another kind, or search exactly"
         )
+    if timed["index"] >= timed["exact"]:
+        notes.append(
+            f"at {field} {params.search_value()} a query through the index takes {timed['index']} ms, "
+            f"exact search {timed['exact']} ms: the index gains nothing on these vectors (little cluster "
+            "structure for the recall target); search exactly (`exact: true`), lower `recall_target`, "
+            "or build `hnsw`"
+        )
+    extra: dict[str, Any] = {"note": "; ".join(notes)} if notes else {}
     return {
         **params.to_dict(),
         "vectors_bytes": int(kv.vectors.nbytes),
@@ -203,6 +220,7 @@ def write_index(
         "recall_target": recall_target,
         "recall_target_reached": reached,
         "tuned": {"parameter": field, "from": start, "to": params.search_value()},
+        "query_ms": timed,
         **extra,
         "sample": min(sample, len(kv.index_to_key)),
         "size_bytes": size,

@@ -164,8 +164,9 @@ class ModelInfo(BaseModel):
         description="The current version's ANN index (faiss), null when it has none: `kind`, its parameters "
         "(`m`, `ef_construction`, `ef_search` or `nlist`, `nprobe`: the tuned search value used at query "
         "time), `build_s`, `recall_at_10` (against exact search, over `sample` vocabulary words), "
-        "`recall_target`, `recall_target_reached`, `note` (when not reached), `tuned`, `size_bytes`, "
-        "`vectors_bytes`, `built`.",
+        "`recall_target`, `recall_target_reached`, `tuned`, `query_ms` (`index`, `exact`: median ms of one "
+        "query through the index and by exact search, timed by the job), `note` (when the target was not "
+        "reached, or when the index is no faster than exact search), `size_bytes`, `vectors_bytes`, `built`.",
     )
     versions: list[VersionInfo]
 
